@@ -1,0 +1,130 @@
+// Package instruments holds what every instrument shares: the target they
+// measure, the options of the walltime harness, and the small interfaces
+// through which an instrument starts processes (a sandbox) and reports
+// progress. Each instrument lives in its own package below this one and knows
+// nothing of Docker or cgroups: it is handed a Launcher.
+package instruments
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os/exec"
+	"time"
+
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+// Kind says how a target is measured.
+type Kind int
+
+const (
+	// Exec targets are arbitrary commands measured whole by the runner's own
+	// harness (`codspeed exec`, config `exec:`).
+	Exec Kind = iota
+	// Entrypoint targets bring their own harness (a CodSpeed integration, `go
+	// test -bench`) and report their benchmarks to the runner
+	// (`codspeed run`, config `entrypoint:`).
+	Entrypoint
+)
+
+func (k Kind) String() string {
+	if k == Entrypoint {
+		return "entrypoint"
+	}
+	return "exec"
+}
+
+// Target is one thing to measure, fully resolved: options merged from the CLI,
+// the target and the config root; directory made absolute.
+type Target struct {
+	Name string
+	Kind Kind
+	// Command is the command line as the user wrote it. Args is its argv when
+	// it can be spawned without a shell; when Args is empty the command is run
+	// by `bash -c Command`.
+	Command string
+	Args    []string
+	Dir     string
+	// Env is added to the runner's environment (KEY=VALUE).
+	Env     []string
+	Options Options
+}
+
+// Options bound the walltime harness; nil means "not set".
+type Options struct {
+	WarmupTime *time.Duration
+	MaxTime    *time.Duration
+	MinTime    *time.Duration
+	MaxRounds  *int64
+	MinRounds  *int64
+}
+
+// Launcher starts a prepared command where the target is meant to run (its
+// cgroup, its CPUs). The caller waits on cmd itself.
+type Launcher interface {
+	Start(cmd *exec.Cmd) error
+}
+
+// LauncherFunc adapts a function to a Launcher.
+type LauncherFunc func(*exec.Cmd) error
+
+// Start calls f(cmd).
+func (f LauncherFunc) Start(cmd *exec.Cmd) error { return f(cmd) }
+
+// Direct starts commands as plain child processes.
+var Direct Launcher = LauncherFunc(func(cmd *exec.Cmd) error { return cmd.Start() })
+
+// Env is what the run loop gives an instrument for one target.
+type Env struct {
+	// ProfileFolder is where the instrument writes its artifacts; results
+	// files go to ProfileFolder/results.
+	ProfileFolder string
+	// Launcher starts the benchmark's processes.
+	Launcher Launcher
+	// BaseEnv is the environment for the benchmark process, already holding
+	// CODSPEED_ENV, CODSPEED_RUNNER_MODE, CODSPEED_PROFILE_FOLDER and friends.
+	BaseEnv []string
+	// Stdout and Stderr receive the benchmark's own output (they may be
+	// io.Discard); the harness keeps a tail of stderr for error messages.
+	Stdout, Stderr io.Writer
+	// Progress receives progress events; never nil.
+	Progress Progress
+}
+
+// Progress receives what an instrument is doing, for the progress display.
+type Progress interface {
+	// Phase names the current phase of a benchmark ("warmup", "measuring").
+	Phase(benchmark, phase string)
+	// Step reports done out of total units of the current phase (total 0 =
+	// unknown).
+	Step(done, total int)
+	// Warn reports something the user should act on.
+	Warn(msg string)
+}
+
+// NopProgress discards progress.
+type NopProgress struct{}
+
+func (NopProgress) Phase(string, string) {}
+func (NopProgress) Step(int, int)        {}
+func (NopProgress) Warn(string)          {}
+
+// Instrument measures targets.
+type Instrument interface {
+	// Mode is the instrument's name as given to --mode and written as
+	// instrument.type.
+	Mode() string
+	// Check says whether this host can run the instrument; the error tells
+	// the user what to install or change. It is what `codspeed doctor` shows.
+	Check() error
+	// Measure runs one target and returns its benchmarks. A benchmark that
+	// failed is returned with Error set; an error return means the target as
+	// a whole could not be measured. Benchmarks finished before ctx was
+	// cancelled are returned with ctx.Err().
+	Measure(ctx context.Context, t Target, env Env) ([]results.Benchmark, error)
+}
+
+// ErrNotSupported is wrapped by Check errors when the host cannot run an
+// instrument at all (as opposed to a misconfiguration the user can fix).
+var ErrNotSupported = errors.New("not supported on this host")
