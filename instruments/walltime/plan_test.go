@@ -31,9 +31,9 @@ func TestNewPlanDefaults(t *testing.T) {
 
 func TestNewPlanInvalid(t *testing.T) {
 	cases := map[string]instruments.Options{
-		"min-time and max-rounds": {MinTime: dur(time.Second), MaxRounds: count(3)},
-		"max-time and min-rounds": {MaxTime: dur(time.Second), MinRounds: count(3)},
-		"is greater than max-time": {MinTime: dur(2 * time.Second), MaxTime: dur(time.Second)},
+		"min-time and max-rounds":    {MinTime: dur(time.Second), MaxRounds: count(3)},
+		"max-time and min-rounds":    {MaxTime: dur(time.Second), MinRounds: count(3)},
+		"is greater than max-time":   {MinTime: dur(2 * time.Second), MaxTime: dur(time.Second)},
 		"is greater than max-rounds": {MinRounds: count(5), MaxRounds: count(2)},
 		"with no warmup":             {WarmupTime: dur(0), MinTime: nil},
 		"negative":                   {MaxTime: dur(-time.Second)},
@@ -58,7 +58,6 @@ func TestNewPlanInvalid(t *testing.T) {
 	}
 }
 
-
 // The cases of compat.md §4, computed by hand: min = (min_time+avg)/avg + 1,
 // max = (max_time+avg)/avg, combined with explicit counts, midpoint when both.
 func TestPlanRounds(t *testing.T) {
@@ -69,10 +68,10 @@ func TestPlanRounds(t *testing.T) {
 		avg  time.Duration
 		want int64
 	}{
-		{"default max-time 3s, 10ms rounds", instruments.Options{}, 10 * ms, 301},            // (3000+10)/10
-		{"default max-time, 7ms rounds", instruments.Options{}, 7 * ms, 429},                // (3000+7)/7 = 429.57
-		{"max-time only", instruments.Options{MaxTime: dur(time.Second)}, 100 * ms, 11},     // (1000+100)/100
-		{"min-time only", instruments.Options{MinTime: dur(time.Second)}, 100 * ms, 12},     // (1000+100)/100+1
+		{"default max-time 3s, 10ms rounds", instruments.Options{}, 10 * ms, 301},                                         // (3000+10)/10
+		{"default max-time, 7ms rounds", instruments.Options{}, 7 * ms, 429},                                              // (3000+7)/7 = 429.57
+		{"max-time only", instruments.Options{MaxTime: dur(time.Second)}, 100 * ms, 11},                                   // (1000+100)/100
+		{"min-time only", instruments.Options{MinTime: dur(time.Second)}, 100 * ms, 12},                                   // (1000+100)/100+1
 		{"min and max time", instruments.Options{MinTime: dur(time.Second), MaxTime: dur(2 * time.Second)}, 100 * ms, 16}, // (12+21)/2
 		{"max-rounds only", instruments.Options{MaxRounds: count(7)}, 100 * ms, 7},
 		{"min-rounds only", instruments.Options{MinRounds: count(40)}, 100 * ms, 40},

@@ -1,0 +1,119 @@
+// Command codspeed is the codspeed-go runner: it runs benchmarks under an
+// instrument (walltime, simulation, memory), keeps the results locally and
+// renders them. This package only wires flags to the packages that do the
+// work.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes, documented in the README.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // a benchmark or target failed, or nothing was measured
+	exitUsage       = 2 // bad flags, bad config, unknown run
+	exitUnsupported = 3 // the host cannot run the chosen instrument
+	exitInterrupted = 130
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string) int
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"run", "run benchmarks: a command with its own harness, or the targets of codspeed.yml", cmdRun},
+		{"exec", "benchmark any command with the exec harness (or several, from stdin with `-`)", cmdExec},
+		{"runs", "list the runs kept in the local store", cmdRuns},
+		{"version", "print the version", cmdVersion},
+		{"help", "show help for a command", cmdHelp},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := dispatch(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		usage(os.Stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help":
+		usage(os.Stdout)
+		return exitOK
+	case "-V", "--version":
+		return cmdVersion(ctx, nil)
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:])
+		}
+	}
+	fmt.Fprintf(os.Stderr, "codspeed: unknown command %q\n\n", args[0])
+	usage(os.Stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "codspeed-go %s: continuous benchmarking, locally or in CI\n\nUsage:\n  codspeed <command> [flags] [-- command...]\n\nCommands:\n", version)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun `codspeed <command> --help` for the flags of a command.\n")
+}
+
+func cmdVersion(context.Context, []string) int {
+	fmt.Printf("codspeed-go %s\n", version)
+	return exitOK
+}
+
+func cmdHelp(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		usage(os.Stdout)
+		return exitOK
+	}
+	return dispatch(ctx, []string{args[0], "--help"})
+}
+
+// parseFlags parses a command's flags; help goes to stdout with exit 0, errors
+// to stderr with exit 2. ok is false when the caller should return code.
+func parseFlags(fs *pflag.FlagSet, args []string, synopsis string) (code int, ok bool) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		fmt.Fprintf(os.Stdout, "Usage:\n  %s\n\nFlags:\n%s", synopsis, fs.FlagUsages())
+		return exitOK, false
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "codspeed %s: %v\nRun `codspeed %s --help` for usage.\n", fs.Name(), err, fs.Name())
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+func fail(code int, format string, a ...any) int {
+	fmt.Fprintf(os.Stderr, "codspeed: "+format+"\n", a...)
+	return code
+}

@@ -1,0 +1,464 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/walltime"
+	"github.com/codspeed-go/codspeed-go/internal/config"
+	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
+	"github.com/codspeed-go/codspeed-go/internal/run"
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+// runFlags are the flags `run` and `exec` share (compat.md §1).
+type runFlags struct {
+	modes         []string
+	workDir       string
+	profileFolder string
+	configPath    string
+	skipUpload    bool
+	allowEmpty    bool
+	messageFormat string
+	showOutput    bool
+	name          string
+
+	warmupTime, maxTime, minTime string
+	maxRounds, minRounds         int64
+}
+
+func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
+	defMode := os.Getenv("CODSPEED_RUNNER_MODE")
+	if defMode == "" {
+		defMode = results.Walltime
+	}
+	fs.StringSliceVarP(&f.modes, "mode", "m", []string{defMode},
+		"instrument(s), comma-separated, run in turn: walltime, simulation (old name: instrumentation), memory [$CODSPEED_RUNNER_MODE] (default walltime)")
+	fs.StringVar(&f.workDir, "working-directory", "", "directory the benchmarks run in (default: the current one)")
+	fs.StringVar(&f.profileFolder, "profile-folder", os.Getenv("CODSPEED_PROFILE_FOLDER"), "where results and profiles are written (default: the run's folder in the local store) [$CODSPEED_PROFILE_FOLDER]")
+	fs.StringVar(&f.configPath, "config", "", "project config file (default: codspeed.yml found from here up to the git root)")
+	fs.BoolVar(&f.skipUpload, "skip-upload", envBool("CODSPEED_SKIP_UPLOAD", true), "do not upload results (uploading is opt-in) [$CODSPEED_SKIP_UPLOAD]")
+	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "succeed even when no benchmark was measured")
+	fs.StringVar(&f.messageFormat, "message-format", "human", "human, or json: one JSON event per line on stdout")
+	fs.BoolVar(&f.showOutput, "show-output", false, "show the benchmark's own output (exec targets discard it by default)")
+	fs.StringVar(&f.warmupTime, "warmup-time", "", "warmup duration before measuring, e.g. 500ms, 2s, 1m or bare seconds (default 1s; 0 disables)")
+	fs.StringVar(&f.maxTime, "max-time", "", "stop measuring after this long (default 3s when no other bound is set)")
+	fs.StringVar(&f.minTime, "min-time", "", "measure at least this long")
+	fs.Int64Var(&f.maxRounds, "max-rounds", 0, "measure at most this many rounds")
+	fs.Int64Var(&f.minRounds, "min-rounds", 0, "measure at least this many rounds")
+	if exec {
+		fs.StringVar(&f.name, "name", "", "benchmark name (default: the command line)")
+	}
+	// Accepted for compatibility with CodSpeed's runner; uploads and set-up
+	// are separate commands here.
+	fs.Bool("skip-run", false, "accepted for compatibility; has no effect")
+	fs.Bool("skip-setup", false, "accepted for compatibility: codspeed-go installs nothing")
+	fs.MarkHidden("skip-run")
+	fs.MarkHidden("skip-setup")
+}
+
+func envBool(key string, def bool) bool {
+	switch strings.ToLower(os.Getenv(key)) {
+	case "1", "true", "yes":
+		return true
+	case "0", "false", "no":
+		return false
+	}
+	return def
+}
+
+// cliOptions are the harness options given on the command line, which take
+// precedence over the config file.
+func (f *runFlags) cliOptions(fs *pflag.FlagSet) (config.Options, error) {
+	var o config.Options
+	var errs []error
+	dur := func(flag, v string) *time.Duration {
+		if !fs.Changed(flag) {
+			return nil
+		}
+		d, err := config.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", flag, err))
+			return nil
+		}
+		return &d
+	}
+	o.WarmupTime = dur("warmup-time", f.warmupTime)
+	o.MaxTime = dur("max-time", f.maxTime)
+	o.MinTime = dur("min-time", f.minTime)
+	if fs.Changed("max-rounds") {
+		o.MaxRounds = &f.maxRounds
+	}
+	if fs.Changed("min-rounds") {
+		o.MinRounds = &f.minRounds
+	}
+	if len(errs) > 0 {
+		return o, errors.Join(errs...)
+	}
+	return o, o.Validate()
+}
+
+func toInstrumentOptions(o config.Options) instruments.Options {
+	return instruments.Options{WarmupTime: o.WarmupTime, MaxTime: o.MaxTime, MinTime: o.MinTime,
+		MaxRounds: o.MaxRounds, MinRounds: o.MinRounds}
+}
+
+func cmdRun(ctx context.Context, args []string) int {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	var f runFlags
+	f.register(fs, false)
+	if code, ok := parseFlags(fs, args, "codspeed run [flags] [-- command...]\n\nWith a command, run it under the instrument: it reports its benchmarks itself\n(a CodSpeed integration, or `go test -bench`). Without one, run the targets of\nthe project config (codspeed.yml)."); !ok {
+		return code
+	}
+	return execute(ctx, fs, &f, fs.Args(), instruments.Entrypoint)
+}
+
+func cmdExec(ctx context.Context, args []string) int {
+	fs := pflag.NewFlagSet("exec", pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	var f runFlags
+	f.register(fs, true)
+	if code, ok := parseFlags(fs, args, "codspeed exec [flags] -- command...\n  codspeed exec [flags] -     (commands from stdin: one per line, or a JSON array of {command, name, options})\n\nBenchmark a command with the exec harness: warmup, then timed rounds."); !ok {
+		return code
+	}
+	if len(fs.Args()) == 0 {
+		return fail(exitUsage, "exec needs a command: codspeed exec -- ./prog --flag")
+	}
+	return execute(ctx, fs, &f, fs.Args(), instruments.Exec)
+}
+
+// execute resolves the targets (command line or config), builds the request
+// and runs it.
+func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []string, kind instruments.Kind) int {
+	modes, err := parseModes(f.modes)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	if f.messageFormat != "human" && f.messageFormat != "json" {
+		return fail(exitUsage, "--message-format must be human or json, not %q", f.messageFormat)
+	}
+	cli, err := f.cliOptions(fs)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	if f.workDir != "" {
+		cli.WorkingDirectory, _ = filepath.Abs(f.workDir)
+	}
+	gitRoot := gitrepo.Root(cwd)
+
+	cfg, warnings, err := loadConfig(f.configPath, cwd, gitRoot)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+	}
+
+	var targets []instruments.Target
+	switch {
+	case len(cmdArgs) == 1 && cmdArgs[0] == "-" && kind == instruments.Exec:
+		targets, err = stdinTargets(os.Stdin, cfg, cli, cwd)
+	case len(cmdArgs) > 0:
+		targets, err = commandTarget(cmdArgs, kind, f.name, cfg, cli, cwd)
+	case cfg != nil:
+		targets, err = configTargets(cfg, cli, cwd)
+	default:
+		return fail(exitUsage, "nothing to run: give a command (codspeed %s -- CMD) or add a codspeed.yml (see README)", fs.Name())
+	}
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	if len(targets) == 0 {
+		if f.allowEmpty {
+			return exitOK
+		}
+		return fail(exitUsage, "%s defines no benchmarks", cfg.Path)
+	}
+
+	insts := map[string]instruments.Instrument{}
+	for _, m := range modes {
+		in, err := newInstrument(m, gitRoot)
+		if err != nil {
+			return fail(exitUsage, "%v", err)
+		}
+		if err := in.Check(); err != nil {
+			code := exitUsage
+			if errors.Is(err, instruments.ErrNotSupported) {
+				code = exitUnsupported
+			}
+			return fail(code, "%s mode is not available here: %v", m, err)
+		}
+		insts[m] = in
+	}
+
+	store := &results.Store{Root: results.DefaultStoreRoot(gitRoot)}
+	profile := ""
+	if f.profileFolder != "" {
+		profile, _ = filepath.Abs(f.profileFolder)
+	}
+	stderrTTY := term.IsTerminal(int(os.Stderr.Fd()))
+	req := run.Request{
+		Modes: modes, Targets: targets, Instruments: insts,
+		GitRoot: gitRoot, Git: gitrepo.Head(gitRoot), Store: store,
+		ProfileFolder: profile, AllowEmpty: f.allowEmpty, Args: os.Args,
+		ShowOutput: f.showOutput, Out: os.Stdout, Err: os.Stderr,
+		JSONEvents: f.messageFormat == "json",
+		Progress:   run.NewProgress(os.Stderr, stderrTTY),
+	}
+	out, err := run.Execute(ctx, req)
+	if out != nil && out.Meta != nil && !req.JSONEvents {
+		fmt.Fprintf(os.Stderr, "run %s (%s): %s\n", out.Meta.ID, out.Meta.Status, store.Dir(out.Meta.ID))
+		if len(out.Meta.Missing) > 0 {
+			fmt.Fprintf(os.Stderr, "not measured: %s\n", strings.Join(out.Meta.Missing, ", "))
+		}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "codspeed: interrupted; the benchmarks that finished are kept and the run is marked partial")
+		return exitInterrupted
+	case errors.Is(err, run.ErrNoBenchmarks):
+		return fail(exitFailed, "%v (use --allow-empty to accept that)", err)
+	case err != nil:
+		return fail(exitFailed, "%v", err)
+	case out.Failed > 0:
+		fmt.Fprintf(os.Stderr, "codspeed: %d benchmark(s) failed\n", out.Failed)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// parseModes accepts a comma list and the old name "instrumentation".
+func parseModes(in []string) ([]string, error) {
+	var modes []string
+	seen := map[string]bool{}
+	for _, m := range in {
+		m = strings.ToLower(strings.TrimSpace(m))
+		if m == "instrumentation" {
+			m = results.Simulation
+		}
+		switch m {
+		case results.Walltime, results.Simulation, results.Memory:
+		case "":
+			continue
+		default:
+			return nil, fmt.Errorf("unknown mode %q: choose walltime, simulation or memory", m)
+		}
+		if !seen[m] {
+			seen[m] = true
+			modes = append(modes, m)
+		}
+	}
+	if len(modes) == 0 {
+		return nil, errors.New("--mode is empty")
+	}
+	return modes, nil
+}
+
+func newInstrument(mode, gitRoot string) (instruments.Instrument, error) {
+	switch mode {
+	case results.Walltime:
+		return walltime.New(gitRoot), nil
+	}
+	return nil, fmt.Errorf("%s mode is not built into this codspeed yet", mode)
+}
+
+func loadConfig(path, cwd, gitRoot string) (*config.Config, []string, error) {
+	if path == "" {
+		var err error
+		path, err = config.Discover(cwd)
+		if err != nil || path == "" {
+			return nil, nil, err
+		}
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var w []string
+	for _, x := range cfg.Warnings {
+		w = append(w, x.String())
+	}
+	return cfg, w, nil
+}
+
+// resolveDir picks the working directory: CLI, then target, then root
+// options (already merged into o), then the current directory.
+func resolveDir(o config.Options, cwd string) (string, error) {
+	dir := cwd
+	if o.WorkingDirectory != "" {
+		dir = o.WorkingDirectory
+	}
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return "", fmt.Errorf("working directory %s does not exist", dir)
+	}
+	return dir, nil
+}
+
+func target(name string, kind instruments.Kind, command string, argv []string, o config.Options, cwd string) (instruments.Target, error) {
+	if err := o.Validate(); err != nil {
+		return instruments.Target{}, fmt.Errorf("%s: %w", name, err)
+	}
+	dir, err := resolveDir(o, cwd)
+	if err != nil {
+		return instruments.Target{}, err
+	}
+	if argv == nil {
+		argv, _ = instruments.SplitCommand(command)
+	}
+	t := instruments.Target{Name: name, Kind: kind, Command: command, Args: argv, Dir: dir, Options: toInstrumentOptions(o)}
+	for k, v := range o.Env {
+		t.Env = append(t.Env, k+"="+v)
+	}
+	return t, nil
+}
+
+func commandTarget(args []string, kind instruments.Kind, name string, cfg *config.Config, cli config.Options, cwd string) ([]instruments.Target, error) {
+	o := cli
+	if cfg != nil {
+		o = cli.Merge(cfg.Options)
+	}
+	line := strings.Join(args, " ")
+	if name == "" {
+		name = line
+	}
+	argv := args
+	if kind == instruments.Entrypoint {
+		// `codspeed run` joins its command and runs it with bash, as
+		// CodSpeed does, unless no shell is needed.
+		argv = nil
+	}
+	t, err := target(name, kind, line, argv, o, cwd)
+	return []instruments.Target{t}, err
+}
+
+func configTargets(cfg *config.Config, cli config.Options, cwd string) ([]instruments.Target, error) {
+	var ts []instruments.Target
+	var errs []error
+	for _, ct := range cfg.Targets {
+		o := cli.Merge(ct.Options.Merge(cfg.Options))
+		kind, command := instruments.Exec, ct.Exec
+		if ct.Entrypoint != "" {
+			kind, command = instruments.Entrypoint, ct.Entrypoint
+		}
+		t, err := target(ct.Name, kind, command, nil, o, cwd)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", cfg.Path, ct.Line, err))
+			continue
+		}
+		ts = append(ts, t)
+	}
+	return ts, errors.Join(errs...)
+}
+
+// stdinTarget is one entry of `codspeed exec -` JSON input.
+type stdinTarget struct {
+	Command string            `json:"command"`
+	Name    string            `json:"name"`
+	Options map[string]string `json:"options"`
+}
+
+// stdinTargets reads commands for `codspeed exec -`: a JSON array of
+// {command, name, options} objects, or one command per line.
+func stdinTargets(r io.Reader, cfg *config.Config, cli config.Options, cwd string) ([]instruments.Target, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	base := cli
+	if cfg != nil {
+		base = cli.Merge(cfg.Options)
+	}
+	trimmed := strings.TrimSpace(string(data))
+	var ts []instruments.Target
+	if strings.HasPrefix(trimmed, "[") {
+		var in []stdinTarget
+		if err := json.Unmarshal([]byte(trimmed), &in); err != nil {
+			return nil, fmt.Errorf("stdin: %w", err)
+		}
+		for i, e := range in {
+			if strings.TrimSpace(e.Command) == "" {
+				return nil, fmt.Errorf("stdin: entry %d has no command", i+1)
+			}
+			o, err := optionsFromMap(e.Options)
+			if err != nil {
+				return nil, fmt.Errorf("stdin: entry %d: %w", i+1, err)
+			}
+			name := e.Name
+			if name == "" {
+				name = e.Command
+			}
+			t, err := target(name, instruments.Exec, e.Command, nil, cli.Merge(o.Merge(base)), cwd)
+			if err != nil {
+				return nil, err
+			}
+			ts = append(ts, t)
+		}
+		return ts, nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(trimmed))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		t, err := target(line, instruments.Exec, line, nil, base, cwd)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// optionsFromMap reads harness options given as strings in JSON input.
+func optionsFromMap(m map[string]string) (config.Options, error) {
+	var o config.Options
+	for k, v := range m {
+		switch k {
+		case "warmup-time", "max-time", "min-time":
+			d, err := config.ParseDuration(v)
+			if err != nil {
+				return o, fmt.Errorf("%s: %w", k, err)
+			}
+			switch k {
+			case "warmup-time":
+				o.WarmupTime = &d
+			case "max-time":
+				o.MaxTime = &d
+			default:
+				o.MinTime = &d
+			}
+		case "max-rounds", "min-rounds":
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err != nil || n <= 0 {
+				return o, fmt.Errorf("%s: expected a positive integer, got %q", k, v)
+			}
+			if k == "max-rounds" {
+				o.MaxRounds = &n
+			} else {
+				o.MinRounds = &n
+			}
+		default:
+			return o, fmt.Errorf("unknown option %q", k)
+		}
+	}
+	return o, nil
+}

@@ -1,0 +1,238 @@
+package walltime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/gobench"
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+// DefaultGoRounds is how many times `go test -bench` repeats each benchmark
+// (-count) when the command does not say.
+const DefaultGoRounds = 5
+
+// Instrument is the walltime instrument.
+type Instrument struct {
+	Harness Harness
+	// GitRoot makes Go benchmark URIs relative to the repository.
+	GitRoot string
+}
+
+// New returns the walltime instrument.
+func New(gitRoot string) *Instrument { return &Instrument{GitRoot: gitRoot} }
+
+// Mode is "walltime".
+func (*Instrument) Mode() string { return results.Walltime }
+
+// Check always succeeds: timing needs nothing from the host.
+func (*Instrument) Check() error { return nil }
+
+// Measure runs an exec target under the harness, or an entrypoint target once,
+// collecting what its integration reports.
+func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
+	if t.Kind == instruments.Exec {
+		b, err := in.Harness.Measure(ctx, t, env)
+		if b.Stats == nil {
+			return nil, err
+		}
+		return []results.Benchmark{b}, err
+	}
+	return in.entrypoint(ctx, t, env)
+}
+
+// tailWriter keeps the last n bytes written to it.
+type tailWriter struct {
+	n   int
+	buf []byte
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	if len(w.buf) > 2*w.n {
+		w.buf = append(w.buf[:0], w.buf[len(w.buf)-w.n:]...)
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) String() string {
+	if len(w.buf) > w.n {
+		return string(w.buf[len(w.buf)-w.n:])
+	}
+	return string(w.buf)
+}
+
+func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
+	args := t.Args
+	if len(args) == 0 {
+		args = []string{"bash", "-c", t.Command}
+	}
+	isGo := gobench.IsGoTest(args)
+	extraEnv := []string{}
+	if isGo && !gobench.HasFlag(args[2:], "count") {
+		n := DefaultGoRounds
+		if t.Options.MinRounds != nil {
+			n = int(*t.Options.MinRounds)
+		} else if t.Options.MaxRounds != nil {
+			n = int(*t.Options.MaxRounds)
+		}
+		// GOFLAGS reaches the test binary's -count without editing the
+		// user's command line.
+		extraEnv = append(extraEnv, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -count="+strconv.Itoa(n)))
+	}
+
+	var stdout bytes.Buffer
+	errTail := &tailWriter{n: stderrTail}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir = t.Dir
+	cmd.Env = append(append(append([]string(nil), env.BaseEnv...), t.Env...), extraEnv...)
+	cmd.Stdout = io.MultiWriter(&stdout, orDiscard(env.Stdout))
+	cmd.Stderr = io.MultiWriter(errTail, orDiscard(env.Stderr))
+	if env.Progress != nil {
+		env.Progress.Phase(t.Name, "running")
+	}
+	launcher := env.Launcher
+	if launcher == nil {
+		launcher = instruments.Direct
+	}
+	if err := launcher.Start(cmd); err != nil {
+		return nil, fmt.Errorf("start %s: %w", t.Command, err)
+	}
+	runErr := cmd.Wait()
+
+	var benches []results.Benchmark
+	if isGo {
+		benches = in.goBenchmarks(ctx, t, stdout.Bytes())
+	}
+	fromIntegrations, err := collectIntegrationResults(env.ProfileFolder)
+	if err != nil {
+		return benches, err
+	}
+	benches = append(benches, fromIntegrations...)
+
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return benches, ctx.Err()
+		}
+		msg := runErr.Error()
+		var ee *exec.ExitError
+		if errors.As(runErr, &ee) {
+			msg = ee.ProcessState.String()
+		}
+		if s := strings.TrimSpace(errTail.String()); s != "" {
+			msg += "\n" + indent(s, "    | ")
+		}
+		return benches, fmt.Errorf("%s: %s", t.Command, msg)
+	}
+	return benches, nil
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// goBenchmarks turns `go test -bench -count=N` output into one benchmark per
+// Benchmark and sub-benchmark, each printed line being one round.
+func (in *Instrument) goBenchmarks(ctx context.Context, t instruments.Target, out []byte) []results.Benchmark {
+	res, _ := gobench.Parse(bytes.NewReader(out), "go test")
+	loc := &gobench.Locator{Dir: t.Dir, Root: in.GitRoot}
+	type group struct {
+		r      gobench.Result
+		perOp  []float64
+		iters  []int
+		bytes  float64
+		allocs float64
+	}
+	var order []string
+	groups := map[string]*group{}
+	for _, r := range res {
+		key := r.Pkg + "\x00" + r.Name
+		g := groups[key]
+		if g == nil {
+			g = &group{r: r}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.perOp = append(g.perOp, r.NsPerOp)
+		g.iters = append(g.iters, r.Iters)
+		g.bytes += r.BytesPerOp
+		g.allocs += r.AllocsPerOp
+	}
+	var benches []results.Benchmark
+	for _, key := range order {
+		g := groups[key]
+		n := float64(len(g.perOp))
+		iters := append([]int(nil), g.iters...)
+		sort.Ints(iters)
+		st := results.ComputeStats(g.perOp, iters[len(iters)/2], 0)
+		// ComputeStats derives total_time from iter_per_round; use the
+		// iteration counts each round really ran.
+		st.TotalTime = 0
+		for i, v := range g.perOp {
+			st.TotalTime += v * float64(g.iters[i]) / 1e9
+		}
+		b := results.Benchmark{
+			Name:    g.r.Name,
+			URI:     gobench.URI(loc.File(ctx, g.r.Pkg, g.r.Name), g.r.Name),
+			Config:  &results.BenchConfig{},
+			Stats:   &st,
+			Samples: g.perOp,
+			GoBench: &results.GoBench{Iterations: int64(iters[len(iters)/2]), NsPerOp: st.MedianNs},
+		}
+		if g.r.HasMem {
+			b.GoBench.BytesPerOp = g.bytes / n
+			b.GoBench.AllocsPerOp = g.allocs / n
+		}
+		benches = append(benches, b)
+	}
+	return benches
+}
+
+// collectIntegrationResults reads results files that a CodSpeed integration
+// wrote into the profile folder during the run (pytest-codspeed,
+// codspeed-rust's walltime mode write their own), and moves them aside into
+// integration-results/ so that the runner's merged file is the only one under
+// results/.
+func collectIntegrationResults(profileFolder string) ([]results.Benchmark, error) {
+	if profileFolder == "" {
+		return nil, nil
+	}
+	files, _ := filepath.Glob(filepath.Join(profileFolder, "results", "*.json"))
+	var benches []results.Benchmark
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return benches, err
+		}
+		var rf results.File
+		if err := json.Unmarshal(data, &rf); err != nil {
+			return benches, fmt.Errorf("%s: results written by the benchmark are not valid JSON: %w", f, err)
+		}
+		if rf.Creator.Pid == os.Getpid() {
+			continue
+		}
+		benches = append(benches, rf.Benchmarks...)
+		aside := filepath.Join(profileFolder, "integration-results")
+		if err := os.MkdirAll(aside, 0o755); err != nil {
+			return benches, err
+		}
+		if err := os.Rename(f, filepath.Join(aside, filepath.Base(f))); err != nil {
+			return benches, err
+		}
+	}
+	return benches, nil
+}

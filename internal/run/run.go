@@ -1,0 +1,321 @@
+// Package run is the run loop: for each mode, for each target, start the
+// sandbox, let the instrument measure, and keep what comes out in the local
+// store, then render. It knows no Docker and no valgrind: instruments and
+// sandboxes are handed to it.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/internal/host"
+	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/sandbox"
+)
+
+// Version is the runner's version, set by the CLI.
+var Version = "dev"
+
+// Request is one `codspeed run` or `codspeed exec`.
+type Request struct {
+	Modes   []string
+	Targets []instruments.Target
+	// Instruments maps a mode to its instrument; every mode in Modes must
+	// have one.
+	Instruments map[string]instruments.Instrument
+	// Sandbox returns where a target runs; nil means plain child processes.
+	Sandbox func(t instruments.Target) (sandbox.Sandbox, []string, error)
+
+	GitRoot string
+	Git     results.GitInfo
+	Store   *results.Store
+	// ProfileFolder, when set, is where the instruments write (a subfolder
+	// per mode when there are several); otherwise the run's store folder.
+	ProfileFolder string
+	AllowEmpty    bool
+	// Args is the codspeed command line for the run record (no secrets).
+	Args []string
+
+	// ShowOutput passes the benchmark's own output through.
+	ShowOutput bool
+	Out        io.Writer // the table, or JSON events with JSONEvents
+	Err        io.Writer // progress, warnings and the benchmark's output
+	JSONEvents bool
+	Progress   *Progress
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	Meta  *results.RunMeta
+	Files []*results.File
+	Paths []string // results files, one per mode
+	// Failed counts failed benchmarks and targets that produced none.
+	Failed int
+}
+
+// ErrNoBenchmarks is returned when a run measured nothing and AllowEmpty is
+// false.
+var ErrNoBenchmarks = errors.New("no benchmarks were measured")
+
+// Execute runs every mode in turn over every target. The run is recorded in
+// the store from the start, so an interrupted run is kept and marked partial;
+// results files are written atomically once each mode ends.
+func Execute(ctx context.Context, req Request) (*Outcome, error) {
+	now := time.Now()
+	meta := &results.RunMeta{
+		ID: results.NewRunID(now), Status: results.StatusRunning, StartedAt: now,
+		Args: req.Args, Modes: req.Modes, Git: req.Git, Host: host.Info(),
+	}
+	if err := req.Store.Create(meta); err != nil {
+		return nil, err
+	}
+	out := &Outcome{Meta: meta}
+	events := newEvents(req.Out, req.JSONEvents)
+	interrupted := false
+
+	for i, mode := range req.Modes {
+		inst := req.Instruments[mode]
+		pf := profileFolder(req, meta.ID, mode)
+		if err := os.MkdirAll(pf, 0o755); err != nil {
+			return out, finish(req, meta, fmt.Errorf("profile folder: %w", err))
+		}
+		part := results.Part{Mode: mode, Index: i, ProfileFolder: pf}
+		file := &results.File{
+			Creator:    results.Creator{Name: "codspeed-go", Version: Version, Pid: os.Getpid()},
+			Instrument: results.Instrument{Type: mode},
+			Run: &results.RunInfo{ID: meta.ID, Mode: mode, Part: i, StartedAt: time.Now(),
+				Git: req.Git, Host: meta.Host},
+		}
+		if len(req.Modes) > 1 {
+			req.Progress.Section(fmt.Sprintf("%s (%d/%d)", mode, i+1, len(req.Modes)))
+		}
+		for ti, t := range req.Targets {
+			if ctx.Err() != nil {
+				interrupted = true
+				meta.Missing = append(meta.Missing, fmt.Sprintf("%s: %s", mode, t.Name))
+				continue
+			}
+			benches, err := measure(ctx, req, inst, t, pf, ti)
+			for _, b := range benches {
+				file.Benchmarks = append(file.Benchmarks, b)
+				part.Benchmarks++
+				if b.Error != "" {
+					part.Failed++
+				}
+				events.benchmarkRan(mode, b)
+			}
+			if err != nil {
+				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+					interrupted = true
+					if len(benches) == 0 {
+						meta.Missing = append(meta.Missing, fmt.Sprintf("%s: %s", mode, t.Name))
+					}
+					continue
+				}
+				// A target that failed as a whole is recorded as one failed
+				// benchmark, so the table and the results show it.
+				if len(benches) == 0 {
+					fb := results.Benchmark{Name: t.Name, URI: failedURI(t), Error: err.Error()}
+					file.Benchmarks = append(file.Benchmarks, fb)
+					part.Benchmarks++
+					events.benchmarkRan(mode, fb)
+				} else {
+					req.Progress.Warn(fmt.Sprintf("%s: %v", t.Name, err))
+				}
+				part.Failed++
+			}
+		}
+		req.Progress.Done()
+		if len(file.Benchmarks) > 0 || req.AllowEmpty {
+			path, err := results.WriteResults(pf, file)
+			if err != nil {
+				return out, finish(req, meta, err)
+			}
+			if rel, err := filepath.Rel(req.Store.Dir(meta.ID), path); err == nil && !strings.HasPrefix(rel, "..") {
+				part.Results = rel
+			} else {
+				// The profile folder is outside the store: keep a copy so the
+				// store stays complete.
+				part.Results = filepath.Join(mode, "results", filepath.Base(path))
+				if err := copyInto(path, filepath.Join(req.Store.Dir(meta.ID), part.Results)); err != nil {
+					return out, finish(req, meta, err)
+				}
+			}
+			out.Paths = append(out.Paths, path)
+		}
+		out.Files = append(out.Files, file)
+		out.Failed += part.Failed
+		meta.Parts = append(meta.Parts, part)
+		if err := req.Store.Save(meta); err != nil {
+			return out, err
+		}
+		if !req.JSONEvents || req.Out != req.Err {
+			renderPart(req, mode, file)
+		}
+	}
+
+	var runErr error
+	total := 0
+	for _, p := range meta.Parts {
+		total += p.Benchmarks
+	}
+	switch {
+	case interrupted:
+		meta.Status = results.StatusPartial
+		runErr = ctx.Err()
+	case out.Failed > 0:
+		meta.Status = results.StatusFailed
+	default:
+		meta.Status = results.StatusComplete
+	}
+	if total == 0 && !req.AllowEmpty && runErr == nil {
+		runErr = ErrNoBenchmarks
+		meta.Status = results.StatusFailed
+	}
+	err := finish(req, meta, runErr)
+	events.runFinished(meta, out.Paths)
+	return out, err
+}
+
+func finish(req Request, meta *results.RunMeta, err error) error {
+	if meta.Status == results.StatusRunning {
+		meta.Status = results.StatusFailed
+	}
+	meta.FinishedAt = time.Now()
+	if serr := req.Store.Save(meta); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+func failedURI(t instruments.Target) string {
+	if t.Kind == instruments.Exec {
+		return "exec_harness::" + t.Name
+	}
+	return t.Name
+}
+
+func profileFolder(req Request, id, mode string) string {
+	if req.ProfileFolder == "" {
+		return filepath.Join(req.Store.Dir(id), mode)
+	}
+	if len(req.Modes) > 1 {
+		return filepath.Join(req.ProfileFolder, mode)
+	}
+	return req.ProfileFolder
+}
+
+// measure runs one target in its sandbox.
+func measure(ctx context.Context, req Request, inst instruments.Instrument, t instruments.Target, pf string, index int) ([]results.Benchmark, error) {
+	sb := sandbox.Sandbox(sandbox.None{})
+	if req.Sandbox != nil {
+		s, warnings, err := req.Sandbox(t)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		for _, w := range warnings {
+			req.Progress.Warn(w)
+		}
+		sb = s
+	}
+	defer sb.Close()
+	env := instruments.Env{
+		ProfileFolder: pf,
+		Launcher:      sb,
+		BaseEnv:       BenchmarkEnv(inst.Mode(), pf),
+		Stdout:        io.Discard,
+		Stderr:        io.Discard,
+		Progress:      req.Progress,
+	}
+	if req.ShowOutput || t.Kind == instruments.Entrypoint {
+		env.Stdout, env.Stderr = req.Err, req.Err
+		if t.Kind == instruments.Exec {
+			env.Stdout = os.Stderr
+		}
+	}
+	req.Progress.Start(t.Name, index+1, len(req.Targets))
+	benches, err := inst.Measure(ctx, t, env)
+	usage := sb.Usage()
+	for i := range benches {
+		if benches[i].Sandbox == nil {
+			u := usage
+			benches[i].Sandbox = &u
+		}
+	}
+	for _, b := range benches {
+		for _, w := range results.Warnings(inst.Mode(), b) {
+			req.Progress.Warn(w)
+		}
+	}
+	return benches, err
+}
+
+// BenchmarkEnv is the environment of the benchmark process (compat.md §1):
+// the runner's own environment plus CodSpeed's variables.
+func BenchmarkEnv(mode, profileFolder string) []string {
+	runnerMode := mode
+	if mode == results.Simulation {
+		runnerMode = "instrumentation"
+	}
+	set := map[string]string{
+		"CODSPEED_ENV":            "runner",
+		"CODSPEED_RUNNER_MODE":    runnerMode,
+		"CODSPEED_PROFILE_FOLDER": profileFolder,
+		"PYTHONHASHSEED":          "0",
+		"ARCH":                    host.Arch(),
+	}
+	env := make([]string, 0, len(os.Environ())+len(set))
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; ok || k == "CODSPEED_TOKEN" {
+			// The token is for the runner's upload, never the benchmark.
+			continue
+		}
+		env = append(env, kv)
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+set[k])
+	}
+	return env
+}
+
+func renderPart(req Request, mode string, f *results.File) {
+	w := req.Out
+	if req.JSONEvents {
+		w = req.Err
+	}
+	if len(f.Benchmarks) == 0 {
+		fmt.Fprintf(w, "%s: no benchmarks\n", mode)
+		return
+	}
+	if len(req.Modes) > 1 {
+		fmt.Fprintf(w, "\n%s\n", mode)
+	}
+	if err := results.RenderTable(w, mode, f.Benchmarks); err != nil {
+		fmt.Fprintf(req.Err, "render: %v\n", err)
+	}
+}
+
+func copyInto(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return results.WriteFileAtomic(dst, data)
+}
