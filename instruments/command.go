@@ -42,8 +42,14 @@ func SplitCommand(line string) ([]string, bool) {
 				} else {
 					cur.WriteByte(c)
 				}
-			case '$', '`':
+			case '`':
 				return nil, false
+			case '$':
+				// $'…' and $"…" are quoting only outside double quotes.
+				if expands(line, i) && line[i+1] != '"' && line[i+1] != '\'' {
+					return nil, false
+				}
+				cur.WriteByte(c)
 			default:
 				cur.WriteByte(c)
 			}
@@ -57,6 +63,9 @@ func SplitCommand(line string) ([]string, bool) {
 				cur.Reset()
 				inWord = false
 			}
+		case c == '$' && !expands(line, i):
+			cur.WriteByte(c)
+			inWord = true
 		case strings.IndexByte("$`|&;<>()*?[]{}~#!\n\r", c) >= 0:
 			return nil, false
 		case c == '=' && !inWord && len(args) == 0:
@@ -77,6 +86,19 @@ func SplitCommand(line string) ([]string, bool) {
 		args = append(args, cur.String())
 	}
 	return args, len(args) > 0
+}
+
+// expands reports whether the '$' at line[i] starts an expansion: bash leaves
+// a '$' alone when no name, digit, special parameter or bracket follows it,
+// as in the common regexp `-run=^$`.
+func expands(line string, i int) bool {
+	if i+1 >= len(line) {
+		return false
+	}
+	c := line[i+1]
+	return c == '_' || c == '{' || c == '(' || c == '\'' || c == '"' ||
+		c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		strings.IndexByte("@*#?$!-", c) >= 0
 }
 
 // JoinCommand writes argv as one command line that SplitCommand (and bash)
