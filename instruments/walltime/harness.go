@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
@@ -54,6 +55,19 @@ type roundRunner struct {
 	stdout   *os.File
 	stderr   *os.File // an unlinked temporary file: the tail is read back on failure
 	rounds   int
+	// running is the round's process, killed when the run is interrupted.
+	running atomic.Pointer[os.Process]
+}
+
+// killOnCancel kills the running round when ctx ends (Ctrl-C, SIGTERM), so
+// the harness returns at once with the rounds already measured. It costs
+// nothing per round: no goroutine waits unless ctx is cancelled.
+func (r *roundRunner) killOnCancel(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		if p := r.running.Load(); p != nil {
+			p.Kill()
+		}
+	})
 }
 
 func newRoundRunner(t instruments.Target, env instruments.Env) (*roundRunner, error) {
@@ -138,8 +152,13 @@ func (r *roundRunner) round(ctx context.Context) (time.Duration, error) {
 	if err := r.launcher.Start(cmd); err != nil {
 		return 0, &RoundError{Round: n, Status: "could not start: " + err.Error()}
 	}
+	r.running.Store(cmd.Process)
+	if ctx.Err() != nil {
+		cmd.Process.Kill()
+	}
 	err := cmd.Wait()
 	elapsed := time.Since(start)
+	r.running.Store(nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
@@ -194,6 +213,7 @@ func (h Harness) Measure(ctx context.Context, t instruments.Target, env instrume
 		return b, err
 	}
 	defer r.close()
+	defer r.killOnCancel(ctx)()
 	progress := env.Progress
 	if progress == nil {
 		progress = instruments.NopProgress{}

@@ -1,0 +1,402 @@
+package main
+
+// End-to-end tests: they build the real binary and the C example, and run
+// them as a user would, checking exit codes, messages and the files left.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+var (
+	binary string // the codspeed binary under test
+	primes string // the C example
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "codspeed-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "codspeed")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build codspeed: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	primes = filepath.Join(dir, "primes")
+	if out, err := exec.Command("cc", "-O2", "-o", primes, "../../examples/c/primes.c").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build primes example: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// codspeed runs the binary in dir with an isolated store.
+func codspeed(t *testing.T, dir string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CODSPEED_STORE="+filepath.Join(dir, "store"), "CODSPEED_RUNNER_MODE=", "CODSPEED_PROFILE_FOLDER=")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	r := result{code, out.String(), errb.String()}
+	if strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "goroutine ") {
+		t.Fatalf("codspeed panicked:\n%s", r.stderr)
+	}
+	return r
+}
+
+func readOnlyResults(t *testing.T, profile string) *results.File {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(profile, "results", "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("want one results file in %s, got %v", profile, files)
+	}
+	f, err := results.ReadResults(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func storeRuns(t *testing.T, dir string) []*results.RunMeta {
+	t.Helper()
+	runs, err := (&results.Store{Root: filepath.Join(dir, "store")}).List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
+func TestExecCExample(t *testing.T) {
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "profile")
+	r := codspeed(t, dir, "", "exec", "--profile-folder", pf, "--warmup-time", "0", "--max-rounds", "7", "--", primes, "20000")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	f := readOnlyResults(t, pf)
+	if f.Instrument.Type != "walltime" || f.Creator.Name != "codspeed-go" || f.Run == nil || f.Run.ID == "" {
+		t.Fatalf("header: %+v", f)
+	}
+	b := f.Benchmarks[0]
+	wantName := primes + " 20000"
+	if b.Name != wantName || b.URI != "exec_harness::"+wantName {
+		t.Fatalf("name %q uri %q", b.Name, b.URI)
+	}
+	s := b.Stats
+	if s.Rounds != 7 || len(b.Samples) != 7 || s.IterPerRound != 1 || s.WarmupIters != 0 {
+		t.Fatalf("stats: %+v", s)
+	}
+	if !(s.MinNs > 0 && s.MinNs <= s.Q1Ns && s.Q1Ns <= s.MedianNs && s.MedianNs <= s.Q3Ns && s.Q3Ns <= s.MaxNs) {
+		t.Fatalf("order: %+v", s)
+	}
+	if b.Config == nil || b.Config.MaxRounds == nil || *b.Config.MaxRounds != 7 || b.Config.WarmupTimeNs != nil {
+		t.Fatalf("config: %+v", b.Config)
+	}
+	// One benchmark: a summary line, not a table.
+	if strings.Count(strings.TrimSpace(r.stdout), "\n") != 0 || !strings.Contains(r.stdout, wantName) {
+		t.Fatalf("summary line: %q", r.stdout)
+	}
+	// The results file has CodSpeed's exact field names.
+	raw, _ := os.ReadFile(filepath.Join(pf, "results", fmt.Sprintf("%d.json", f.Creator.Pid)))
+	for _, key := range []string{`"min_ns"`, `"q1_ns"`, `"iqr_outlier_rounds"`, `"stdev_outlier_rounds"`, `"iter_per_round"`, `"warmup_iters"`, `"total_time"`, `"warmup_time_ns": null`} {
+		if !bytes.Contains(raw, []byte(key)) {
+			t.Errorf("results file lacks %s", key)
+		}
+	}
+	if runs := storeRuns(t, dir); len(runs) != 1 || runs[0].Status != results.StatusComplete {
+		t.Fatalf("store: %+v", runs)
+	}
+}
+
+func TestExecWarmupAndTimeBounds(t *testing.T) {
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "profile")
+	r := codspeed(t, dir, "", "exec", "--profile-folder", pf, "--warmup-time", "100ms", "--max-time", "300ms", "--", primes, "1000")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	s := readOnlyResults(t, pf).Benchmarks[0].Stats
+	if s.WarmupIters < 1 || s.Rounds < 2 {
+		t.Fatalf("warmup %d rounds %d", s.WarmupIters, s.Rounds)
+	}
+	// The round count was planned from the warmup average to fit 300ms; the
+	// measured part must not run far past it.
+	if s.TotalTime > 1.0 {
+		t.Fatalf("total %.3fs for a 300ms budget", s.TotalTime)
+	}
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "codspeed.yml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigTwoTargetsAndFailure(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, dir, fmt.Sprintf(`options:
+  warmup-time: 0
+  max-rounds: 3
+benchmarks:
+  - name: small
+    exec: %[1]s 1000
+  - name: broken
+    exec: sh -c 'echo something went wrong >&2; exit 3'
+  - name: missing
+    exec: ./does-not-exist
+  - name: large
+    exec: %[1]s 50000
+`, primes))
+	pf := filepath.Join(dir, "pf")
+	r := codspeed(t, dir, "", "run", "--profile-folder", pf)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	f := readOnlyResults(t, pf)
+	byName := map[string]results.Benchmark{}
+	for _, b := range f.Benchmarks {
+		byName[b.Name] = b
+	}
+	if len(byName) != 4 {
+		t.Fatalf("benchmarks: %v", f.Benchmarks)
+	}
+	for _, ok := range []string{"small", "large"} {
+		if byName[ok].Stats == nil || byName[ok].Stats.Rounds != 3 || byName[ok].Error != "" {
+			t.Errorf("%s: %+v", ok, byName[ok])
+		}
+	}
+	if e := byName["broken"].Error; !strings.Contains(e, "exit status 3") || !strings.Contains(e, "something went wrong") {
+		t.Errorf("broken: error %q lacks status or stderr tail", e)
+	}
+	if e := byName["missing"].Error; !strings.Contains(e, "not found") {
+		t.Errorf("missing: error %q", e)
+	}
+	if !strings.Contains(r.stdout, "FAILED") && !strings.Contains(r.stdout, "failed") {
+		t.Errorf("table does not mark failures:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "2 benchmark(s) failed") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+	runs := storeRuns(t, dir)
+	if len(runs) != 1 || runs[0].Status != results.StatusFailed || runs[0].Parts[0].Failed != 2 {
+		t.Fatalf("store: %+v", runs[0])
+	}
+}
+
+func TestCommandNotFound(t *testing.T) {
+	dir := t.TempDir()
+	r := codspeed(t, dir, "", "exec", "--max-rounds", "2", "--", "no-such-command-xyz", "--flag")
+	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, `"no-such-command-xyz" not found`) {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	cases := []struct{ body, want string }{
+		{"options:\n  max-rounds: abc\n", `codspeed.yml:2: max-rounds`},
+		{"benchmarks:\n  - name: x\n    exec: ./a\n    options:\n      min-time: 1s\n      max-rounds: 3\n", `codspeed.yml:`},
+		{"benchmarks:\n  - name: x\n", `codspeed.yml:2`},
+		{"options: [\n", `codspeed.yml:`},
+		{"benchmarks:\n  - exec: ./a\n    entrypoint: ./b\n", `codspeed.yml:3: entrypoint`},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		writeConfig(t, dir, c.body)
+		r := codspeed(t, dir, "", "run")
+		if r.code != 2 {
+			t.Errorf("%q: exit %d, want 2\n%s", c.body, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%q: stderr %q lacks %q", c.body, r.stderr, c.want)
+		}
+		if runs := storeRuns(t, dir); len(runs) != 0 {
+			t.Errorf("%q: a run was recorded for a bad config", c.body)
+		}
+	}
+	// Unknown keys warn with a suggestion but run.
+	dir := t.TempDir()
+	writeConfig(t, dir, fmt.Sprintf("options:\n  max-round: 3\n  max-rounds: 2\n  warmup-time: 0\nbenchmarks:\n  - exec: %s 100\n", primes))
+	r := codspeed(t, dir, "", "run")
+	if r.code != 0 || !strings.Contains(r.stderr, "codspeed.yml:2: max-round") || !strings.Contains(r.stderr, `"max-rounds"`) {
+		t.Fatalf("unknown key: exit %d\n%s", r.code, r.stderr)
+	}
+	// Conflicting CLI flags fail before anything runs.
+	r = codspeed(t, dir, "", "exec", "--min-time", "1s", "--max-rounds", "3", "--", primes, "10")
+	if r.code != 2 || !strings.Contains(r.stderr, "min-time") {
+		t.Fatalf("conflicting flags: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestInterruptKeepsFinishedBenchmarks(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, dir, fmt.Sprintf(`options:
+  warmup-time: 0
+  max-rounds: 2
+benchmarks:
+  - name: quick
+    exec: %s 1000
+  - name: slow
+    exec: sleep 30
+  - name: never
+    exec: %s 1000
+`, primes, primes))
+	pf := filepath.Join(dir, "pf")
+	cmd := exec.Command(binary, "run", "--profile-folder", pf, "--message-format", "json")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CODSPEED_STORE="+filepath.Join(dir, "store"))
+	stdout, _ := cmd.StdoutPipe()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() || !strings.Contains(sc.Text(), `"quick"`) {
+		t.Fatalf("first event: %q", sc.Text())
+	}
+	time.Sleep(300 * time.Millisecond) // "slow" is now running
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	for sc.Scan() {
+	}
+	err := cmd.Wait()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %v to stop after SIGINT", took)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v\n%s", err, errb.String())
+	}
+	f := readOnlyResults(t, pf)
+	if len(f.Benchmarks) != 1 || f.Benchmarks[0].Name != "quick" {
+		t.Fatalf("kept: %+v", f.Benchmarks)
+	}
+	runs := storeRuns(t, dir)
+	if runs[0].Status != results.StatusPartial || strings.Join(runs[0].Missing, ",") != "walltime: slow,walltime: never" {
+		t.Fatalf("run record: %+v", runs[0])
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(pf, "results", ".*tmp*"))
+	if len(leftovers) > 0 {
+		t.Fatalf("half-written files left: %v", leftovers)
+	}
+}
+
+func TestJSONEventsAndStdin(t *testing.T) {
+	dir := t.TempDir()
+	input := fmt.Sprintf(`[{"command": "%[1]s 500", "name": "tiny"}, {"command": "%[1]s 5000", "options": {"max-rounds": "4"}}]`, primes)
+	r := codspeed(t, dir, input, "exec", "--message-format", "json", "--warmup-time", "0", "--max-rounds", "2", "-")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var events []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("stdout line is not JSON: %q", line)
+		}
+		events = append(events, ev)
+	}
+	if len(events) != 3 || events[0]["event"] != "benchmark_ran" || events[0]["name"] != "tiny" ||
+		events[1]["name"] != primes+" 5000" || events[2]["event"] != "run_finished" {
+		t.Fatalf("events: %v", events)
+	}
+	if _, ok := events[0]["median_ns"].(float64); !ok {
+		t.Fatalf("no median: %v", events[0])
+	}
+	id := events[2]["run_id"].(string)
+	paths := events[2]["results"].([]any)
+	f, err := results.ReadResults(paths[0].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CLI bound (2) wins over the entry's own option (4): CLI > target.
+	if f.Run.ID != id || f.Benchmarks[0].Stats.Rounds != 2 || f.Benchmarks[1].Stats.Rounds != 2 {
+		t.Fatalf("results: %+v", f.Benchmarks)
+	}
+	// One command per line works too.
+	r = codspeed(t, dir, primes+" 100\n\n# comment\n"+primes+" 200\n", "exec", "--warmup-time", "0", "--max-rounds", "2", "-")
+	if r.code != 0 || !strings.Contains(r.stdout, primes+" 200") {
+		t.Fatalf("lines: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if len(storeRuns(t, dir)) != 2 {
+		t.Fatal("two invocations should make two runs")
+	}
+}
+
+func TestBenchmarkEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "env.txt")
+	cmd := exec.Command(binary, "exec", "--warmup-time", "0", "--max-rounds", "1", "--profile-folder", filepath.Join(dir, "pf"),
+		"--", "sh", "-c", "env > "+envFile)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CODSPEED_STORE="+filepath.Join(dir, "store"), "CODSPEED_TOKEN=secret-token-value")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	env, _ := os.ReadFile(envFile)
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	for _, want := range []string{"CODSPEED_ENV=runner", "CODSPEED_RUNNER_MODE=walltime", "PYTHONHASHSEED=0", "ARCH=" + arch,
+		"CODSPEED_PROFILE_FOLDER=" + filepath.Join(dir, "pf")} {
+		if !strings.Contains(string(env), want+"\n") {
+			t.Errorf("benchmark environment lacks %s", want)
+		}
+	}
+	if strings.Contains(string(env), "secret-token-value") {
+		t.Error("the upload token leaked into the benchmark's environment")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"exec"}, 2, "exec needs a command"},
+		{[]string{"run"}, 2, "nothing to run"},
+		{[]string{"exec", "--mode", "bogus", "--", "true"}, 2, `unknown mode "bogus"`},
+		{[]string{"exec", "--max-time", "fast", "--", "true"}, 2, "--max-time"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"exec", "--help"}, 0, "--warmup-time"},
+		{[]string{"version"}, 0, "codspeed-go"},
+	} {
+		r := codspeed(t, dir, "", c.args...)
+		if r.code != c.code || !strings.Contains(r.stdout+r.stderr, c.want) {
+			t.Errorf("%v: exit %d (want %d), output lacks %q:\n%s%s", c.args, r.code, c.code, c.want, r.stdout, r.stderr)
+		}
+	}
+}
