@@ -116,33 +116,37 @@ func kebab(s string) string {
 	return b.String()
 }
 
-// editDistance is the Levenshtein distance over bytes; config keys are ASCII,
-// and a non-ASCII key is far from all of them either way.
+// editDistance is the optimal-string-alignment distance over bytes:
+// Levenshtein plus the swap of two neighbours as one edit, the commonest typo
+// ("imgae"). Config keys are ASCII, and a non-ASCII key is far from all of
+// them either way.
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		// Long keys are never typos of ours; skip the quadratic work.
-		if len(a) > len(b) {
-			return len(a)
-		}
-		return len(b)
+		return max(len(a), len(b))
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	// d[i][j] is the distance between a[:i] and b[:j].
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // errorf builds an *Error; a small helper so call sites read like fmt.Errorf.

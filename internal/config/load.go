@@ -120,7 +120,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, &Error{File: name, Msg: fmt.Sprintf("cannot resolve path: %v", err), err: err}
 	}
-	l := &loader{file: name, dir: filepath.Dir(abs), budget: maxEntries}
+	l := &loader{file: name, dir: filepath.Dir(abs), data: data, budget: maxEntries}
 	cfg := &Config{Path: abs, Dir: l.dir}
 	root, err := decodeYAML(data)
 	if err != nil {
@@ -185,11 +185,39 @@ func decodeYAML(data []byte) (root *yaml.Node, err error) {
 	return &doc, nil
 }
 
+// lineOf returns the 1-based line of the first occurrence of s in data, or 0.
+func lineOf(data []byte, s string) int {
+	i := bytes.Index(data, []byte(s))
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(data[:i], []byte("\n")) + 1
+}
+
+// nthLine returns the 1-based line n of data, or "".
+func nthLine(data []byte, n int) string {
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(data, '\n')
+		if j < 0 {
+			return ""
+		}
+		data = data[j+1:]
+	}
+	if j := bytes.IndexByte(data, '\n'); j >= 0 {
+		data = data[:j]
+	}
+	return string(data)
+}
+
 type multiDocError struct{ line int }
 
 func (e *multiDocError) Error() string { return "more than one YAML document" }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLine      = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	unknownAnchor = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+	selfAnchor    = regexp.MustCompile(`^yaml: anchor '(.*)' value contains itself$`)
+)
 
 func (l *loader) syntaxError(err error) error {
 	var md *multiDocError
@@ -202,7 +230,17 @@ func (l *loader) syntaxError(err error) error {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	} else {
+		// yaml.v3 gives no line for anchor errors; the first use (or
+		// definition) of the name is where to look.
+		if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+			line = lineOf(l.data, "*"+m[1])
+		} else if m := selfAnchor.FindStringSubmatch(msg); m != nil {
+			line = lineOf(l.data, "&"+m[1])
+		}
 		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	if line > 0 && strings.HasPrefix(nthLine(l.data, line), "\t") || line == 0 && bytes.HasPrefix(l.data, []byte("\t")) {
+		msg += " (YAML indents with spaces, not tabs)"
 	}
 	return &Error{File: l.file, Line: line, Msg: "invalid YAML: " + msg, err: err}
 }
@@ -212,6 +250,7 @@ func (l *loader) syntaxError(err error) error {
 type loader struct {
 	file   string
 	dir    string
+	data   []byte
 	errs   []*Error
 	warns  []Warning
 	budget int
@@ -425,6 +464,11 @@ func (l *loader) root(cfg *Config, n *yaml.Node) {
 				l.report(cfg.Thresholds.problems(), lines, e.k.Line, nil)
 			}
 		default:
+			if strings.HasPrefix(e.key, "x-") {
+				// Extension keys, as in compose files: a place for
+				// anchors that the schema does not read.
+				continue
+			}
 			l.unknown(e, rootKeys, map[string]string{`"options:"`: strings.Join(optionKeys, ",")})
 		}
 	}
