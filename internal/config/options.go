@@ -153,10 +153,12 @@ func (o Options) problems() []problem {
 			add(fmt.Sprintf("must be at least 1, got %d", *r.v), r.key)
 		}
 	}
-	if o.MinRounds != nil && o.MaxRounds != nil && *o.MinRounds > *o.MaxRounds {
+	// Comparisons only between values that are valid on their own, so one
+	// mistake gives one message.
+	if o.MinRounds != nil && o.MaxRounds != nil && *o.MaxRounds >= 1 && *o.MinRounds > *o.MaxRounds {
 		add(fmt.Sprintf("min-rounds (%d) is greater than max-rounds (%d)", *o.MinRounds, *o.MaxRounds), "min-rounds", "max-rounds")
 	}
-	if o.MinTime != nil && o.MaxTime != nil && *o.MinTime > *o.MaxTime {
+	if o.MinTime != nil && o.MaxTime != nil && *o.MaxTime >= 0 && *o.MinTime > *o.MaxTime {
 		add(fmt.Sprintf("min-time (%s) is greater than max-time (%s)", *o.MinTime, *o.MaxTime), "min-time", "max-time")
 	}
 	if o.MinTime != nil && o.MaxRounds != nil {
