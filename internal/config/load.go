@@ -168,21 +168,33 @@ func decodeYAML(data []byte) (root *yaml.Node, err error) {
 		}
 		return nil, err
 	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, err
-	default:
-		return nil, &multiDocError{line: next.Line}
-	}
-	if doc.Kind == yaml.DocumentNode {
-		if len(doc.Content) == 0 {
-			return nil, nil
+	// Empty documents after the first (a trailing "---") are harmless; a
+	// second document with content would be silently ignored, so refuse it.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		return doc.Content[0], nil
+		if err != nil {
+			return nil, err
+		}
+		if documentRoot(&next) != nil {
+			return nil, &multiDocError{line: next.Line}
+		}
 	}
-	return &doc, nil
+	return documentRoot(&doc), nil
+}
+
+// documentRoot returns a document's content, nil when it has none.
+func documentRoot(doc *yaml.Node) *yaml.Node {
+	if doc.Kind != yaml.DocumentNode {
+		return doc
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) && doc.Content[0].Value == "" {
+		return nil
+	}
+	return doc.Content[0]
 }
 
 // lineOf returns the 1-based line of the first occurrence of s in data, or 0.
@@ -625,6 +637,10 @@ func (l *loader) integer(e entry, v *yaml.Node) *int64 {
 		}
 		if err == nil {
 			return &n
+		}
+		if digits := strings.TrimLeft(strings.TrimSpace(v.Value), "+-"); digits != "" && strings.Trim(digits, "0123456789_") == "" {
+			l.errorf(v.Line, e.key, "%s is too large", v.Value)
+			return nil
 		}
 	}
 	l.errorf(v.Line, e.key, "expected an integer, got %s", kindName(v))
