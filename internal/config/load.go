@@ -131,6 +131,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
+		// A mapping reached through several aliases is checked once per
+		// alias; say each problem once.
+		l.errs = dedupe(l.errs, func(e *Error) Error { return *e })
 		if len(l.errs) == 1 {
 			return nil, l.errs[0]
 		}
@@ -141,8 +144,21 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	sort.SliceStable(l.warns, func(i, j int) bool { return l.warns[i].Line < l.warns[j].Line })
-	cfg.Warnings = l.warns
+	cfg.Warnings = dedupe(l.warns, func(w Warning) Warning { return w })
 	return cfg, nil
+}
+
+// dedupe drops repeated items, keeping the first of each.
+func dedupe[T any, K comparable](items []T, key func(T) K) []T {
+	seen := make(map[K]bool, len(items))
+	out := items[:0]
+	for _, it := range items {
+		if k := key(it); !seen[k] {
+			seen[k] = true
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // maxEntries bounds the mapping entries and list items the loader visits.
@@ -387,6 +403,9 @@ func (l *loader) mergeSource(key string, v *yaml.Node) []entry {
 		es, _ := l.mapping(key, v)
 		return es
 	case yaml.SequenceNode:
+		if !l.spend(len(v.Content), v.Line) {
+			return nil
+		}
 		var out []entry
 		seen := map[string]bool{}
 		for _, item := range v.Content {
