@@ -133,7 +133,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
 		// A mapping reached through several aliases is checked once per
 		// alias; say each problem once.
-		l.errs = dedupe(l.errs, func(e *Error) Error { return *e })
+		l.errs = dedupe(l.errs, func(e *Error) Warning { return Warning{e.File, e.Line, e.Key, e.Msg} })
 		if len(l.errs) == 1 {
 			return nil, l.errs[0]
 		}
