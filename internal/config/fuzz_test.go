@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,6 +38,12 @@ func FuzzParse(f *testing.F) {
 		cfg, err := Parse(name, data)
 		if (cfg == nil) == (err == nil) {
 			t.Fatalf("Parse returned config %v and error %v", cfg != nil, err)
+		}
+		// The same bytes give the same answer (no map-order leaks into
+		// which error or warning is reported).
+		cfg2, err2 := Parse(name, data)
+		if fmt.Sprint(err) != fmt.Sprint(err2) || dump(cfg) != dump(cfg2) {
+			t.Fatalf("Parse is not deterministic:\n%v\n%s\nthen\n%v\n%s", err, dump(cfg), err2, dump(cfg2))
 		}
 		if err != nil {
 			for _, part := range parts(err) {
