@@ -374,3 +374,18 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParse measures loading a config that uses every section, the cost
+// a `codspeed run` pays once before anything is measured.
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile("testdata/valid/full.yml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("codspeed.yml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
