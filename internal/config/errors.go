@@ -16,14 +16,15 @@ type Error struct {
 	Key  string // the offending key, kebab-case as written in the file; "" for syntax errors
 	Msg  string
 
-	err error // the cause, when the problem is not in the file's content
+	err error // the underlying failure: reading the file, or the YAML parser's own error
 }
 
 // Error formats as "file:line: key: msg", dropping the parts that are unknown.
 func (e *Error) Error() string { return position(e.File, e.Line, e.Key, e.Msg) }
 
-// Unwrap returns the cause of an error that is not about the file's content
-// (it could not be read), so callers can test errors.Is(err, fs.ErrNotExist).
+// Unwrap returns the underlying failure when there is one (the file could not
+// be read, or the YAML parser's error), so callers can test
+// errors.Is(err, fs.ErrNotExist).
 func (e *Error) Unwrap() error { return e.err }
 
 // Warning is a problem that does not stop the config from being used, such as
@@ -56,17 +57,27 @@ func position(file string, line int, key, msg string) string {
 	return b.String()
 }
 
-// describeScalar names what a user wrote, for "expected X, got Y" messages: the
-// value itself for scalars (quoted when YAML reads it as a string, so `"abc"`
-// and `abc` look alike but `5` does not), the kind of node otherwise.
+// describeScalar shows a scalar the user wrote, for "expected X, got Y"
+// messages: quoted when YAML reads it as a string (so `"5"` and `5` are told
+// apart), cut short when long, so one bad value cannot flood the terminal.
 func describeScalar(tag, value string) string {
-	if tag == "!!str" {
-		return strconv.Quote(value)
-	}
 	if tag == "!!null" {
 		return "nothing (null)"
 	}
-	return value
+	q := quote(value)
+	if tag == "!!str" {
+		return q
+	}
+	return q[1 : len(q)-1]
+}
+
+// quote is strconv.Quote of s cut to a readable length.
+func quote(s string) string {
+	const maxShown = 60
+	if r := []rune(s); len(r) > maxShown {
+		return strconv.Quote(string(r[:maxShown])) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // suggest returns the known key closest to an unknown one, or "" when none is

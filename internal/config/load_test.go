@@ -389,3 +389,18 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// TestLongValuesAreCut checks that a huge bad value is shown shortened, so
+// one mistake cannot flood the terminal.
+func TestLongValuesAreCut(t *testing.T) {
+	long := strings.Repeat("x", 10000)
+	for _, key := range []string{"max-rounds", "max-time", "memory-limit", "cpus"} {
+		_, err := Parse("c.yml", []byte("options:\n  "+key+": "+long+"\n"))
+		if err == nil {
+			t.Fatalf("%s: no error", key)
+		}
+		if n := len(err.Error()); n > 250 || !strings.Contains(err.Error(), `xxx"...`) {
+			t.Errorf("%s: message of %d bytes: %.300s", key, n, err)
+		}
+	}
+}

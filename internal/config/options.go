@@ -224,17 +224,17 @@ func ValidateCPUs(s string) error {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := cpuNumber(lo)
 		if err != nil {
-			return fmt.Errorf("invalid CPU list %q: %v (expected numbers and ranges like \"1-3,5\")", s, err)
+			return fmt.Errorf("invalid CPU list %s: %v (expected numbers and ranges like \"1-3,5\")", quote(s), err)
 		}
 		if !isRange {
 			continue
 		}
 		b, err := cpuNumber(hi)
 		if err != nil {
-			return fmt.Errorf("invalid CPU list %q: %v (expected numbers and ranges like \"1-3,5\")", s, err)
+			return fmt.Errorf("invalid CPU list %s: %v (expected numbers and ranges like \"1-3,5\")", quote(s), err)
 		}
 		if a > b {
-			return fmt.Errorf("invalid CPU list %q: range %q runs backwards", s, part)
+			return fmt.Errorf("invalid CPU list %s: range %s runs backwards", quote(s), quote(part))
 		}
 	}
 	return nil
@@ -246,12 +246,12 @@ func cpuNumber(s string) (int, error) {
 	}
 	for _, c := range s {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%q is not a CPU number", s)
+			return 0, fmt.Errorf("%s is not a CPU number", quote(s))
 		}
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n > maxCPU {
-		return 0, fmt.Errorf("CPU %s is beyond the largest possible (%d)", s, maxCPU)
+		return 0, fmt.Errorf("CPU %s is beyond the largest possible (%d)", quote(s), maxCPU)
 	}
 	return n, nil
 }
