@@ -212,6 +212,12 @@ func TestLoadMissingFile(t *testing.T) {
 	if !strings.Contains(err.Error(), "codspeed.yml: cannot read config: no such file or directory") {
 		t.Errorf("message %q", err)
 	}
+
+	dir := t.TempDir()
+	_, err = Load(dir)
+	if !errors.As(err, &e) || e.File != dir || !strings.Contains(e.Msg, "is a directory") {
+		t.Errorf("Load(a directory) = %v", err)
+	}
 }
 
 // TestLoadPaths checks that Path and Dir are absolute and that relative paths
