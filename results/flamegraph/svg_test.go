@@ -2,6 +2,7 @@ package flamegraph
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -323,7 +324,9 @@ func TestWriteDiffSVG(t *testing.T) {
 	// Shares: lex 40/110 -> 80/150 grew; gc 10/110 -> 10/150 shrank;
 	// newThing 0 -> 20/150 grew; all is 100% in both.
 	red := func(fill string) bool { return strings.HasPrefix(fill, "rgb(255,") && fill != "rgb(255,255,255)" }
-	blue := func(fill string) bool { return strings.HasSuffix(fill, ",255)") && !strings.HasPrefix(fill, "rgb(255,") }
+	blue := func(fill string) bool {
+		return strings.HasSuffix(fill, ",255)") && !strings.HasPrefix(fill, "rgb(255,")
+	}
 	for name, check := range map[string]func(string) bool{"lex": red, "newThing": red, "gc": blue, "render": blue} {
 		if !check(m[name].fill) {
 			t.Errorf("%s has fill %s", name, m[name].fill)
@@ -358,5 +361,100 @@ func TestScriptParses(t *testing.T) {
 	}
 	if out, err := exec.Command(node, "--check", path).CombinedOutput(); err != nil {
 		t.Fatalf("node --check: %v\n%s", err, out)
+	}
+}
+
+// TestScriptZoom runs the inline script under Node against a stand-in DOM
+// (testdata/zoom_harness.js) built from a real SVG's frames, clicks a frame,
+// and checks the geometry the script leaves: the clicked frame fills the
+// width, its callees scale with it, its callers span the width, every other
+// frame is hidden, and "Reset zoom" restores the original layout.
+func TestScriptZoom(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed; cannot run the script")
+	}
+	p := readProfile(t, "testdata/small.folded")
+	var buf bytes.Buffer
+	if err := WriteSVG(&buf, p, Options{Width: 600}); err != nil {
+		t.Fatal(err)
+	}
+	frames, err := decodeSVG(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type jsFrame struct {
+		Name  string  `json:"name"`
+		Title string  `json:"title,omitempty"`
+		Depth int     `json:"depth"`
+		X     float64 `json:"x"`
+		W     float64 `json:"w"`
+	}
+	in := struct {
+		Width     int       `json:"width"`
+		Pad       int       `json:"pad"`
+		CharWidth float64   `json:"charWidth"`
+		Frames    []jsFrame `json:"frames"`
+	}{Width: 600, Pad: xPad, CharWidth: charWidth}
+	for _, f := range frames {
+		in.Frames = append(in.Frames, jsFrame{Name: f.name, Title: f.title, Depth: f.depth, X: f.x, W: f.w})
+	}
+	dir := t.TempDir()
+	framesPath := filepath.Join(dir, "frames.json")
+	data, _ := json.Marshal(in)
+	if err := os.WriteFile(framesPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, "testdata/zoom_harness.js", script, framesPath, "lex").Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	var res struct {
+		Hover        string `json:"hover"`
+		ResetVisible string `json:"resetVisible"`
+		Zoomed       []struct {
+			jsFrame
+			Hidden bool   `json:"hidden"`
+			Label  string `json:"label"`
+		} `json:"zoomed"`
+		Restored []struct {
+			jsFrame
+			Hidden bool `json:"hidden"`
+		} `json:"restored"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("harness output %s: %v", out, err)
+	}
+	orig := byName(t, frames)
+	if res.Hover != orig["lex"].title {
+		t.Errorf("hover shows %q, want the tooltip %q", res.Hover, orig["lex"].title)
+	}
+	if res.ResetVisible != "visible" {
+		t.Errorf("Reset zoom visibility %q after zooming", res.ResetVisible)
+	}
+	const full = 600 - 2*xPad
+	k := full / orig["lex"].w
+	want := map[string]struct{ x, w float64 }{
+		"all": {xPad, full}, "main": {xPad, full}, "parse": {xPad, full}, "lex": {xPad, full},
+		"readByte": {xPad + (orig["readByte"].x-orig["lex"].x)*k, orig["readByte"].w * k},
+	}
+	for _, f := range res.Zoomed {
+		w, shown := want[f.Name]
+		if f.Hidden == shown {
+			t.Errorf("after zoom, %s hidden=%v", f.Name, f.Hidden)
+			continue
+		}
+		if shown && (math.Abs(f.X-w.x) > 0.1 || math.Abs(f.W-w.w) > 0.1) {
+			t.Errorf("after zoom, %s at x=%g w=%g, want x=%g w=%g", f.Name, f.X, f.W, w.x, w.w)
+		}
+		if f.Name == "readByte" && f.Label != "readByte" {
+			t.Errorf("zoomed readByte labelled %q, want the full name", f.Label)
+		}
+	}
+	for _, f := range res.Restored {
+		o := orig[f.Name]
+		if f.Hidden || math.Abs(f.X-o.x) > 0.006 || math.Abs(f.W-o.w) > 0.006 {
+			t.Errorf("after reset, %s at x=%g w=%g hidden=%v, want x=%g w=%g", f.Name, f.X, f.W, f.Hidden, o.x, o.w)
+		}
 	}
 }
