@@ -24,6 +24,8 @@ func TestParseFolded(t *testing.T) {
 		{"tab before value, CRLF, blank lines", "a;b\t4\r\n\r\n\nc 1  \n", []Stack{{[]string{"a", "b"}, 4}, {[]string{"c"}, 1}}},
 		{"zero is no sample", "a 0\nb 1\n", []Stack{{[]string{"b"}, 1}}},
 		{"control characters become spaces", "a\x01b 2\n", []Stack{{[]string{"a b"}, 2}}},
+		{"blank frames are unknown", "a; ;\x10 2\n", []Stack{{[]string{"a", "[unknown]", "[unknown]"}, 2}}},
+		{"tiny values", "a 5e-324\n", []Stack{{[]string{"a"}, 5e-324}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -74,15 +74,17 @@ type box struct {
 // base, when not nil, is the call tree of a differential graph's base.
 func layout(root *node, base *node, x0, width, minW float64) []box {
 	var boxes []box
-	scale := width / root.value
+	// Widths are width*(value/total), not value*(width/total): the
+	// latter overflows for totals near the smallest float64.
+	px := func(v float64) float64 { return width * (v / root.value) }
 	var walk func(n, b *node, x float64, depth int)
 	walk = func(n, b *node, x float64, depth int) {
-		boxes = append(boxes, box{name: n.name, depth: depth, x: x, w: n.value * scale, value: n.value, base: valueOf(b)})
+		boxes = append(boxes, box{name: n.name, depth: depth, x: x, w: px(n.value), value: n.value, base: valueOf(b)})
 		var small, smallBase float64
 		count := 0
 		for _, c := range n.children {
 			bc := b.lookup(c.name)
-			w := c.value * scale
+			w := px(c.value)
 			if w < minW {
 				small += c.value
 				smallBase += valueOf(bc)
@@ -92,10 +94,10 @@ func layout(root *node, base *node, x0, width, minW float64) []box {
 			walk(c, bc, x, depth+1)
 			x += w
 		}
-		if count > 0 && small*scale >= minW {
+		if count > 0 && px(small) >= minW {
 			boxes = append(boxes, box{
 				name:  fmt.Sprintf("[%d small frames]", count),
-				depth: depth + 1, x: x, w: small * scale, value: small, base: smallBase, merged: count,
+				depth: depth + 1, x: x, w: px(small), value: small, base: smallBase, merged: count,
 			})
 		}
 	}

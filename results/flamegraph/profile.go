@@ -43,8 +43,8 @@ const unknownFrame = "[unknown]"
 // caller may reuse it. Stacks without frames and values that are not
 // positive finite numbers are ignored: a flame graph has no place for them.
 // Frame names are made representable in the folded format: ';' becomes ':',
-// control characters (newlines, tabs) become spaces, and an empty name
-// becomes "[unknown]".
+// control characters (newlines, tabs) become spaces, and a name that is empty
+// or only white space becomes "[unknown]".
 func (p *Profile) Add(stack []string, value float64) {
 	if len(stack) == 0 || !(value > 0) || math.IsInf(value, 1) {
 		return
@@ -66,21 +66,21 @@ func (p *Profile) Add(stack []string, value float64) {
 }
 
 func cleanFrame(f string) string {
-	if f == "" {
+	if strings.ContainsFunc(f, needsCleaning) {
+		f = strings.Map(func(r rune) rune {
+			switch {
+			case r == ';':
+				return ':'
+			case r < 0x20 || r == 0x7f:
+				return ' '
+			}
+			return r
+		}, f)
+	}
+	if strings.TrimSpace(f) == "" {
 		return unknownFrame
 	}
-	if !strings.ContainsFunc(f, needsCleaning) {
-		return f
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == ';':
-			return ':'
-		case r < 0x20 || r == 0x7f:
-			return ' '
-		}
-		return r
-	}, f)
+	return f
 }
 
 func needsCleaning(r rune) bool { return r == ';' || r < 0x20 || r == 0x7f }

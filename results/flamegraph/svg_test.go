@@ -458,3 +458,21 @@ func TestScriptZoom(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteSVGTinyTotal(t *testing.T) {
+	var p Profile
+	p.Add([]string{"a"}, 5e-324)
+	p.Add([]string{"a", "b"}, 5e-324)
+	var buf bytes.Buffer
+	if err := WriteSVG(&buf, &p, Options{Width: 400}); err != nil {
+		t.Fatal(err)
+	}
+	frames, err := decodeSVG(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := byName(t, frames)
+	if m["a"].w != 380 || m["b"].w != 190 {
+		t.Errorf("widths a=%g b=%g, want 380 and 190", m["a"].w, m["b"].w)
+	}
+}
