@@ -19,7 +19,7 @@ type statsCase struct {
 	Want         Stats     `json:"want"`
 }
 
-func closeEnough(got, want float64) bool {
+func statsCloseEnough(got, want float64) bool {
 	if got == want {
 		return true
 	}
@@ -60,7 +60,7 @@ func TestComputeStatsMatchesPython(t *testing.T) {
 				{"total_time", got.TotalTime, c.Want.TotalTime},
 			}
 			for _, f := range floats {
-				if !closeEnough(f.got, f.want) {
+				if !statsCloseEnough(f.got, f.want) {
 					t.Errorf("%s = %.17g, Python says %.17g", f.name, f.got, f.want)
 				}
 			}
@@ -125,7 +125,7 @@ func TestQuantile(t *testing.T) {
 		{1, 100}, // position 9: clamped to the last pair, extrapolated as Python does
 	}
 	for _, tt := range tests {
-		if got := Quantile(data, tt.p); !closeEnough(got, tt.want) {
+		if got := Quantile(data, tt.p); !statsCloseEnough(got, tt.want) {
 			t.Errorf("Quantile(p=%g) = %g, want %g", tt.p, got, tt.want)
 		}
 	}

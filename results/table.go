@@ -105,32 +105,32 @@ func columnsFor(instrument string) ([]column, error) {
 	switch instrument {
 	case Walltime:
 		return []column{
-			{"median", walltime(func(s *Stats) string { return FormatNs(s.MedianNs) })},
-			{"stdev", walltime(func(s *Stats) string { return stdevPercent(s) })},
-			{"min", walltime(func(s *Stats) string { return FormatNs(s.MinNs) })},
-			{"max", walltime(func(s *Stats) string { return FormatNs(s.MaxNs) })},
-			{"rounds", walltime(func(s *Stats) string { return strconv.Itoa(s.Rounds) })},
-			{"outliers", walltime(func(s *Stats) string { return strconv.Itoa(s.IQROutlierRounds) })},
+			{"median", wallCell(func(s *Stats) string { return FormatNs(s.MedianNs) })},
+			{"stdev", wallCell(func(s *Stats) string { return stdevPercent(s) })},
+			{"min", wallCell(func(s *Stats) string { return FormatNs(s.MinNs) })},
+			{"max", wallCell(func(s *Stats) string { return FormatNs(s.MaxNs) })},
+			{"rounds", wallCell(func(s *Stats) string { return strconv.Itoa(s.Rounds) })},
+			{"outliers", wallCell(func(s *Stats) string { return strconv.Itoa(s.IQROutlierRounds) })},
 		}, nil
 	case Simulation:
 		return []column{
-			{"time", simulation(func(s *SimulationStats) string { return FormatNs(s.TimeNs) })},
-			{"instructions", simulation(func(s *SimulationStats) string { return FormatCount(s.Instructions) })},
-			{"L1 miss", simulation(func(s *SimulationStats) string { return FormatCount(s.L1Misses) })},
-			{"LL miss", simulation(func(s *SimulationStats) string { return FormatCount(s.LLMisses) })},
+			{"time", simCell(func(s *SimulationStats) string { return FormatNs(s.TimeNs) })},
+			{"instructions", simCell(func(s *SimulationStats) string { return FormatCount(s.Instructions) })},
+			{"L1 miss", simCell(func(s *SimulationStats) string { return FormatCount(s.L1Misses) })},
+			{"LL miss", simCell(func(s *SimulationStats) string { return FormatCount(s.LLMisses) })},
 		}, nil
 	case Memory:
 		return []column{
-			{"peak", memory(func(m *MemoryStats) string { return FormatBytes(m.PeakBytes) })},
-			{"allocated", memory(func(m *MemoryStats) string { return FormatBytes(m.TotalAllocatedBytes) })},
-			{"allocs", memory(func(m *MemoryStats) string { return FormatCount(m.AllocCalls) })},
-			{"frees", memory(func(m *MemoryStats) string { return FormatCount(m.FreeCalls) })},
+			{"peak", memCell(func(m *MemoryStats) string { return FormatBytes(m.PeakBytes) })},
+			{"allocated", memCell(func(m *MemoryStats) string { return FormatBytes(m.TotalAllocatedBytes) })},
+			{"allocs", memCell(func(m *MemoryStats) string { return FormatCount(m.AllocCalls) })},
+			{"frees", memCell(func(m *MemoryStats) string { return FormatCount(m.FreeCalls) })},
 		}, nil
 	}
 	return nil, fmt.Errorf("render table: unknown instrument %q (want %s, %s or %s)", instrument, Walltime, Simulation, Memory)
 }
 
-func walltime(f func(*Stats) string) func(Benchmark) string {
+func wallCell(f func(*Stats) string) func(Benchmark) string {
 	return func(b Benchmark) string {
 		if b.Stats == nil {
 			return "-"
@@ -139,7 +139,7 @@ func walltime(f func(*Stats) string) func(Benchmark) string {
 	}
 }
 
-func simulation(f func(*SimulationStats) string) func(Benchmark) string {
+func simCell(f func(*SimulationStats) string) func(Benchmark) string {
 	return func(b Benchmark) string {
 		if b.Simulation == nil {
 			return "-"
@@ -148,7 +148,7 @@ func simulation(f func(*SimulationStats) string) func(Benchmark) string {
 	}
 }
 
-func memory(f func(*MemoryStats) string) func(Benchmark) string {
+func memCell(f func(*MemoryStats) string) func(Benchmark) string {
 	return func(b Benchmark) string {
 		if b.Memory == nil {
 			return "-"

@@ -2,7 +2,6 @@ package results
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,13 +9,13 @@ import (
 	"unicode/utf8"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/<name>, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
+// checkTableGolden compares got with testdata/<name>, or rewrites it when
+// UPDATE_GOLDEN is set (an environment variable rather than a flag, so other
+// tests of this package can have golden files without a flag clash).
+func checkTableGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if os.Getenv("UPDATE_GOLDEN") != "" {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -24,21 +23,21 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
+		t.Fatalf("%v (UPDATE_GOLDEN=1 go test creates it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+		t.Errorf("output differs from %s (UPDATE_GOLDEN=1 go test rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
 	}
 }
 
-// wallBench makes a walltime benchmark from round times through ComputeStats,
+// tableWallBench makes a walltime benchmark from round times through ComputeStats,
 // so the tables show figures the real pipeline produces.
-func wallBench(name string, perIter ...float64) Benchmark {
+func tableWallBench(name string, perIter ...float64) Benchmark {
 	s := ComputeStats(perIter, 1, 0)
 	return Benchmark{Name: name, URI: "exec_harness::" + name, Stats: &s, Samples: perIter}
 }
 
-func spread(center, step float64, n int, extra ...float64) []float64 {
+func tableSpread(center, step float64, n int, extra ...float64) []float64 {
 	out := make([]float64, 0, n+len(extra))
 	for i := range n {
 		out = append(out, center+step*float64(i%7-3))
@@ -46,7 +45,7 @@ func spread(center, step float64, n int, extra ...float64) []float64 {
 	return append(out, extra...)
 }
 
-var longName = "./bin/benchmark-with-a-very-long-command-line --input testdata/large-input-file.bin --iterations 1000"
+var tableLongName = "./bin/benchmark-with-a-very-long-command-line --input testdata/large-input-file.bin --iterations 1000"
 
 func TestRenderTableGolden(t *testing.T) {
 	sim := func(name string, ir, l1, ll float64) Benchmark {
@@ -67,14 +66,14 @@ func TestRenderTableGolden(t *testing.T) {
 		benches    []Benchmark
 	}{
 		{"table_walltime.golden", Walltime, []Benchmark{
-			wallBench("fast op", spread(812, 3, 100)...),
-			wallBench("sleep 0.05", spread(50.3e6, 2e5, 30, 61e6, 75e6)...),
-			wallBench(longName, spread(1.234e9, 1e7, 5)...),
-			wallBench("name\twith\x1b[31mescapes", 1500, 1600),
+			tableWallBench("fast op", tableSpread(812, 3, 100)...),
+			tableWallBench("sleep 0.05", tableSpread(50.3e6, 2e5, 30, 61e6, 75e6)...),
+			tableWallBench(tableLongName, tableSpread(1.234e9, 1e7, 5)...),
+			tableWallBench("name\twith\x1b[31mescapes", 1500, 1600),
 			failed,
 			{Name: "no figures"},
 		}},
-		{"table_walltime_single.golden", Walltime, []Benchmark{wallBench("fast op", spread(812, 3, 100, 2000, 2100)...)}},
+		{"table_walltime_single.golden", Walltime, []Benchmark{tableWallBench("fast op", tableSpread(812, 3, 100, 2000, 2100)...)}},
 		{"table_failed_single.golden", Walltime, []Benchmark{failed}},
 		{"table_simulation.golden", Simulation, []Benchmark{
 			sim("BenchmarkParse", 1234567, 1234, 56),
@@ -96,14 +95,14 @@ func TestRenderTableGolden(t *testing.T) {
 			if err := RenderTable(&buf, tt.instrument, tt.benches); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tt.golden, buf.Bytes())
+			checkTableGolden(t, tt.golden, buf.Bytes())
 		})
 	}
 }
 
 func TestRenderTableShape(t *testing.T) {
 	var buf bytes.Buffer
-	benches := []Benchmark{wallBench("a", 1, 2, 3), wallBench(longName, 10, 20, 30), wallBench("ü", 100, 200, 300)}
+	benches := []Benchmark{tableWallBench("a", 1, 2, 3), tableWallBench(tableLongName, 10, 20, 30), tableWallBench("ü", 100, 200, 300)}
 	if err := RenderTable(&buf, Walltime, benches); err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +122,8 @@ func TestRenderTableShape(t *testing.T) {
 	if utf8.RuneCountInString(name) != maxNameRunes || !strings.Contains(name, "…") {
 		t.Errorf("long name shown as %q (%d runes), want %d runes with an ellipsis", name, utf8.RuneCountInString(name), maxNameRunes)
 	}
-	if !strings.HasPrefix(name, longName[:29]) || !strings.HasSuffix(name, longName[len(longName)-30:]) {
-		t.Errorf("long name %q does not keep the start and the end of %q", name, longName)
+	if !strings.HasPrefix(name, tableLongName[:29]) || !strings.HasSuffix(name, tableLongName[len(tableLongName)-30:]) {
+		t.Errorf("long name %q does not keep the start and the end of %q", name, tableLongName)
 	}
 }
 
@@ -142,14 +141,14 @@ func TestWarnings(t *testing.T) {
 		b          Benchmark
 		want       []string // substrings, one per expected warning
 	}{
-		{"quiet", Walltime, wallBench("quiet", spread(1000, 1, 50)...), nil},
-		{"noisy", Walltime, wallBench("noisy", spread(1000, 1, 40, 5000, 6000, 7000)...),
+		{"quiet", Walltime, tableWallBench("quiet", tableSpread(1000, 1, 50)...), nil},
+		{"noisy", Walltime, tableWallBench("noisy", tableSpread(1000, 1, 40, 5000, 6000, 7000)...),
 			[]string{"noisy: 3 of 43 rounds are outliers; the machine is noisy: close other programs or pin the benchmark with --cpus",
 				"noisy: the standard deviation is"}},
-		{"one outlier is no pattern", Walltime, wallBench("x", spread(1000, 1, 40, 1100)...), nil},
-		{"unstable", Walltime, wallBench("unstable", 100, 150, 200, 250, 300, 120, 180), []string{"standard deviation is 38.3% of the mean"}},
-		{"few rounds", Walltime, wallBench("few", 100, 101, 100), []string{"few: only 3 rounds were measured, too few for reliable statistics: raise --min-rounds or --max-time"}},
-		{"one round", Walltime, wallBench("one", 100), []string{"only 1 round was measured"}},
+		{"one outlier is no pattern", Walltime, tableWallBench("x", tableSpread(1000, 1, 40, 1100)...), nil},
+		{"unstable", Walltime, tableWallBench("unstable", 100, 150, 200, 250, 300, 120, 180), []string{"standard deviation is 38.3% of the mean"}},
+		{"few rounds", Walltime, tableWallBench("few", 100, 101, 100), []string{"few: only 3 rounds were measured, too few for reliable statistics: raise --min-rounds or --max-time"}},
+		{"one round", Walltime, tableWallBench("one", 100), []string{"only 1 round was measured"}},
 		{"no stats", Walltime, Benchmark{Name: "empty"}, []string{"empty: no rounds were measured"}},
 		{"failed", Walltime, Benchmark{Name: "f", Error: "boom"}, nil},
 		{"no instructions", Simulation, Benchmark{Name: "s", Simulation: &SimulationStats{}}, []string{"no instructions were counted"}},

@@ -19,17 +19,17 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, errors.New("empty duration")
 	}
 	if strings.HasPrefix(s, "-") {
-		return 0, fmt.Errorf("negative duration %q", s)
+		return 0, fmt.Errorf("negative duration %s", quote(s))
 	}
 	if secs, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXpP_") {
 		return secondsToDuration(secs, s)
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use a unit such as 500ms, 2s or 1m, or a bare number of seconds)", s)
+		return 0, fmt.Errorf("invalid duration %s (use a unit such as 500ms, 2s or 1m, or a bare number of seconds)", quote(s))
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
+		return 0, fmt.Errorf("negative duration %s", quote(s))
 	}
 	return d, nil
 }
@@ -39,14 +39,14 @@ func ParseDuration(s string) (time.Duration, error) {
 // letting the conversion wrap.
 func secondsToDuration(secs float64, orig string) (time.Duration, error) {
 	if math.IsNaN(secs) || math.IsInf(secs, 0) {
-		return 0, fmt.Errorf("invalid duration %q", orig)
+		return 0, fmt.Errorf("invalid duration %s", quote(orig))
 	}
 	if secs < 0 {
-		return 0, fmt.Errorf("negative duration %q", orig)
+		return 0, fmt.Errorf("negative duration %s", quote(orig))
 	}
 	ns := secs * float64(time.Second)
 	if ns >= math.MaxInt64 {
-		return 0, fmt.Errorf("duration %q is too large", orig)
+		return 0, fmt.Errorf("duration %s is too large", quote(orig))
 	}
 	return time.Duration(math.Round(ns)), nil
 }
@@ -71,31 +71,31 @@ func ParseBytes(s string) (int64, error) {
 	num, unit := s[:end], strings.TrimSpace(s[end:])
 	if num == "" {
 		if strings.HasPrefix(s, "-") {
-			return 0, fmt.Errorf("negative size %q", orig)
+			return 0, fmt.Errorf("negative size %s", quote(orig))
 		}
-		return 0, fmt.Errorf("invalid size %q (use bytes, or a unit such as 512M or 2G)", orig)
+		return 0, fmt.Errorf("invalid size %s (use bytes, or a unit such as 512M or 2G)", quote(orig))
 	}
 	shift, ok := byteUnit(unit)
 	if !ok {
-		return 0, fmt.Errorf("invalid size %q: unknown unit %q (use K, M, G, T or P)", orig, unit)
+		return 0, fmt.Errorf("invalid size %s: unknown unit %s (use K, M, G, T or P)", quote(orig), quote(unit))
 	}
 	if !strings.Contains(num, ".") {
 		n, err := strconv.ParseUint(num, 10, 63)
 		if err != nil {
-			return 0, fmt.Errorf("size %q is too large", orig)
+			return 0, fmt.Errorf("size %s is too large", quote(orig))
 		}
 		if shift > 0 && n > math.MaxInt64>>shift {
-			return 0, fmt.Errorf("size %q is too large", orig)
+			return 0, fmt.Errorf("size %s is too large", quote(orig))
 		}
 		return int64(n << shift), nil
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil {
-		return 0, fmt.Errorf("invalid size %q", orig)
+		return 0, fmt.Errorf("invalid size %s", quote(orig))
 	}
 	v := math.Floor(f * float64(uint64(1)<<shift))
 	if v >= math.MaxInt64 {
-		return 0, fmt.Errorf("size %q is too large", orig)
+		return 0, fmt.Errorf("size %s is too large", quote(orig))
 	}
 	return int64(v), nil
 }

@@ -16,14 +16,15 @@ type Error struct {
 	Key  string // the offending key, kebab-case as written in the file; "" for syntax errors
 	Msg  string
 
-	err error // the cause, when the problem is not in the file's content
+	err error // the underlying failure: reading the file, or the YAML parser's own error
 }
 
 // Error formats as "file:line: key: msg", dropping the parts that are unknown.
 func (e *Error) Error() string { return position(e.File, e.Line, e.Key, e.Msg) }
 
-// Unwrap returns the cause of an error that is not about the file's content
-// (it could not be read), so callers can test errors.Is(err, fs.ErrNotExist).
+// Unwrap returns the underlying failure when there is one (the file could not
+// be read, or the YAML parser's error), so callers can test
+// errors.Is(err, fs.ErrNotExist).
 func (e *Error) Unwrap() error { return e.err }
 
 // Warning is a problem that does not stop the config from being used, such as
@@ -56,17 +57,27 @@ func position(file string, line int, key, msg string) string {
 	return b.String()
 }
 
-// describeScalar names what a user wrote, for "expected X, got Y" messages: the
-// value itself for scalars (quoted when YAML reads it as a string, so `"abc"`
-// and `abc` look alike but `5` does not), the kind of node otherwise.
+// describeScalar shows a scalar the user wrote, for "expected X, got Y"
+// messages: quoted when YAML reads it as a string (so `"5"` and `5` are told
+// apart), cut short when long, so one bad value cannot flood the terminal.
 func describeScalar(tag, value string) string {
-	if tag == "!!str" {
-		return strconv.Quote(value)
-	}
 	if tag == "!!null" {
 		return "nothing (null)"
 	}
-	return value
+	q := quote(value)
+	if tag == "!!str" {
+		return q
+	}
+	return q[1 : len(q)-1]
+}
+
+// quote is strconv.Quote of s cut to a readable length.
+func quote(s string) string {
+	const maxShown = 60
+	if r := []rune(s); len(r) > maxShown {
+		return strconv.Quote(string(r[:maxShown])) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // suggest returns the known key closest to an unknown one, or "" when none is
@@ -116,33 +127,37 @@ func kebab(s string) string {
 	return b.String()
 }
 
-// editDistance is the Levenshtein distance over bytes; config keys are ASCII,
-// and a non-ASCII key is far from all of them either way.
+// editDistance is the optimal-string-alignment distance over bytes:
+// Levenshtein plus the swap of two neighbours as one edit, the commonest typo
+// ("imgae"). Config keys are ASCII, and a non-ASCII key is far from all of
+// them either way.
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		// Long keys are never typos of ours; skip the quadratic work.
-		if len(a) > len(b) {
-			return len(a)
-		}
-		return len(b)
+		return max(len(a), len(b))
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	// d[i][j] is the distance between a[:i] and b[:j].
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // errorf builds an *Error; a small helper so call sites read like fmt.Errorf.

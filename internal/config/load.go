@@ -120,7 +120,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, &Error{File: name, Msg: fmt.Sprintf("cannot resolve path: %v", err), err: err}
 	}
-	l := &loader{file: name, dir: filepath.Dir(abs), budget: maxEntries}
+	l := &loader{file: name, dir: filepath.Dir(abs), data: data, budget: maxEntries}
 	cfg := &Config{Path: abs, Dir: l.dir}
 	root, err := decodeYAML(data)
 	if err != nil {
@@ -131,6 +131,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
+		// A mapping reached through several aliases is checked once per
+		// alias; say each problem once.
+		l.errs = dedupe(l.errs, func(e *Error) Warning { return Warning{e.File, e.Line, e.Key, e.Msg} })
 		if len(l.errs) == 1 {
 			return nil, l.errs[0]
 		}
@@ -141,8 +144,21 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	sort.SliceStable(l.warns, func(i, j int) bool { return l.warns[i].Line < l.warns[j].Line })
-	cfg.Warnings = l.warns
+	cfg.Warnings = dedupe(l.warns, func(w Warning) Warning { return w })
 	return cfg, nil
+}
+
+// dedupe drops repeated items, keeping the first of each.
+func dedupe[T any, K comparable](items []T, key func(T) K) []T {
+	seen := make(map[K]bool, len(items))
+	out := items[:0]
+	for _, it := range items {
+		if k := key(it); !seen[k] {
+			seen[k] = true
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // maxEntries bounds the mapping entries and list items the loader visits.
@@ -168,28 +184,68 @@ func decodeYAML(data []byte) (root *yaml.Node, err error) {
 		}
 		return nil, err
 	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, err
-	default:
-		return nil, &multiDocError{line: next.Line}
-	}
-	if doc.Kind == yaml.DocumentNode {
-		if len(doc.Content) == 0 {
-			return nil, nil
+	// Empty documents after the first (a trailing "---") are harmless; a
+	// second document with content would be silently ignored, so refuse it.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		return doc.Content[0], nil
+		if err != nil {
+			return nil, err
+		}
+		if documentRoot(&next) != nil {
+			return nil, &multiDocError{line: next.Line}
+		}
 	}
-	return &doc, nil
+	return documentRoot(&doc), nil
+}
+
+// documentRoot returns a document's content, nil when it has none.
+func documentRoot(doc *yaml.Node) *yaml.Node {
+	if doc.Kind != yaml.DocumentNode {
+		return doc
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) && doc.Content[0].Value == "" {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// lineOf returns the 1-based line of the first occurrence of s in data, or 0.
+func lineOf(data []byte, s string) int {
+	i := bytes.Index(data, []byte(s))
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(data[:i], []byte("\n")) + 1
+}
+
+// nthLine returns the 1-based line n of data, or "".
+func nthLine(data []byte, n int) string {
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(data, '\n')
+		if j < 0 {
+			return ""
+		}
+		data = data[j+1:]
+	}
+	if j := bytes.IndexByte(data, '\n'); j >= 0 {
+		data = data[:j]
+	}
+	return string(data)
 }
 
 type multiDocError struct{ line int }
 
 func (e *multiDocError) Error() string { return "more than one YAML document" }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLine      = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	unknownAnchor = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+	selfAnchor    = regexp.MustCompile(`^yaml: anchor '(.*)' value contains itself$`)
+)
 
 func (l *loader) syntaxError(err error) error {
 	var md *multiDocError
@@ -202,7 +258,17 @@ func (l *loader) syntaxError(err error) error {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	} else {
+		// yaml.v3 gives no line for anchor errors; the first use (or
+		// definition) of the name is where to look.
+		if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+			line = lineOf(l.data, "*"+m[1])
+		} else if m := selfAnchor.FindStringSubmatch(msg); m != nil {
+			line = lineOf(l.data, "&"+m[1])
+		}
 		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	if line > 0 && strings.HasPrefix(nthLine(l.data, line), "\t") || line == 0 && bytes.HasPrefix(l.data, []byte("\t")) {
+		msg += " (YAML indents with spaces, not tabs)"
 	}
 	return &Error{File: l.file, Line: line, Msg: "invalid YAML: " + msg, err: err}
 }
@@ -212,6 +278,7 @@ func (l *loader) syntaxError(err error) error {
 type loader struct {
 	file   string
 	dir    string
+	data   []byte
 	errs   []*Error
 	warns  []Warning
 	budget int
@@ -336,6 +403,9 @@ func (l *loader) mergeSource(key string, v *yaml.Node) []entry {
 		es, _ := l.mapping(key, v)
 		return es
 	case yaml.SequenceNode:
+		if !l.spend(len(v.Content), v.Line) {
+			return nil
+		}
 		var out []entry
 		seen := map[string]bool{}
 		for _, item := range v.Content {
@@ -425,6 +495,11 @@ func (l *loader) root(cfg *Config, n *yaml.Node) {
 				l.report(cfg.Thresholds.problems(), lines, e.k.Line, nil)
 			}
 		default:
+			if strings.HasPrefix(e.key, "x-") {
+				// Extension keys, as in compose files: a place for
+				// anchors that the schema does not read.
+				continue
+			}
 			l.unknown(e, rootKeys, map[string]string{`"options:"`: strings.Join(optionKeys, ",")})
 		}
 	}
@@ -581,6 +656,10 @@ func (l *loader) integer(e entry, v *yaml.Node) *int64 {
 		}
 		if err == nil {
 			return &n
+		}
+		if digits := strings.TrimLeft(strings.TrimSpace(v.Value), "+-"); digits != "" && strings.Trim(digits, "0123456789_") == "" {
+			l.errorf(v.Line, e.key, "%s is too large", v.Value)
+			return nil
 		}
 	}
 	l.errorf(v.Line, e.key, "expected an integer, got %s", kindName(v))

@@ -153,10 +153,12 @@ func (o Options) problems() []problem {
 			add(fmt.Sprintf("must be at least 1, got %d", *r.v), r.key)
 		}
 	}
-	if o.MinRounds != nil && o.MaxRounds != nil && *o.MinRounds > *o.MaxRounds {
+	// Comparisons only between values that are valid on their own, so one
+	// mistake gives one message.
+	if o.MinRounds != nil && o.MaxRounds != nil && *o.MaxRounds >= 1 && *o.MinRounds > *o.MaxRounds {
 		add(fmt.Sprintf("min-rounds (%d) is greater than max-rounds (%d)", *o.MinRounds, *o.MaxRounds), "min-rounds", "max-rounds")
 	}
-	if o.MinTime != nil && o.MaxTime != nil && *o.MinTime > *o.MaxTime {
+	if o.MinTime != nil && o.MaxTime != nil && *o.MaxTime >= 0 && *o.MinTime > *o.MaxTime {
 		add(fmt.Sprintf("min-time (%s) is greater than max-time (%s)", *o.MinTime, *o.MaxTime), "min-time", "max-time")
 	}
 	if o.MinTime != nil && o.MaxRounds != nil {
@@ -222,17 +224,17 @@ func ValidateCPUs(s string) error {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := cpuNumber(lo)
 		if err != nil {
-			return fmt.Errorf("invalid CPU list %q: %v (expected numbers and ranges like \"1-3,5\")", s, err)
+			return fmt.Errorf("invalid CPU list %s: %v (expected numbers and ranges like \"1-3,5\")", quote(s), err)
 		}
 		if !isRange {
 			continue
 		}
 		b, err := cpuNumber(hi)
 		if err != nil {
-			return fmt.Errorf("invalid CPU list %q: %v (expected numbers and ranges like \"1-3,5\")", s, err)
+			return fmt.Errorf("invalid CPU list %s: %v (expected numbers and ranges like \"1-3,5\")", quote(s), err)
 		}
 		if a > b {
-			return fmt.Errorf("invalid CPU list %q: range %q runs backwards", s, part)
+			return fmt.Errorf("invalid CPU list %s: range %s runs backwards", quote(s), quote(part))
 		}
 	}
 	return nil
@@ -244,12 +246,12 @@ func cpuNumber(s string) (int, error) {
 	}
 	for _, c := range s {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%q is not a CPU number", s)
+			return 0, fmt.Errorf("%s is not a CPU number", quote(s))
 		}
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n > maxCPU {
-		return 0, fmt.Errorf("CPU %s is beyond the largest possible (%d)", s, maxCPU)
+		return 0, fmt.Errorf("CPU %s is beyond the largest possible (%d)", quote(s), maxCPU)
 	}
 	return n, nil
 }
