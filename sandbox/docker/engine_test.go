@@ -45,7 +45,11 @@ func TestMain(m *testing.M) {
 	} else {
 		o.Close()
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if standinPath != "" {
+		os.RemoveAll(filepath.Dir(standinPath))
+	}
+	os.Exit(code)
 }
 
 func needEngine(t *testing.T) (*Orchestrator, *bytes.Buffer) {
