@@ -1,0 +1,310 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+// engineSkip is the reason the engine tests skip, empty when an engine answers.
+var engineSkip string
+
+// TestMain makes a Docker engine available for the tests that need one: with
+// CODSPEED_DOCKER_TESTS=1 it runs scripts/docker-engine.sh (install, start,
+// offline base image) and fails if that fails; otherwise the engine tests run
+// only when an engine already answers.
+func TestMain(m *testing.M) {
+	if os.Getenv("CODSPEED_DOCKER_TESTS") == "1" {
+		cmd := exec.Command("../../scripts/docker-engine.sh", "start")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "CODSPEED_DOCKER_TESTS=1 but scripts/docker-engine.sh failed:", err)
+			os.Exit(1)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	o, err := NewOrchestrator(ctx, Options{})
+	cancel()
+	if err != nil {
+		engineSkip = "no Docker engine (set CODSPEED_DOCKER_TESTS=1 to start one): " + err.Error()
+	} else {
+		o.Close()
+	}
+	code := m.Run()
+	if standinPath != "" {
+		os.RemoveAll(filepath.Dir(standinPath))
+	}
+	os.Exit(code)
+}
+
+func needEngine(t *testing.T) (*Orchestrator, *bytes.Buffer) {
+	t.Helper()
+	if engineSkip != "" {
+		t.Skip(engineSkip)
+	}
+	var logBuf syncBuffer
+	o, err := NewOrchestrator(context.Background(), Options{Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o, &logBuf.Buffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.Write(p)
+}
+
+var (
+	standinOnce sync.Once
+	standinPath string
+	standinErr  error
+)
+
+// standin builds the test stand-in for the codspeed CLI (testdata/standin),
+// static like the real one.
+func standin(t *testing.T) string {
+	t.Helper()
+	standinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "codspeed-standin")
+		if err != nil {
+			standinErr = err
+			return
+		}
+		standinPath = filepath.Join(dir, "codspeed-linux-"+runtime.GOARCH)
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", standinPath, "./testdata/standin")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			standinErr = fmt.Errorf("build stand-in: %v\n%s", err, out)
+		}
+	})
+	if standinErr != nil {
+		t.Fatal(standinErr)
+	}
+	return standinPath
+}
+
+const benchImage = "codspeed-go-test/bench:latest"
+
+var benchOnce sync.Once
+
+func ensureBenchImage(t *testing.T, o *Orchestrator) {
+	t.Helper()
+	var err error
+	var progress bytes.Buffer
+	benchOnce.Do(func() {
+		err = o.EnsureImage(context.Background(), benchImage, &BuildSpec{Context: "testdata/benchimage"}, &progress)
+	})
+	if err != nil {
+		t.Fatalf("build bench image: %v\n%s", err, progress.String())
+	}
+}
+
+// leftovers lists this package's containers and the engine's volumes.
+func leftovers(t *testing.T, o *Orchestrator) (containers []string, volumes []string) {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := o.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", labelSandbox)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cl.Items {
+		containers = append(containers, c.ID)
+	}
+	vl, err := o.cli.VolumeList(ctx, client.VolumeListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vl.Items {
+		volumes = append(volumes, v.Name)
+	}
+	return containers, volumes
+}
+
+func TestEngineBuildAndRunTwoTargets(t *testing.T) {
+	o, logs := needEngine(t)
+	ensureBenchImage(t, o)
+	runner := standin(t)
+	_, volsBefore := leftovers(t, o)
+
+	profile := t.TempDir()
+	for i, target := range []string{"bench 1000", "bench 3000"} {
+		var out bytes.Buffer
+		dir := filepath.Join(profile, fmt.Sprint(i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ro := RunOptions{
+			Image:         benchImage,
+			RunnerBinary:  runner,
+			RunnerArgs:    append([]string{"exec", "--profile-folder", ProfileDir, "--"}, strings.Fields(target)...),
+			ProfileVolume: dir,
+			CPUs:          "1",
+			MemoryLimit:   128 << 20,
+			Mode:          results.Walltime,
+			Stdout:        &out,
+			Stderr:        &out,
+		}
+		res, err := o.Run(context.Background(), nil, ro)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", target, err, out.String())
+		}
+		if res.ExitCode != 0 {
+			t.Fatalf("%s: exit %d\n%s", target, res.ExitCode, out.String())
+		}
+		if !strings.Contains(out.String(), "bench: ") {
+			t.Errorf("%s: output not streamed: %q", target, out.String())
+		}
+		hc := res.HostConfig
+		if hc == nil || hc.Privileged || hc.NetworkMode != "none" || hc.CpusetCpus != "1" || hc.Memory != 128<<20 {
+			t.Errorf("%s: host config privileged=%v network=%s cpuset=%q memory=%d", target, hc.Privileged, hc.NetworkMode, hc.CpusetCpus, hc.Memory)
+		}
+		if !slices.Equal(hc.CapAdd, res.Capabilities.Add) || len(hc.CapDrop) != 0 {
+			t.Errorf("%s: engine has CapAdd=%v CapDrop=%v, plan %v", target, hc.CapAdd, hc.CapDrop, res.Capabilities.Add)
+		}
+		for _, opt := range hc.SecurityOpt {
+			if strings.Contains(opt, "unconfined") {
+				t.Errorf("%s: security opt %q", target, opt)
+			}
+		}
+		matches, _ := filepath.Glob(filepath.Join(dir, "results", "*.json"))
+		if len(matches) != 1 {
+			t.Errorf("%s: results on host: %v", target, matches)
+		}
+		if err := res.WriteRecord(filepath.Join(dir, "container.json")); err != nil {
+			t.Error(err)
+		}
+		if sb := res.Sandbox(); sb.Kind != "docker" || sb.CPUs != "1" || sb.ContainerImage != benchImage {
+			t.Errorf("sandbox %+v", sb)
+		}
+	}
+	if !strings.Contains(logs.String(), "container capabilities") {
+		t.Errorf("capability choice not logged:\n%s", logs)
+	}
+	cs, vols := leftovers(t, o)
+	if len(cs) != 0 || len(vols) != len(volsBefore) {
+		t.Errorf("left behind: containers %v, volumes %d -> %d", cs, len(volsBefore), len(vols))
+	}
+}
+
+func TestEngineFailingTargetLeavesNothing(t *testing.T) {
+	o, _ := needEngine(t)
+	ensureBenchImage(t, o)
+	_, volsBefore := leftovers(t, o)
+	spec := &specs.Spec{Process: &specs.Process{Args: []string{"bench", "10"}, Env: []string{"EXIT=3"}}}
+	res, err := o.Run(context.Background(), spec, RunOptions{Image: benchImage, Mode: results.Simulation})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 3 {
+		t.Errorf("exit code %d, want 3", res.ExitCode)
+	}
+	cs, vols := leftovers(t, o)
+	if len(cs) != 0 || len(vols) != len(volsBefore) {
+		t.Errorf("left behind: containers %v, volumes %d -> %d", cs, len(volsBefore), len(vols))
+	}
+}
+
+func TestEngineCancelLeavesNothing(t *testing.T) {
+	o, _ := needEngine(t)
+	ensureBenchImage(t, o)
+	_, volsBefore := leftovers(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	spec := &specs.Spec{Process: &specs.Process{Args: []string{"sleep", "60"}}}
+	var out bytes.Buffer
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := o.Run(ctx, spec, RunOptions{Image: benchImage, Mode: results.Simulation, Stdout: &out})
+	if err == nil || ctx.Err() == nil || !strings.Contains(err.Error(), context.Canceled.Error()) {
+		t.Fatalf("got %v, want a cancellation error", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("cancelled run took %v", d)
+	}
+	cs, vols := leftovers(t, o)
+	if len(cs) != 0 || len(vols) != len(volsBefore) {
+		t.Errorf("left behind: containers %v, volumes %d -> %d", cs, len(volsBefore), len(vols))
+	}
+}
+
+func TestEngineCapabilityChoiceLogged(t *testing.T) {
+	o, logs := needEngine(t)
+	ensureBenchImage(t, o)
+	spec := &specs.Spec{Process: &specs.Process{Args: []string{"true"}}}
+	res, err := o.Run(context.Background(), spec, RunOptions{Image: benchImage, Mode: results.Walltime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"CAP_PERFMON"}
+	if !o.Engine().KnowsPerfmonCaps {
+		want = []string{"CAP_SYS_ADMIN"}
+		if !res.Capabilities.Fallback || !strings.Contains(logs.String(), "level=WARN") ||
+			!strings.Contains(logs.String(), "add=CAP_SYS_ADMIN fallback=true") {
+			t.Errorf("engine %s: fallback not taken or not logged:\n%s", o.Engine().APIVersion, logs)
+		}
+	}
+	if !slices.Equal(res.HostConfig.CapAdd, want) {
+		t.Errorf("engine %s: CapAdd %v, want %v", o.Engine().APIVersion, res.HostConfig.CapAdd, want)
+	}
+	t.Logf("engine %s (API %s): walltime gets %v", o.Engine().Version, o.Engine().APIVersion, res.HostConfig.CapAdd)
+}
+
+// perf and valgrind work inside the container with the mode's capabilities
+// and the seccomp profile, and perf does not without them.
+func TestEnginePerfAndValgrind(t *testing.T) {
+	o, _ := needEngine(t)
+	ensureBenchImage(t, o)
+	profile := t.TempDir()
+	run := func(mode string, args ...string) (int, string) {
+		var out bytes.Buffer
+		spec := &specs.Spec{Process: &specs.Process{Args: args}}
+		res, err := o.Run(context.Background(), spec, RunOptions{Image: benchImage, Mode: mode, ProfileVolume: profile,
+			CPUs: "0", Stdout: &out, Stderr: &out})
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return res.ExitCode, out.String()
+	}
+	// With the walltime capabilities perf may count kernel time too; without
+	// them (simulation grants none) the kernel only allows user-space counting
+	// at perf_event_paranoid 2 (and nothing at Debian's 3), which perf shows as
+	// the ":u" modifier.
+	if code, out := run(results.Walltime, "perf", "stat", "-e", "task-clock", "true"); code != 0 || !strings.Contains(out, "task-clock ") {
+		t.Errorf("perf stat in walltime container: exit %d, want kernel+user task-clock\n%s", code, out)
+	}
+	if code, out := run(results.Simulation, "perf", "stat", "-e", "task-clock", "true"); code == 0 && !strings.Contains(out, "task-clock:u") {
+		t.Errorf("perf counted kernel time without capabilities (the test cannot tell they matter):\n%s", out)
+	}
+	if code, out := run(results.Walltime, "perf", "record", "-e", "cpu-clock", "-g", "-o", ProfileDir+"/perf.data", "bench", "200000"); code != 0 {
+		t.Errorf("perf record in walltime container: exit %d\n%s", code, out)
+	} else if fi, err := os.Stat(filepath.Join(profile, "perf.data")); err != nil || fi.Size() == 0 {
+		t.Errorf("perf.data on host: %v", err)
+	}
+	if code, out := run(results.Simulation, "valgrind", "--tool=callgrind", "--callgrind-out-file="+ProfileDir+"/cg.out", "true"); code != 0 {
+		t.Errorf("valgrind in simulation container: exit %d\n%s", code, out)
+	} else if b, err := os.ReadFile(filepath.Join(profile, "cg.out")); err != nil || !bytes.Contains(b, []byte("summary:")) {
+		t.Errorf("callgrind output on host: %v", err)
+	}
+}
