@@ -52,4 +52,12 @@
 // pid) or, with WaitForLock, waits for the other run to finish. Servers in
 // other directories (tests, this project's Go client through
 // CODSPEED_HOOKS_DIR) do not contend with /tmp.
+//
+// # Known limits (shared with CodSpeed's runner)
+//
+// All processes of a run share one ack pipe. Requests are answered in
+// order, but when two processes talk at the same moment (for example test
+// binaries that `go test ./...` runs in parallel) one may read the other's
+// answer. Frames are written with one write(2) and are far below PIPE_BUF,
+// so requests never interleave; only answers can be swapped.
 package hooks

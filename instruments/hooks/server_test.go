@@ -574,3 +574,35 @@ func TestCClient(t *testing.T) {
 		})
 	}
 }
+
+// TestInstrumentHooksProbeSequence replays what instrument-hooks does at
+// init against a walltime runner: probe the memory ("analysis") mode, get
+// a mismatch, close and reopen the pipes, probe walltime, then benchmark.
+func TestInstrumentHooksProbeSequence(t *testing.T) {
+	dir, stop := serve(t, nil, hooks.WithMode(hooks.ModeWalltime))
+	for probe := 0; probe < 2; probe++ {
+		r := dialRaw(t, dir)
+		if got := r.roundTrip(hooks.AppendFrame(nil, hooks.SetVersion(2))); got != (hooks.Ack{}) {
+			t.Fatalf("probe %d: SetVersion answered %#v", probe, got)
+		}
+		got := r.roundTrip(hooks.AppendFrame(nil, hooks.GetIntegrationMode{}))
+		if got != (hooks.IntegrationModeResponse{Mode: hooks.ModeWalltime}) {
+			t.Fatalf("probe %d: GetIntegrationMode answered %#v", probe, got)
+		}
+		if probe == 0 {
+			r.ctl.Close() // analysis probe failed: the library closes both pipes
+			r.ack.Close()
+			continue
+		}
+		for _, c := range []hooks.Command{hooks.StartBenchmark{}, hooks.StopBenchmark{},
+			hooks.CurrentBenchmark{Pid: 9, URI: "probe::bench"}} {
+			if got := r.roundTrip(hooks.AppendFrame(nil, c)); got != (hooks.Ack{}) {
+				t.Fatalf("%T answered %#v", c, got)
+			}
+		}
+	}
+	sess := stop()
+	if sess.Err() != nil || sess.ProtocolVersion != 2 || len(sess.Benchmarks) != 1 || sess.Benchmarks[0].URI != "probe::bench" {
+		t.Fatalf("session %+v", sess)
+	}
+}
