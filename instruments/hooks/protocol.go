@@ -210,6 +210,9 @@ func AppendFrame(dst []byte, c Command) []byte {
 	return dst
 }
 
+// Encode returns c as one frame, ready for a single write(2).
+func Encode(c Command) []byte { return AppendFrame(nil, c) }
+
 // Errors wrapped by *DecodeError, for errors.Is.
 var (
 	// ErrTruncated: the input ended inside a field.

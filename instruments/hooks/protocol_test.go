@@ -108,8 +108,8 @@ func TestFrames(t *testing.T) {
 	for _, tt := range frameTests {
 		t.Run(tt.name, func(t *testing.T) {
 			want := unhex(t, tt.frame)
-			got := AppendFrame(nil, tt.cmd)
-			if !bytes.Equal(got, want) {
+			got := Encode(tt.cmd)
+			if !bytes.Equal(got, want) || !bytes.Equal(AppendFrame([]byte{1}, tt.cmd)[1:], want) {
 				t.Fatalf("AppendFrame(%#v)\n got % x\nwant % x", tt.cmd, got, want)
 			}
 			payload, n, err := SplitFrame(append(want, 0xee)) // a byte of the next frame

@@ -278,11 +278,11 @@ func (c *Client) AddMarker(kind hooks.MarkerKind, ns uint64) error {
 // Now is the clock markers use: CLOCK_MONOTONIC in nanoseconds.
 func Now() uint64 { return hooks.MonotonicNow() }
 
-// Close releases the pipes; the client becomes inactive.
+// Close releases the pipes; a pipe client becomes inactive (a valgrind
+// client holds nothing and stays usable).
 func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.valgrind = false
 	return c.closePipes()
 }
 
