@@ -180,7 +180,13 @@ func openFIFO(path string) (*os.File, error) {
 }
 
 func acquireLock(path string, wait time.Duration) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// 0644 and the read-only fallback: flock(2) needs only an open file, so
+	// a run by another user can still take the lock a previous run left in
+	// /tmp (it just cannot record its pid there).
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if errors.Is(err, os.ErrPermission) {
+		f, err = os.OpenFile(path, os.O_RDONLY, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open lock file %s: %w (if another user's run left it behind, remove it)", path, err)
 	}
