@@ -36,7 +36,9 @@
 //     them, and SetIntegration{name, version} once.
 //
 // Protocol version 1 integrations skip GetIntegrationMode and probe with the
-// deprecated PingPerf instead. Every request waits for its answer, so at
+// deprecated PingPerf instead; libraries older still (instrument-hooks of
+// May 2025, commit b003e50) send no SetVersion at all and are served too
+// (Session.ProtocolVersion stays 0). Every request waits for its answer, so at
 // most one request per client is in flight.
 //
 // # Paths, and why runs are serialised by a lock
@@ -58,6 +60,7 @@
 // All processes of a run share one ack pipe. Requests are answered in
 // order, but when two processes talk at the same moment (for example test
 // binaries that `go test ./...` runs in parallel) one may read the other's
-// answer. Frames are written with one write(2) and are far below PIPE_BUF,
-// so requests never interleave; only answers can be swapped.
+// answer. Real frames are a few hundred bytes, written with one write(2),
+// below PIPE_BUF (4096), so requests never interleave; only answers can be
+// swapped.
 package hooks

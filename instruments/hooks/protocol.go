@@ -19,8 +19,7 @@ const (
 // MaxMessageSize bounds the payload length a reader accepts from the u32
 // length prefix. Real messages are a few hundred bytes (the longest is a
 // benchmark URI); the bound keeps a corrupt prefix from making a reader
-// allocate gigabytes. It is also below PIPE_BUF multiples that matter: a
-// frame of at most 4096 bytes is written to a pipe atomically.
+// allocate gigabytes while leaving room for very long URIs.
 const MaxMessageSize = 64 << 10
 
 // Command is one message of the instrument-hooks pipe protocol. The concrete
