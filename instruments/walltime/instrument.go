@@ -16,6 +16,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
+	"github.com/codspeed-go/codspeed-go/instruments/hooks"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -28,6 +29,13 @@ type Instrument struct {
 	Harness Harness
 	// GitRoot makes Go benchmark URIs relative to the repository.
 	GitRoot string
+	// HooksDir is where the instrument-hooks FIFOs are made for entrypoint
+	// targets; empty means hooks.DefaultDir, where CodSpeed's integrations
+	// look for them.
+	HooksDir string
+	// Hooks receives the integration's start/stop events (profiling uses
+	// them to bound the measured region); nil ignores them.
+	Hooks hooks.Handler
 }
 
 // New returns the walltime instrument.
@@ -106,10 +114,36 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 	if launcher == nil {
 		launcher = instruments.Direct
 	}
+	hooksDir := in.HooksDir
+	if hooksDir == "" {
+		hooksDir = hooks.DefaultDir
+	}
+	stopHooks, hooksEnv, herr := hooks.Attach(ctx, hooksDir, in.Hooks, hooks.WithMode(hooks.ModeWalltime))
+	if herr != nil {
+		// Integrations then run as if no runner were there: they still
+		// measure, but cannot mark their regions.
+		warn(env, fmt.Sprintf("instrument-hooks pipes unavailable, integrations cannot report to the runner: %v", herr))
+	} else {
+		cmd.Env = append(cmd.Env, hooksEnv...)
+	}
 	if err := launcher.Start(cmd); err != nil {
+		if stopHooks != nil {
+			stopHooks()
+		}
 		return nil, fmt.Errorf("start %s: %w", t.Command, err)
 	}
 	runErr := cmd.Wait()
+	if stopHooks != nil {
+		sess := stopHooks()
+		if sess.ProtocolVersion != 0 || len(sess.Benchmarks) > 0 || len(sess.Errors) > 0 {
+			if err := hooks.WriteSession(filepath.Join(env.ProfileFolder, "hooks-session.json"), sess); err != nil {
+				warn(env, err.Error())
+			}
+		}
+		if err := sess.Err(); err != nil {
+			warn(env, fmt.Sprintf("instrument-hooks: %v", err))
+		}
+	}
 
 	var benches []results.Benchmark
 	if isGo {
@@ -136,6 +170,12 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 		return benches, fmt.Errorf("%s: %s", t.Command, msg)
 	}
 	return benches, nil
+}
+
+func warn(env instruments.Env, msg string) {
+	if env.Progress != nil {
+		env.Progress.Warn(msg)
+	}
 }
 
 func orDiscard(w io.Writer) io.Writer {
