@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,23 +38,47 @@ func newCgroupV2(mount, name string, res *specs.LinuxResources) (c *cgroupV2, mi
 		return nil, nil, fmt.Errorf("%w: this process is in no cgroup2 cgroup", ErrCgroupsUnavailable)
 	}
 	avail := readControllers(filepath.Join(mount, own))
-	r := cgroup2.ToResources(res)
-	if r.CPU != nil && (r.CPU.Cpus != "" || r.CPU.Mems != "") && !contains(avail, "cpuset") {
-		r.CPU.Cpus, r.CPU.Mems = "", ""
-		missing = append(missing, "cpuset")
-	}
-	if !contains(avail, "memory") {
-		if r.Memory != nil {
-			r.Memory = nil
+	// Only controllers the parent offers may be enabled (cgroup.subtree_control
+	// refuses others with ENOENT), so the resources are built here rather
+	// than by cgroup2.ToResources, which always asks for "cpu" too.
+	r := &cgroup2.Resources{}
+	if contains(avail, "memory") {
+		r.Memory = &cgroup2.Memory{}
+		if res.Memory != nil && res.Memory.Limit != nil {
+			r.Memory.Max = res.Memory.Limit
 		}
+	} else {
 		missing = append(missing, "memory")
+	}
+	var cpus, mems string
+	if res.CPU != nil {
+		cpus, mems = res.CPU.Cpus, res.CPU.Mems
+	}
+	useCpuset := contains(avail, "cpuset")
+	if !useCpuset && (cpus != "" || mems != "") {
+		missing = append(missing, "cpuset")
 	}
 	group := filepath.Join(own, name)
 	m, err := cgroup2.NewManager(mount, group, r)
+	if err == nil && useCpuset {
+		err = m.ToggleControllers([]string{"cpuset"}, cgroup2.Enable)
+		// Written before any process can join.
+		for _, v := range []struct{ file, value string }{{"cpuset.cpus", cpus}, {"cpuset.mems", mems}} {
+			if err == nil && v.value != "" {
+				err = os.WriteFile(filepath.Join(mount, group, v.file), []byte(v.value), 0)
+			}
+		}
+		if err != nil {
+			_ = m.Delete()
+		}
+	}
 	if err != nil {
 		err = fmt.Errorf("create cgroup2 cgroup %s: %w", group, err)
-		if isPermission(err) {
+		switch {
+		case isPermission(err):
 			return nil, nil, fmt.Errorf("%w: %v (%s)", ErrCgroupsUnavailable, err, cgroupFix(err))
+		case errors.Is(err, unix.EBUSY):
+			return nil, nil, fmt.Errorf("%w: %v (cgroup2 lets a cgroup that holds processes give no controllers to its children: start codspeed in its own leaf cgroup, for example systemd-run --scope -p Delegate=yes codspeed ...)", ErrCgroupsUnavailable, err)
 		}
 		return nil, nil, err
 	}

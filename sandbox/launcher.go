@@ -31,8 +31,9 @@ import (
 // Caller-visible consequence: Pdeathsig, when a caller sets it, fires when
 // the launcher thread exits (at Close), not when the caller's thread does.
 type launcher struct {
-	reqs chan launchReq
-	done chan error
+	reqs    chan launchReq
+	done    chan error
+	started chan struct{}
 }
 
 type launchReq struct {
@@ -50,7 +51,7 @@ type threadPlacement interface {
 // startLauncher starts the launcher thread, pins it to cpus and, when place is
 // not nil, moves it into place. It returns once the thread is in place.
 func startLauncher(cpus CPUSet, place threadPlacement) (*launcher, error) {
-	l := &launcher{reqs: make(chan launchReq), done: make(chan error, 1)}
+	l := &launcher{reqs: make(chan launchReq), done: make(chan error, 1), started: make(chan struct{}, 1)}
 	ready := make(chan error, 1)
 	go l.run(cpus, place, ready)
 	if err := <-ready; err != nil {
@@ -62,6 +63,17 @@ func startLauncher(cpus CPUSet, place threadPlacement) (*launcher, error) {
 func (l *launcher) run(cpus CPUSet, place threadPlacement, ready chan<- error) {
 	runtime.LockOSThread()
 	tid := unix.Gettid()
+	if tid == unix.Getpid() {
+		// This is the main thread, whose cgroups /proc/self/cgroup reports
+		// as the whole runner's: it must never move. Keep it locked while a
+		// new goroutine starts (so that one lands on another thread), then
+		// hand it back.
+		go l.run(cpus, place, ready)
+		<-l.started
+		runtime.UnlockOSThread()
+		return
+	}
+	l.started <- struct{}{}
 	var orig unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &orig); err != nil {
 		runtime.UnlockOSThread()
