@@ -296,8 +296,8 @@ func (c Capabilities) Report(w io.Writer) error {
 	}
 	line(pOK, "perf_event_paranoid", pDetail, "sysctl -w kernel.perf_event_paranoid=2 (user-space profiling of own processes), or run as root / grant CAP_PERFMON")
 	capFix := map[int]string{
-		CapPerfmon:  "needed for perf sampling without a permissive perf_event_paranoid: run as root or setcap cap_perfmon+ep on the codspeed binary (Docker: --cap-add PERFMON, or SYS_ADMIN on engines older than 20.10's successors)",
-		CapBPF:      "needed by the memory instrument's eBPF programs: run as root or setcap cap_bpf,cap_perfmon+ep (Docker: --cap-add BPF, or SYS_ADMIN on old engines)",
+		CapPerfmon:  "needed for perf sampling without a permissive perf_event_paranoid: run as root or setcap cap_perfmon+ep on the codspeed binary (Docker: --cap-add PERFMON; engines that do not know that name, such as 20.10, need SYS_ADMIN)",
+		CapBPF:      "needed by the memory instrument's eBPF programs: run as root or setcap cap_bpf,cap_perfmon+ep (Docker: --cap-add BPF; engines that do not know that name need SYS_ADMIN)",
 		CapSysAdmin: "covers perf and BPF on kernels before 5.8: run as root",
 	}
 	for _, cp := range []int{CapPerfmon, CapBPF, CapSysAdmin} {
