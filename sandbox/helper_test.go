@@ -21,9 +21,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// sink keeps allocations alive in the helper.
-var sink [][]byte
-
 func runHelper(h string) int {
 	kind, arg, _ := strings.Cut(h, ":")
 	n, _ := strconv.Atoi(arg)
@@ -37,14 +34,6 @@ func runHelper(h string) int {
 			}
 		}
 		fmt.Println(x)
-	case "alloc": // touch n MiB and keep it until exit
-		for i := 0; i < n; i++ {
-			b := make([]byte, 1<<20)
-			for j := range b {
-				b[j] = byte(j)
-			}
-			sink = append(sink, b)
-		}
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper", h)
 		return 2
