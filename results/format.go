@@ -13,7 +13,7 @@ import (
 
 // FormatNs renders a duration in nanoseconds with 3 significant digits and a
 // unit: "812 ns", "1.23 µs", "45.6 ms", "2.01 s". Seconds are the largest unit
-// ("1234 s"), and durations below 1 ns stay in ns ("0.250 ns").
+// (1234 s is "1230 s"), and durations below 1 ns stay in ns ("0.250 ns").
 func FormatNs(ns float64) string {
 	return formatScaled(ns, 1000, []string{"ns", "µs", "ms", "s"})
 }

@@ -24,7 +24,7 @@ type column struct {
 
 // RenderTable writes the end-of-run summary of one instrument's benchmarks to
 // w: a table with a row per benchmark in the order given, or, for a single
-// benchmark, one summary line. The columns depend on the instrument:
+// benchmark, one summary line; nothing for none. The columns depend on the instrument:
 //
 //   - walltime: median, stdev (as a percentage of the mean), min, max, rounds,
 //     and IQR outliers;
@@ -42,7 +42,10 @@ func RenderTable(w io.Writer, instrument string, benches []Benchmark) error {
 	if err != nil {
 		return err
 	}
-	if len(benches) == 1 {
+	switch len(benches) {
+	case 0:
+		return nil
+	case 1:
 		_, err := io.WriteString(w, summaryLine(instrument, benches[0])+"\n")
 		return err
 	}

@@ -127,6 +127,13 @@ func TestRenderTableShape(t *testing.T) {
 	}
 }
 
+func TestRenderTableEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	if err := RenderTable(&buf, Memory, nil); err != nil || buf.Len() != 0 {
+		t.Errorf("no benchmarks: wrote %q, err %v; want nothing", buf.String(), err)
+	}
+}
+
 func TestRenderTableUnknownInstrument(t *testing.T) {
 	err := RenderTable(&bytes.Buffer{}, "perf", []Benchmark{{Name: "x"}})
 	if err == nil || !strings.Contains(err.Error(), `"perf"`) {

@@ -2,59 +2,12 @@ package flamegraph
 
 import (
 	"fmt"
-	"slices"
-	"strings"
+	"sort"
 )
-
-// node is one frame of the call tree: a frame name reached by one path from
-// the root, with the inclusive value of every stack through it.
-type node struct {
-	name     string
-	value    float64
-	children []*node // by name once sorted
-	byName   map[string]*node
-}
 
 // rootName labels the frame under everything, as in Gregg's graphs; clicking
 // it resets the zoom.
 const rootName = "all"
-
-// buildTree merges the profile's stacks into a call tree. Stacks are added
-// in sorted order so the floating-point sums, and thus the SVG, are the same
-// on every run.
-func buildTree(p *Profile) *node {
-	root := &node{name: rootName}
-	for _, s := range p.sortedStacks() {
-		n := root
-		n.value += s.Value
-		for _, f := range s.Frames {
-			n = n.child(f)
-			n.value += s.Value
-		}
-	}
-	root.sort()
-	return root
-}
-
-func (n *node) child(name string) *node {
-	if c, ok := n.byName[name]; ok {
-		return c
-	}
-	if n.byName == nil {
-		n.byName = make(map[string]*node)
-	}
-	c := &node{name: name}
-	n.byName[name] = c
-	n.children = append(n.children, c)
-	return c
-}
-
-func (n *node) sort() {
-	slices.SortFunc(n.children, func(a, b *node) int { return strings.Compare(a.name, b.name) })
-	for _, c := range n.children {
-		c.sort()
-	}
-}
 
 // box is one drawn rectangle of the graph.
 type box struct {
@@ -66,55 +19,93 @@ type box struct {
 	merged int     // > 0: this box stands for that many frames too narrow to draw
 }
 
-// layout places the tree's frames: children left to right in name order
-// inside their parent, each as wide as its inclusive value. Frames narrower
-// than minW pixels are not drawn; the narrow children of one parent are
-// drawn as a single merged box when together they are wide enough, so the
-// graph keeps its proportions without thousands of invisible rectangles.
-// base, when not nil, is the call tree of a differential graph's base.
-func layout(root *node, base *node, x0, width, minW float64) []box {
-	var boxes []box
-	// Widths are width*(value/total), not value*(width/total): the
-	// latter overflows for totals near the smallest float64.
-	px := func(v float64) float64 { return width * (v / root.value) }
-	var walk func(n, b *node, x float64, depth int)
-	walk = func(n, b *node, x float64, depth int) {
-		boxes = append(boxes, box{name: n.name, depth: depth, x: x, w: px(n.value), value: n.value, base: valueOf(b)})
+// layout places the frames of head's stacks, which must be sorted frame by
+// frame (sortedStacks): children left to right in name order inside their
+// parent, each as wide as its inclusive value. In that order the stacks
+// through one frame form a contiguous run, so the call tree is walked as
+// nested runs of the sorted slice, without building it: a frame costs no
+// allocation, and the callees of a frame too narrow to draw are never
+// visited. Frames narrower than minW pixels are not drawn; the narrow
+// children of one parent are drawn as a single merged box when together they
+// are wide enough, so the graph keeps its proportions without thousands of
+// invisible rectangles.
+//
+// base, when not nil, holds a differential graph's base stacks, sorted the
+// same way; each box gets the inclusive value of the same path in base.
+func layout(head, base []*Stack, x0, width, minW float64) []box {
+	total, baseTotal := sum(head), sum(base)
+	if !(total > 0) {
+		return nil
+	}
+	// width*(v/total), not v*(width/total): the latter overflows for
+	// totals near the smallest float64.
+	px := func(v float64) float64 { return width * (v / total) }
+	boxes := []box{{name: rootName, x: x0, w: width, value: total, base: baseTotal}}
+
+	// children lays out the callees of the frame whose stacks are
+	// head[lo:hi] (and base[blo:bhi]), all sharing their first d frames.
+	var children func(lo, hi, blo, bhi, d int, x float64)
+	children = func(lo, hi, blo, bhi, d int, x float64) {
+		i := lo
+		for i < hi && len(head[i].Frames) == d {
+			i++ // the frame's own value: no callee
+		}
 		var small, smallBase float64
 		count := 0
-		for _, c := range n.children {
-			bc := b.lookup(c.name)
-			w := px(c.value)
-			if w < minW {
-				small += c.value
-				smallBase += valueOf(bc)
-				count++
-				continue
+		for i < hi {
+			name := head[i].Frames[d]
+			j := i
+			for j < hi && head[j].Frames[d] == name {
+				j++
 			}
-			walk(c, bc, x, depth+1)
-			x += w
+			v := sum(head[i:j])
+			bl, bh := calleeRange(base, blo, bhi, d, name)
+			bv := sum(base[bl:bh])
+			if w := px(v); w >= minW {
+				boxes = append(boxes, box{name: name, depth: d + 1, x: x, w: w, value: v, base: bv})
+				children(i, j, bl, bh, d+1, x)
+				x += w
+			} else {
+				small += v
+				smallBase += bv
+				count++
+			}
+			i = j
 		}
 		if count > 0 && px(small) >= minW {
 			boxes = append(boxes, box{
 				name:  fmt.Sprintf("[%d small frames]", count),
-				depth: depth + 1, x: x, w: px(small), value: small, base: smallBase, merged: count,
+				depth: d + 1, x: x, w: px(small), value: small, base: smallBase, merged: count,
 			})
 		}
 	}
-	walk(root, base, x0, 0)
+	children(0, len(head), 0, len(base), 0, x0)
 	return boxes
 }
 
-func (n *node) lookup(name string) *node {
-	if n == nil {
-		return nil
+// calleeRange narrows stacks[lo:hi], which share their first d frames and
+// are sorted, to those whose frame d is name.
+func calleeRange(stacks []*Stack, lo, hi, d int, name string) (int, int) {
+	if lo >= hi {
+		return lo, lo
 	}
-	return n.byName[name]
+	// Stacks that end at depth d sort first, then by frame d.
+	from := lo + sort.Search(hi-lo, func(k int) bool {
+		s := stacks[lo+k]
+		return len(s.Frames) > d && s.Frames[d] >= name
+	})
+	to := from + sort.Search(hi-from, func(k int) bool {
+		return stacks[from+k].Frames[d] > name
+	})
+	return from, to
 }
 
-func valueOf(n *node) float64 {
-	if n == nil {
-		return 0
+// sum adds values in slice order, so the same stacks always give the same
+// float64.
+func sum(stacks []*Stack) float64 {
+	var t float64
+	for _, s := range stacks {
+		t += s.Value
 	}
-	return n.value
+	return t
 }

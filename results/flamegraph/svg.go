@@ -59,7 +59,7 @@ func WriteSVG(w io.Writer, p *Profile, o Options) error {
 	sub := "Total: " + formatValue(p.Total(), o.Unit)
 	var boxes []box
 	if p.Total() > 0 {
-		boxes = layout(buildTree(p), nil, xPad, float64(o.Width-2*xPad), o.MinWidthPx)
+		boxes = layout(p.sortedStacks(), nil, xPad, float64(o.Width-2*xPad), o.MinWidthPx)
 	}
 	total := p.Total()
 	return writeSVG(w, o, sub, boxes, func(b box) (string, string) {
@@ -91,7 +91,7 @@ func WriteDiffSVG(w io.Writer, base, head *Profile, o Options) error {
 		formatValue(ht, o.Unit), formatValue(bt, o.Unit))
 	var boxes []box
 	if ht > 0 {
-		boxes = layout(buildTree(head), buildTree(base), xPad, float64(o.Width-2*xPad), o.MinWidthPx)
+		boxes = layout(head.sortedStacks(), base.sortedStacks(), xPad, float64(o.Width-2*xPad), o.MinWidthPx)
 	}
 	share := func(v, total float64) float64 {
 		if total == 0 {
