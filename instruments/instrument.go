@@ -49,6 +49,10 @@ type Target struct {
 	// Env is added to the runner's environment (KEY=VALUE).
 	Env     []string
 	Options Options
+	// CPUs pins the target ("1", "2-3"); empty lets the sandbox choose a
+	// core other than 0. MemoryLimit caps its memory in bytes (0: none).
+	CPUs        string
+	MemoryLimit int64
 }
 
 // Options bound the walltime harness; nil means "not set".

@@ -34,6 +34,9 @@ type runFlags struct {
 	messageFormat string
 	showOutput    bool
 	name          string
+	cpus          string
+	memoryLimit   string
+	noSandbox     bool
 
 	warmupTime, maxTime, minTime string
 	maxRounds, minRounds         int64
@@ -53,6 +56,9 @@ func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
 	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "succeed even when no benchmark was measured")
 	fs.StringVar(&f.messageFormat, "message-format", "human", "human, or json: one JSON event per line on stdout")
 	fs.BoolVar(&f.showOutput, "show-output", false, "show the benchmark's own output (exec targets discard it by default)")
+	fs.StringVar(&f.cpus, "cpus", "", "CPUs to pin benchmarks to, e.g. 1 or 2-3 (default: one core other than 0)")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", "memory limit of each target's cgroup, e.g. 512M, 2G")
+	fs.BoolVar(&f.noSandbox, "no-sandbox", envBool("CODSPEED_NO_SANDBOX", false), "run targets as plain child processes: no cgroup, no CPU pinning [$CODSPEED_NO_SANDBOX]")
 	fs.StringVar(&f.warmupTime, "warmup-time", "", "warmup duration before measuring, e.g. 500ms, 2s, 1m or bare seconds (default 1s; 0 disables)")
 	fs.StringVar(&f.maxTime, "max-time", "", "stop measuring after this long (default 3s when no other bound is set)")
 	fs.StringVar(&f.minTime, "min-time", "", "measure at least this long")
@@ -103,6 +109,19 @@ func (f *runFlags) cliOptions(fs *pflag.FlagSet) (config.Options, error) {
 	}
 	if fs.Changed("min-rounds") {
 		o.MinRounds = &f.minRounds
+	}
+	if f.cpus != "" {
+		if err := config.ValidateCPUs(f.cpus); err != nil {
+			errs = append(errs, fmt.Errorf("--cpus: %w", err))
+		}
+		o.CPUs = f.cpus
+	}
+	if f.memoryLimit != "" {
+		n, err := config.ParseBytes(f.memoryLimit)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--memory-limit: %w", err))
+		}
+		o.MemoryLimit = &n
 	}
 	if len(errs) > 0 {
 		return o, errors.Join(errs...)
@@ -217,7 +236,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	req := run.Request{
 		Modes: modes, Targets: targets, Instruments: insts,
 		GitRoot: gitRoot, Git: gitrepo.Head(gitRoot), Store: store,
-		ProfileFolder: profile, AllowEmpty: f.allowEmpty, Args: os.Args,
+		ProfileFolder: profile, AllowEmpty: f.allowEmpty, Args: os.Args, NoSandbox: f.noSandbox,
 		ShowOutput: f.showOutput, Out: os.Stdout, Err: os.Stderr,
 		JSONEvents: f.messageFormat == "json",
 		Progress:   run.NewProgress(os.Stderr, stderrTTY),
@@ -323,7 +342,10 @@ func target(name string, kind instruments.Kind, command string, argv []string, o
 	if argv == nil {
 		argv, _ = instruments.SplitCommand(command)
 	}
-	t := instruments.Target{Name: name, Kind: kind, Command: command, Args: argv, Dir: dir, Options: toInstrumentOptions(o)}
+	t := instruments.Target{Name: name, Kind: kind, Command: command, Args: argv, Dir: dir, Options: toInstrumentOptions(o), CPUs: o.CPUs}
+	if o.MemoryLimit != nil {
+		t.MemoryLimit = *o.MemoryLimit
+	}
 	for k, v := range o.Env {
 		t.Env = append(t.Env, k+"="+v)
 	}

@@ -22,6 +22,7 @@ type Progress struct {
 	done, tot int
 	last      time.Time
 	drawn     bool
+	warned    map[string]bool
 }
 
 // NewProgress writes to w; tty selects in-place redraws.
@@ -74,10 +75,18 @@ func (p *Progress) Step(done, total int) {
 	p.draw()
 }
 
-// Warn implements instruments.Progress.
+// Warn implements instruments.Progress. A warning is shown once per run,
+// however many targets raise it.
 func (p *Progress) Warn(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.warned[msg] {
+		return
+	}
+	if p.warned == nil {
+		p.warned = map[string]bool{}
+	}
+	p.warned[msg] = true
 	p.clear()
 	fmt.Fprintf(p.w, "warning: %s\n", msg)
 	if p.tty && p.target != "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/internal/host"
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/results/flamegraph"
 	"github.com/codspeed-go/codspeed-go/sandbox"
 )
 
@@ -31,8 +32,9 @@ type Request struct {
 	// Instruments maps a mode to its instrument; every mode in Modes must
 	// have one.
 	Instruments map[string]instruments.Instrument
-	// Sandbox returns where a target runs; nil means plain child processes.
-	Sandbox func(t instruments.Target) (sandbox.Sandbox, []string, error)
+	// NoSandbox runs targets as plain child processes: no cgroup, no
+	// pinning.
+	NoSandbox bool
 
 	GitRoot string
 	Git     results.GitInfo
@@ -215,16 +217,12 @@ func profileFolder(req Request, id, mode string) string {
 
 // measure runs one target in its sandbox.
 func measure(ctx context.Context, req Request, inst instruments.Instrument, t instruments.Target, pf string, index int) ([]results.Benchmark, error) {
-	sb := sandbox.Sandbox(sandbox.None{})
-	if req.Sandbox != nil {
-		s, warnings, err := req.Sandbox(t)
-		if err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-		for _, w := range warnings {
-			req.Progress.Warn(w)
-		}
-		sb = s
+	sb, warnings, err := newSandbox(req, t, pf, index)
+	for _, w := range warnings {
+		req.Progress.Warn(w)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	defer sb.Close()
 	env := instruments.Env{
@@ -255,7 +253,93 @@ func measure(ctx context.Context, req Request, inst instruments.Instrument, t in
 			req.Progress.Warn(w)
 		}
 	}
+	if ferr := renderFlamegraphs(pf, benches); ferr != nil {
+		req.Progress.Warn(ferr.Error())
+	}
 	return benches, err
+}
+
+// newSandbox places a target: its own cgroup pinned to its CPUs when the host
+// allows, affinity pinning otherwise (the sandbox package decides and says
+// why). The OCI runtime-spec describing it is kept in the profile folder, so
+// the run can be reproduced.
+func newSandbox(req Request, t instruments.Target, pf string, index int) (sandbox.Sandbox, []string, error) {
+	if req.NoSandbox {
+		return sandbox.None{}, nil, nil
+	}
+	args := t.Args
+	if len(args) == 0 {
+		args = []string{"bash", "-c", t.Command}
+	}
+	spec := sandbox.NewSpec(sandbox.Options{Args: args, Env: t.Env, Cwd: t.Dir, CPUs: t.CPUs, MemoryLimitBytes: t.MemoryLimit})
+	sb, warnings, err := sandbox.New(spec, sandbox.LocalOptions{})
+	if err != nil {
+		return nil, warnings, err
+	}
+	path := filepath.Join(pf, "sandbox", fmt.Sprintf("%02d-%s.json", index+1, slug(t.Name)))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+		if err := sandbox.WriteSpec(path, spec); err != nil {
+			warnings = append(warnings, fmt.Sprintf("could not keep the sandbox spec: %v", err))
+		}
+	}
+	return sb, warnings, nil
+}
+
+// slug makes a file-name-safe version of a benchmark name.
+func slug(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+		if b.Len() >= 60 {
+			break
+		}
+	}
+	return b.String()
+}
+
+// renderFlamegraphs draws the SVG of every benchmark whose instrument wrote
+// folded stacks, next to them, in one place for all instruments.
+func renderFlamegraphs(pf string, benches []results.Benchmark) error {
+	var errs []error
+	for i := range benches {
+		p := benches[i].Profile
+		if p == nil || p.Folded == "" || p.Flamegraph != "" {
+			continue
+		}
+		svg := strings.TrimSuffix(p.Folded, ".folded") + ".svg"
+		if err := writeFlamegraph(filepath.Join(pf, p.Folded), filepath.Join(pf, svg), benches[i].Name, p.Event); err != nil {
+			errs = append(errs, fmt.Errorf("flamegraph of %s: %w", benches[i].Name, err))
+			continue
+		}
+		p.Flamegraph = svg
+	}
+	return errors.Join(errs...)
+}
+
+func writeFlamegraph(folded, svg, title, unit string) error {
+	in, err := os.Open(folded)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	prof, err := flamegraph.ParseFolded(in)
+	if err != nil {
+		return err
+	}
+	out, err := os.Create(svg)
+	if err != nil {
+		return err
+	}
+	if err := flamegraph.WriteSVG(out, prof, flamegraph.Options{Title: title, Unit: unit}); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // BenchmarkEnv is the environment of the benchmark process (compat.md §1):
