@@ -120,6 +120,17 @@ func TestExecCExample(t *testing.T) {
 	if !(s.MinNs > 0 && s.MinNs <= s.Q1Ns && s.Q1Ns <= s.MedianNs && s.MedianNs <= s.Q3Ns && s.Q3Ns <= s.MaxNs) {
 		t.Fatalf("order: %+v", s)
 	}
+	// Every target runs in a sandbox that says where; as root here that is
+	// its own cgroup, pinned to one CPU, with its spec kept.
+	if b.Sandbox == nil || b.Sandbox.CPUs == "" || b.Sandbox.Kind == "" || b.Sandbox.Kind == "none" {
+		t.Fatalf("sandbox: %+v", b.Sandbox)
+	}
+	if os.Geteuid() == 0 && (b.Sandbox.Kind != "local" || b.Sandbox.CPUUsageNs <= 0 || b.Sandbox.PeakMemoryBytes <= 0) {
+		t.Fatalf("as root the target should get its own cgroup with usage figures: %+v", b.Sandbox)
+	}
+	if specs, _ := filepath.Glob(filepath.Join(pf, "sandbox", "*.json")); len(specs) != 1 {
+		t.Fatalf("sandbox spec not kept: %v", specs)
+	}
 	if b.Config == nil || b.Config.MaxRounds == nil || *b.Config.MaxRounds != 7 || b.Config.WarmupTimeNs != nil {
 		t.Fatalf("config: %+v", b.Config)
 	}
@@ -214,6 +225,28 @@ benchmarks:
 	runs := storeRuns(t, dir)
 	if len(runs) != 1 || runs[0].Status != results.StatusFailed || runs[0].Parts[0].Failed != 2 {
 		t.Fatalf("store: %+v", runs[0])
+	}
+}
+
+func TestPinnedCPUs(t *testing.T) {
+	if os.Geteuid() != 0 || runtime.NumCPU() < 2 {
+		t.Skip("pinning to CPU 1 needs root (for the cgroup) and two CPUs")
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "affinity")
+	pf := filepath.Join(dir, "pf")
+	// The benchmark records the CPUs it may run on, as the kernel sees it.
+	r := codspeed(t, dir, "", "exec", "--cpus", "1", "--warmup-time", "0", "--max-rounds", "1", "--profile-folder", pf,
+		"--", "sh", "-c", "grep Cpus_allowed_list /proc/self/status > "+out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	got, _ := os.ReadFile(out)
+	if strings.TrimSpace(string(got)) != "Cpus_allowed_list:\t1" {
+		t.Fatalf("benchmark ran on %q", got)
+	}
+	if sb := readOnlyResults(t, pf).Benchmarks[0].Sandbox; sb.CPUs != "1" || sb.Kind != "local" {
+		t.Fatalf("sandbox record: %+v", sb)
 	}
 }
 
