@@ -1,0 +1,57 @@
+package run
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+func TestBenchmarkEnv(t *testing.T) {
+	t.Setenv("CODSPEED_TOKEN", "tok")
+	t.Setenv("CODSPEED_ENV", "stale")
+	env := BenchmarkEnv(results.Simulation, "/pf")
+	joined := "\n" + strings.Join(env, "\n") + "\n"
+	for _, want := range []string{"CODSPEED_ENV=runner", "CODSPEED_RUNNER_MODE=instrumentation", "CODSPEED_PROFILE_FOLDER=/pf", "PYTHONHASHSEED=0"} {
+		if !strings.Contains(joined, "\n"+want+"\n") {
+			t.Errorf("missing %s", want)
+		}
+	}
+	if strings.Contains(joined, "CODSPEED_TOKEN") || strings.Contains(joined, "stale") {
+		t.Errorf("token or stale value passed through:\n%s", joined)
+	}
+}
+
+func TestSlug(t *testing.T) {
+	for in, want := range map[string]string{"primes 2M": "primes_2M", "a/b::c": "a_b__c", "ok-1.2": "ok-1.2"} {
+		if got := slug(in); got != want {
+			t.Errorf("slug(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := slug(strings.Repeat("x", 200)); len(got) > 60 {
+		t.Errorf("slug not bounded: %d", len(got))
+	}
+}
+
+func TestRenderFlamegraphs(t *testing.T) {
+	pf := t.TempDir()
+	os.WriteFile(filepath.Join(pf, "b.folded"), []byte("main;work 30\nmain;idle 10\n"), 0o644)
+	benches := []results.Benchmark{{Name: "b", Profile: &results.Profile{Folded: "b.folded", Event: "cpu-clock"}}, {Name: "none"}}
+	if err := renderFlamegraphs(pf, benches); err != nil {
+		t.Fatal(err)
+	}
+	if benches[0].Profile.Flamegraph != "b.svg" {
+		t.Fatalf("flamegraph not recorded: %+v", benches[0].Profile)
+	}
+	svg, _ := os.ReadFile(filepath.Join(pf, "b.svg"))
+	if !strings.Contains(string(svg), "work") || !strings.Contains(string(svg), "<svg") {
+		t.Fatal("SVG lacks the frames")
+	}
+	os.WriteFile(filepath.Join(pf, "bad.folded"), []byte("no value here\n"), 0o644)
+	bad := []results.Benchmark{{Name: "bad", Profile: &results.Profile{Folded: "bad.folded"}}}
+	if err := renderFlamegraphs(pf, bad); err == nil || bad[0].Profile.Flamegraph != "" {
+		t.Fatal("a corrupt folded file must be reported, not drawn")
+	}
+}
