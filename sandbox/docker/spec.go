@@ -36,6 +36,9 @@ const (
 	AnnotationCgroupParent = "org.codspeed-go.cgroup-parent"
 	AnnotationMode         = "org.codspeed-go.mode"
 	AnnotationCapReason    = "org.codspeed-go.capabilities"
+	// AnnotationRun, when the base spec sets it, is copied to a container
+	// label of the same name, so the containers of one run can be listed.
+	AnnotationRun = "org.codspeed-go.run"
 )
 
 // labelSandbox marks every container this package creates, so a leftover can
@@ -224,6 +227,9 @@ func ContainerConfig(s *specs.Spec) (*container.Config, *container.HostConfig, e
 		Env:        s.Process.Env,
 		WorkingDir: s.Process.Cwd,
 		Labels:     map[string]string{labelSandbox: "docker", AnnotationMode: s.Annotations[AnnotationMode]},
+	}
+	if r := s.Annotations[AnnotationRun]; r != "" {
+		cfg.Labels[AnnotationRun] = r
 	}
 	if u := s.Process.User; u.UID != 0 || u.GID != 0 {
 		cfg.User = fmt.Sprintf("%d:%d", u.UID, u.GID)

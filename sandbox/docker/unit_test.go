@@ -53,7 +53,7 @@ func TestPlanCapabilities(t *testing.T) {
 }
 
 func TestContainerConfigFromSpec(t *testing.T) {
-	base := &specs.Spec{Process: &specs.Process{Env: []string{"A=1"}}}
+	base := &specs.Spec{Process: &specs.Process{Env: []string{"A=1"}}, Annotations: map[string]string{AnnotationRun: "run-1"}}
 	ro := RunOptions{
 		Image:         "bench:latest",
 		RunnerBinary:  "/opt/codspeed-linux-amd64",
@@ -82,6 +82,9 @@ func TestContainerConfigFromSpec(t *testing.T) {
 	}
 	if got, want := append(cfg.Entrypoint, cfg.Cmd...), append([]string{RunnerPath}, ro.RunnerArgs...); !slices.Equal(got, want) {
 		t.Errorf("argv %v, want %v", got, want)
+	}
+	if cfg.Labels[AnnotationRun] != "run-1" || cfg.Labels[labelSandbox] != "docker" {
+		t.Errorf("labels %v", cfg.Labels)
 	}
 	if cfg.WorkingDir != "/src" || cfg.Image != "bench:latest" || !slices.Equal(cfg.Env, []string{"A=1"}) {
 		t.Errorf("config %+v", cfg)
