@@ -37,6 +37,7 @@ type runFlags struct {
 	cpus          string
 	memoryLimit   string
 	noSandbox     bool
+	noContainer   bool
 
 	warmupTime, maxTime, minTime string
 	maxRounds, minRounds         int64
@@ -59,6 +60,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
 	fs.StringVar(&f.cpus, "cpus", "", "CPUs to pin benchmarks to, e.g. 1 or 2-3 (default: one core other than 0)")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "memory limit of each target's cgroup, e.g. 512M, 2G")
 	fs.BoolVar(&f.noSandbox, "no-sandbox", envBool("CODSPEED_NO_SANDBOX", false), "run targets as plain child processes: no cgroup, no CPU pinning [$CODSPEED_NO_SANDBOX]")
+	fs.BoolVar(&f.noContainer, "no-container", envBool("CODSPEED_NO_CONTAINER", false), "run the config's targets on this host even when codspeed.yml has a container: section [$CODSPEED_NO_CONTAINER]")
 	fs.StringVar(&f.warmupTime, "warmup-time", "", "warmup duration before measuring, e.g. 500ms, 2s, 1m or bare seconds (default 1s; 0 disables)")
 	fs.StringVar(&f.maxTime, "max-time", "", "stop measuring after this long (default 3s when no other bound is set)")
 	fs.StringVar(&f.minTime, "min-time", "", "measure at least this long")
@@ -211,8 +213,14 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		return fail(exitUsage, "%s defines no benchmarks", cfg.Path)
 	}
 
+	// The config's targets run in containers when it has a container:
+	// section; the runner in each container checks the instruments there.
+	inContainers := cfg != nil && cfg.Container != nil && len(cmdArgs) == 0 && !f.noContainer
 	insts := map[string]instruments.Instrument{}
 	for _, m := range modes {
+		if inContainers {
+			continue
+		}
 		in, err := newInstrument(m, gitRoot)
 		if err != nil {
 			return fail(exitUsage, "%v", err)
@@ -233,13 +241,28 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		profile, _ = filepath.Abs(f.profileFolder)
 	}
 	stderrTTY := term.IsTerminal(int(os.Stderr.Fd()))
+	progress := run.NewProgress(os.Stderr, stderrTTY)
+	var executor run.Executor
+	if inContainers {
+		ex, err := containerExecutor(ctx, cfg, gitRoot, progress)
+		if err != nil {
+			code := exitFailed
+			if errors.Is(err, context.Canceled) {
+				code = exitInterrupted
+			}
+			return fail(code, "container: %v (or run on this host with --no-container)", err)
+		}
+		defer ex.Close()
+		executor = ex
+	}
 	req := run.Request{
 		Modes: modes, Targets: targets, Instruments: insts,
 		GitRoot: gitRoot, Git: gitrepo.Head(gitRoot), Store: store,
 		ProfileFolder: profile, AllowEmpty: f.allowEmpty, Args: os.Args, NoSandbox: f.noSandbox,
 		ShowOutput: f.showOutput, Out: os.Stdout, Err: os.Stderr,
 		JSONEvents: f.messageFormat == "json",
-		Progress:   run.NewProgress(os.Stderr, stderrTTY),
+		Progress:   progress,
+		Executor:   executor,
 	}
 	out, err := run.Execute(ctx, req)
 	if out != nil && out.Meta != nil && !req.JSONEvents {

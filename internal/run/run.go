@@ -30,8 +30,12 @@ type Request struct {
 	Modes   []string
 	Targets []instruments.Target
 	// Instruments maps a mode to its instrument; every mode in Modes must
-	// have one.
+	// have one, unless Executor is set.
 	Instruments map[string]instruments.Instrument
+	// Executor, when set, runs every target somewhere else (a container)
+	// instead of in a local sandbox with Instruments; the loop around it
+	// (store, results files, table, events) is the same.
+	Executor Executor
 	// NoSandbox runs targets as plain child processes: no cgroup, no
 	// pinning.
 	NoSandbox bool
@@ -52,6 +56,8 @@ type Request struct {
 	Err        io.Writer // progress, warnings and the benchmark's output
 	JSONEvents bool
 	Progress   *Progress
+
+	runID string // set by Execute once the run is recorded
 }
 
 // Outcome is what a run produced.
@@ -79,6 +85,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 	if err := req.Store.Create(meta); err != nil {
 		return nil, err
 	}
+	req.runID = meta.ID
 	out := &Outcome{Meta: meta}
 	events := newEvents(req.Out, req.JSONEvents)
 	interrupted := false
@@ -105,7 +112,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 				meta.Missing = append(meta.Missing, fmt.Sprintf("%s: %s", mode, t.Name))
 				continue
 			}
-			benches, err := measure(ctx, req, inst, t, pf, ti)
+			benches, err := measure(ctx, req, mode, inst, t, pf, ti)
 			for _, b := range benches {
 				file.Benchmarks = append(file.Benchmarks, b)
 				part.Benchmarks++
@@ -215,8 +222,11 @@ func profileFolder(req Request, id, mode string) string {
 	return req.ProfileFolder
 }
 
-// measure runs one target in its sandbox.
-func measure(ctx context.Context, req Request, inst instruments.Instrument, t instruments.Target, pf string, index int) ([]results.Benchmark, error) {
+// measure runs one target in its sandbox, or hands it to the executor.
+func measure(ctx context.Context, req Request, mode string, inst instruments.Instrument, t instruments.Target, pf string, index int) ([]results.Benchmark, error) {
+	if req.Executor != nil {
+		return measureElsewhere(ctx, req, mode, t, pf, index)
+	}
 	sb, warnings, err := newSandbox(req, t, pf, index)
 	for _, w := range warnings {
 		req.Progress.Warn(w)
