@@ -1,0 +1,619 @@
+package main
+
+// End-to-end tests of the container paths, on a real Docker engine:
+//   - orchestrated runs: codspeed.yml with container: and a bare `codspeed run`;
+//   - the runner image: `docker run ... codspeed-go exec|run` as the docs show it.
+// With CODSPEED_DOCKER_TESTS=1 they start an engine with
+// scripts/docker-engine.sh (and fail if it cannot); otherwise they skip when
+// no engine answers.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/sandbox/docker"
+)
+
+var (
+	engineOnce sync.Once
+	engineErr  error // set when CODSPEED_DOCKER_TESTS=1 and the engine could not be started
+	engineSkip string
+	engine     docker.Engine
+
+	staticOnce   sync.Once
+	staticPrimes string
+	staticErr    error
+)
+
+// needEngine returns a client of the engine the tests use, or skips.
+func needEngine(t *testing.T) *client.Client {
+	t.Helper()
+	engineOnce.Do(func() {
+		if os.Getenv("CODSPEED_DOCKER_TESTS") == "1" {
+			cmd := exec.Command("../../scripts/docker-engine.sh", "start")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				engineErr = fmt.Errorf("CODSPEED_DOCKER_TESTS=1 but scripts/docker-engine.sh failed: %v\n%s", err, out)
+				return
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		o, err := docker.NewOrchestrator(ctx, docker.Options{})
+		if err != nil {
+			engineSkip = "no Docker engine (set CODSPEED_DOCKER_TESTS=1 to start one): " + err.Error()
+			return
+		}
+		engine = o.Engine()
+		o.Close()
+	})
+	if engineErr != nil {
+		t.Fatal(engineErr)
+	}
+	if engineSkip != "" {
+		t.Skip(engineSkip)
+	}
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Ping(context.Background(), client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// walltimeCaps is what a walltime container must get on this engine.
+func walltimeCaps() []string {
+	if engine.KnowsPerfmonCaps {
+		return []string{"CAP_PERFMON"}
+	}
+	return []string{"CAP_SYS_ADMIN"}
+}
+
+// primesStatic is the C example linked statically, so it runs in any image.
+func primesStatic(t *testing.T) string {
+	t.Helper()
+	staticOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "codspeed-docker-e2e-")
+		if err != nil {
+			staticErr = err
+			return
+		}
+		staticPrimes = filepath.Join(dir, "primes")
+		if out, err := exec.Command("cc", "-O2", "-static", "-o", staticPrimes, "../../examples/c/primes.c").CombinedOutput(); err != nil {
+			staticErr = fmt.Errorf("cc -static primes.c: %v\n%s", err, out)
+		}
+	})
+	if staticErr != nil {
+		t.Fatal(staticErr)
+	}
+	return staticPrimes
+}
+
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// benchProject makes a project folder: the static primes in the workspace,
+// and bench.Dockerfile, which copies it into the image as /usr/local/bin/primes.
+func benchProject(t *testing.T, config string) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyFile(t, primesStatic(t), filepath.Join(dir, "primes"), 0o755)
+	df := "FROM debian:bookworm-slim\nCOPY primes /usr/local/bin/primes\n"
+	if err := os.WriteFile(filepath.Join(dir, "bench.Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, dir, config)
+	return dir
+}
+
+// ours lists the engine's containers of one run (by the run label) and its
+// volumes.
+func ours(t *testing.T, cli *client.Client, runID string) (containers, volumes []string) {
+	t.Helper()
+	ctx := context.Background()
+	f := make(client.Filters).Add("label", docker.AnnotationRun)
+	if runID != "" {
+		f = make(client.Filters).Add("label", docker.AnnotationRun+"="+runID)
+	}
+	cl, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cl.Items {
+		containers = append(containers, c.ID)
+	}
+	vl, err := cli.VolumeList(ctx, client.VolumeListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vl.Items {
+		volumes = append(volumes, v.Name)
+	}
+	return containers, volumes
+}
+
+type containerRecord struct {
+	ExitCode     int `json:"exit_code"`
+	Capabilities struct {
+		Add      []string `json:"add"`
+		Fallback bool     `json:"fallback"`
+	} `json:"capabilities"`
+	Spec struct {
+		Annotations map[string]string `json:"annotations"`
+		Process     struct {
+			Args []string `json:"args"`
+		} `json:"process"`
+	} `json:"spec"`
+	HostConfig struct {
+		Privileged  bool
+		CapAdd      []string
+		CapDrop     []string
+		CpusetCpus  string
+		NetworkMode string
+		Memory      int64
+		SecurityOpt []string
+	} `json:"host_config"`
+}
+
+func readRecords(t *testing.T, dir string) []containerRecord {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	sort.Strings(paths)
+	var recs []containerRecord
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r containerRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// TestDockerOrchestratedTwoTargets: a config that builds its benchmark image
+// from a Dockerfile and has two targets gives one run, one results file with
+// both benchmarks in target order, each measured in its own container that
+// was not privileged, had only the mode's capabilities, the CPUs asked for
+// and no network; nothing is left on the engine.
+func TestDockerOrchestratedTwoTargets(t *testing.T) {
+	cli := needEngine(t)
+	dir := benchProject(t, `
+options:
+  warmup-time: 0
+  max-rounds: 15
+  cpus: "1"
+container:
+  build:
+    context: .
+    dockerfile: bench.Dockerfile
+benchmarks:
+  - name: primes from the image
+    exec: primes 100000
+  - name: primes from the workspace
+    exec: ./primes 200000
+    options:
+      memory-limit: 256M
+`)
+	_, volsBefore := ours(t, cli, "")
+	r := codspeed(t, dir, "", "run")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "Successfully tagged codspeed-bench/") {
+		t.Errorf("build progress not shown:\n%s", r.stderr)
+	}
+	if i, j := strings.Index(r.stdout, "primes from the image"), strings.Index(r.stdout, "primes from the workspace"); i < 0 || j < i ||
+		strings.Count(r.stdout, "median") != 1 {
+		t.Errorf("want one table with both targets in order:\n%s", r.stdout)
+	}
+	if !engine.KnowsPerfmonCaps && (!strings.Contains(r.stderr, "fallback=true") || !strings.Contains(r.stderr, "CAP_SYS_ADMIN stands in")) {
+		t.Errorf("engine API %s: the SYS_ADMIN fallback is not logged:\n%s", engine.APIVersion, r.stderr)
+	}
+
+	runs := storeRuns(t, dir)
+	if len(runs) != 1 || runs[0].Status != results.StatusComplete || len(runs[0].Parts) != 1 {
+		t.Fatalf("want one complete run with one part, got %+v", runs)
+	}
+	run := runs[0]
+	runDir := filepath.Join(dir, "store", run.ID)
+	f, err := results.ReadResults(filepath.Join(runDir, run.Parts[0].Results))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Benchmarks) != 2 || f.Benchmarks[0].Name != "primes from the image" || f.Benchmarks[1].Name != "primes from the workspace" {
+		t.Fatalf("benchmarks: %+v", f.Benchmarks)
+	}
+	for _, b := range f.Benchmarks {
+		if b.Error != "" || b.Stats == nil || b.Stats.Rounds != 15 {
+			t.Errorf("%s: error %q stats %+v", b.Name, b.Error, b.Stats)
+		}
+		if s := b.Sandbox; s == nil || s.Kind != "docker" || !strings.HasPrefix(s.ContainerImage, "codspeed-bench/") || s.CPUs != "1" {
+			t.Errorf("%s: sandbox %+v", b.Name, b.Sandbox)
+		}
+	}
+	if f.Benchmarks[1].Sandbox.MemoryLimitBytes != 256<<20 {
+		t.Errorf("memory limit not applied: %+v", f.Benchmarks[1].Sandbox)
+	}
+
+	recs := readRecords(t, filepath.Join(runDir, "walltime", "sandbox"))
+	if len(recs) != 2 {
+		t.Fatalf("want a container record per target, got %d", len(recs))
+	}
+	for i, rec := range recs {
+		hc := rec.HostConfig
+		if hc.Privileged || hc.NetworkMode != "none" || hc.CpusetCpus != "1" || len(hc.CapDrop) != 0 ||
+			!slices.Equal(hc.CapAdd, walltimeCaps()) || !slices.Equal(rec.Capabilities.Add, hc.CapAdd) {
+			t.Errorf("container %d: privileged=%v network=%q cpuset=%q add=%v drop=%v plan=%v", i+1, hc.Privileged,
+				hc.NetworkMode, hc.CpusetCpus, hc.CapAdd, hc.CapDrop, rec.Capabilities.Add)
+		}
+		for _, o := range hc.SecurityOpt {
+			if strings.Contains(o, "unconfined") {
+				t.Errorf("container %d: security opt %q", i+1, o)
+			}
+		}
+		if rec.Spec.Annotations[docker.AnnotationRun] != run.ID || rec.ExitCode != 0 {
+			t.Errorf("container %d: run annotation %q exit %d", i+1, rec.Spec.Annotations[docker.AnnotationRun], rec.ExitCode)
+		}
+		if a := rec.Spec.Process.Args; len(a) < 2 || a[0] != docker.RunnerPath || a[1] != "exec" {
+			t.Errorf("container %d: args %v", i+1, a)
+		}
+	}
+	if recs[1].HostConfig.Memory != 256<<20 {
+		t.Errorf("memory limit %d", recs[1].HostConfig.Memory)
+	}
+	cs, vols := ours(t, cli, run.ID)
+	if len(cs) != 0 || len(vols) != len(volsBefore) {
+		t.Errorf("left behind: containers %v, volumes %d -> %d", cs, len(volsBefore), len(vols))
+	}
+}
+
+// TestDockerFailingTarget: a target that fails is recorded as failed, the run
+// is marked failed, and its container is gone.
+func TestDockerFailingTarget(t *testing.T) {
+	cli := needEngine(t)
+	dir := benchProject(t, `
+options:
+  warmup-time: 0
+  max-rounds: 3
+container:
+  build:
+    context: .
+    dockerfile: bench.Dockerfile
+benchmarks:
+  - name: fine
+    exec: primes 1000
+  - name: broken
+    exec: sh -c "exit 3"
+`)
+	_, volsBefore := ours(t, cli, "")
+	r := codspeed(t, dir, "", "run")
+	if r.code != exitFailed {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitFailed, r.stderr)
+	}
+	runs := storeRuns(t, dir)
+	if len(runs) != 1 || runs[0].Status != results.StatusFailed || runs[0].Parts[0].Failed != 1 || runs[0].Parts[0].Benchmarks != 2 {
+		t.Fatalf("runs %+v", runs)
+	}
+	f, err := results.ReadResults(filepath.Join(dir, "store", runs[0].ID, runs[0].Parts[0].Results))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Benchmarks) != 2 || f.Benchmarks[0].Error != "" || f.Benchmarks[1].Error == "" {
+		t.Fatalf("benchmarks %+v", f.Benchmarks)
+	}
+	cs, vols := ours(t, cli, runs[0].ID)
+	if len(cs) != 0 || len(vols) != len(volsBefore) {
+		t.Errorf("left behind: containers %v, volumes %d -> %d", cs, len(volsBefore), len(vols))
+	}
+}
+
+// TestDockerInterrupt: Ctrl-C while a target's container runs stops it,
+// removes it, and keeps the run as partial.
+func TestDockerInterrupt(t *testing.T) {
+	cli := needEngine(t)
+	dir := benchProject(t, `
+options:
+  warmup-time: 0
+  max-rounds: 1
+container:
+  build:
+    context: .
+    dockerfile: bench.Dockerfile
+benchmarks:
+  - name: fine
+    exec: primes 1000
+  - name: slow
+    exec: sleep 60
+  - name: never
+    exec: primes 1000
+`)
+	_, volsBefore := ours(t, cli, "")
+	cmd := exec.Command(binary, "run")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CODSPEED_STORE="+filepath.Join(dir, "store"))
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the slow target's container.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if strings.Contains(stderr.String(), "[2/3] slow") {
+			if cs, _ := ours(t, cli, ""); len(cs) > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the slow target's container never started:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d\n%s", err, exitInterrupted, stderr.String())
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("interrupt took %v", d)
+	}
+	runs := storeRuns(t, dir)
+	if len(runs) != 1 || runs[0].Status != results.StatusPartial || runs[0].Parts[0].Benchmarks != 1 ||
+		!slices.Equal(runs[0].Missing, []string{"walltime: slow", "walltime: never"}) {
+		t.Fatalf("runs %+v", runs)
+	}
+	cs, vols := ours(t, cli, runs[0].ID)
+	if len(cs) != 0 || len(vols) != len(volsBefore) {
+		t.Errorf("left behind: containers %v, volumes %d -> %d", cs, len(volsBefore), len(vols))
+	}
+}
+
+// TestDockerRunnerImage builds the runner image from the root Dockerfile with
+// this binary and runs it as the docs say (`docker run --rm -v "$PWD:/src" -w
+// /src <capabilities> codspeed-go ...`), on the C example (exec) and the Go
+// example (run, `go test -bench`, the host's toolchain mounted), in each mode
+// this binary has; results reach the host through the mounted workspace.
+func TestDockerRunnerImage(t *testing.T) {
+	needEngine(t)
+	image := runnerImage(t)
+	seccomp, _ := filepath.Abs("../../sandbox/docker/seccomp.json")
+	goroot := strings.TrimSpace(string(must(exec.Command("go", "env", "GOROOT").Output())))
+	// The host's build cache, so the container does not rebuild the standard
+	// library (same toolchain, same GOROOT path inside: the cache entries match).
+	gocache := strings.TrimSpace(string(must(exec.Command("go", "env", "GOCACHE").Output())))
+
+	ws := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", ws).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v %s", err, out)
+	}
+	copyFile(t, primesStatic(t), filepath.Join(ws, "primes"), 0o755)
+	for _, f := range []string{"wordfreq.go", "wordfreq_test.go"} {
+		copyFile(t, filepath.Join("../../examples/go/wordfreq", f), filepath.Join(ws, "wordfreq", f), 0o644)
+	}
+	os.WriteFile(filepath.Join(ws, "wordfreq", "go.mod"), []byte("module example.com/wordfreq\n\ngo 1.22\n"), 0o644)
+
+	for _, mode := range []string{results.Walltime, results.Simulation} {
+		caps := []string{}
+		if mode == results.Walltime {
+			for _, c := range walltimeCaps() {
+				caps = append(caps, "--cap-add", strings.TrimPrefix(c, "CAP_"))
+			}
+		}
+		dockerRun := func(t *testing.T, extra []string, args ...string) (int, string) {
+			a := []string{"run", "--rm", "-v", ws + ":/src", "-w", "/src", "--network", "none",
+				"--security-opt", "seccomp=" + seccomp, "--cpuset-cpus", "1"}
+			a = append(a, caps...)
+			a = append(a, extra...)
+			a = append(a, image)
+			a = append(a, args...)
+			out, err := exec.Command("docker", a...).CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code == exitUsage && strings.Contains(string(out), "not built into this codspeed yet") {
+				t.Skipf("docker run ... %s: %s", mode, strings.TrimSpace(string(out)))
+			}
+			return code, string(out)
+		}
+		t.Run(mode+"/c", func(t *testing.T) {
+			code, out := dockerRun(t, nil, "exec", "--mode", mode, "--warmup-time", "0", "--max-rounds", "5", "--name", "primes-"+mode, "--", "./primes", "100000")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, out)
+			}
+			hostResult(t, ws, mode, "primes-"+mode)
+		})
+		t.Run(mode+"/go", func(t *testing.T) {
+			code, out := dockerRun(t, []string{"-v", goroot + ":/usr/local/go:ro", "-v", gocache + ":/root/.cache/go-build", "-e", "PATH=/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin",
+				"-e", "CGO_ENABLED=0", "-e", "GOTOOLCHAIN=local", "-w", "/src/wordfreq"},
+				"run", "--mode", mode, "--", "go test -run=^$ -bench=Count -benchtime=20x .")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, out)
+			}
+			hostResult(t, ws, mode, "BenchmarkCount")
+		})
+	}
+}
+
+// hostResult finds, in the store under the mounted workspace on the host, a
+// results file of mode with a benchmark whose name contains name.
+func hostResult(t *testing.T, ws, mode, name string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(ws, ".codspeed", "runs", "*", mode, "results", "*.json"))
+	for _, p := range files {
+		f, err := results.ReadResults(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range f.Benchmarks {
+			if strings.Contains(b.Name, name) && b.Error == "" && f.Instrument.Type == mode {
+				if b.Sandbox == nil || b.Sandbox.Kind != "container" {
+					t.Errorf("%s: the runner did not see it was in a container: %+v", name, b.Sandbox)
+				}
+				return
+			}
+		}
+	}
+	t.Fatalf("no %s result for %q on the host (files %v)", mode, name, files)
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var (
+	runnerImageOnce sync.Once
+	runnerImageErr  error
+)
+
+const testRunnerImage = "codspeed-go-test/runner-e2e:latest"
+
+// runnerImage builds the root Dockerfile the way scripts/build-images.sh does,
+// with the binary under test as bin/codspeed-linux-<arch>.
+func runnerImage(t *testing.T) string {
+	t.Helper()
+	runnerImageOnce.Do(func() {
+		ctxDir, err := os.MkdirTemp("", "codspeed-runner-ctx-")
+		if err != nil {
+			runnerImageErr = err
+			return
+		}
+		defer os.RemoveAll(ctxDir)
+		for _, f := range []string{"Dockerfile", ".dockerignore"} {
+			b, err := os.ReadFile(filepath.Join("../..", f))
+			if err != nil {
+				runnerImageErr = err
+				return
+			}
+			os.WriteFile(filepath.Join(ctxDir, f), b, 0o644)
+		}
+		b, err := os.ReadFile(binary)
+		if err != nil {
+			runnerImageErr = err
+			return
+		}
+		os.MkdirAll(filepath.Join(ctxDir, "bin"), 0o755)
+		os.WriteFile(filepath.Join(ctxDir, "bin", "codspeed-linux-"+runtime.GOARCH), b, 0o755)
+		o, err := docker.NewOrchestrator(context.Background(), docker.Options{})
+		if err != nil {
+			runnerImageErr = err
+			return
+		}
+		defer o.Close()
+		var progress bytes.Buffer
+		if err := o.EnsureImage(context.Background(), testRunnerImage, &docker.BuildSpec{Context: ctxDir}, &progress); err != nil {
+			runnerImageErr = fmt.Errorf("build runner image: %v\n%s", err, progress.String())
+		}
+	})
+	if runnerImageErr != nil {
+		t.Fatal(runnerImageErr)
+	}
+	return testRunnerImage
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestDockerOverhead measures what running a target in a container costs,
+// through the whole CLI: the same one-round target with `codspeed run` in a
+// container and with --no-container (the image is built before timing).
+// Goal: at most 1 s a target.
+func TestDockerOverhead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	needEngine(t)
+	dir := benchProject(t, `
+options:
+  warmup-time: 0
+  max-rounds: 1
+container:
+  build:
+    context: .
+    dockerfile: bench.Dockerfile
+benchmarks:
+  - name: primes
+    exec: ./primes 1000
+`)
+	timeRun := func(args ...string) time.Duration {
+		start := time.Now()
+		if r := codspeed(t, dir, "", args...); r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		return time.Since(start)
+	}
+	timeRun("run") // builds the image
+	const n = 3
+	var direct, contained []time.Duration
+	for range n {
+		direct = append(direct, timeRun("run", "--no-container"))
+		contained = append(contained, timeRun("run"))
+	}
+	med := func(d []time.Duration) time.Duration {
+		s := slices.Clone(d)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	overhead := med(contained) - med(direct)
+	t.Logf("codspeed run, one target, median of %d: --no-container %v, in a container %v (image build cached), overhead %v a target",
+		n, med(direct), med(contained), overhead)
+	if overhead > time.Second {
+		t.Errorf("overhead %v a target, goal <= 1s", overhead)
+	}
+}
