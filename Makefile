@@ -39,3 +39,18 @@ clean:
 	rm -rf bin
 
 FORCE:
+
+# --- containers and arm64 (docker path; see docs/docker.md) ---------------------------------------
+.PHONY: build-linux images test-arm64 test-docker
+
+build-linux: bin/codspeed-linux-amd64 bin/codspeed-linux-arm64 ## static runner binaries (CGO_ENABLED=0) for both image architectures
+
+images: build-linux ## the codspeed-go runner images (starts a local engine if none answers)
+	scripts/docker-engine.sh start
+	scripts/build-images.sh
+
+test-arm64: ## the pure-Go unit tests cross-built for linux/arm64 and run under qemu-user
+	scripts/test-arm64.sh
+
+test-docker: build build-linux ## the container tests against a real engine (started if needed)
+	CODSPEED_DOCKER_TESTS=1 $(GO) test -count=1 -run 'Docker|Engine' ./cmd/codspeed ./sandbox/docker
