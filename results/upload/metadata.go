@@ -103,7 +103,6 @@ func NewMetadata(info *ci.Info, runner Runner, b *Bundle, part *RunPart, tokenle
 		GhData:             info.GhData,
 		GlData:             info.GlData,
 		RepositoryRootPath: info.RepositoryRootPath,
-		RunPart:            part,
 	}
 	if md.Runner.Instruments == nil {
 		md.Runner.Instruments = []string{}
@@ -120,8 +119,12 @@ func NewMetadata(info *ci.Info, runner Runner, b *Bundle, part *RunPart, tokenle
 		r := info.BaseRef
 		md.BaseRef = &r
 	}
-	if part != nil && part.Metadata == nil {
-		part.Metadata = map[string]string{}
+	if part != nil {
+		p := *part
+		if p.Metadata == nil {
+			p.Metadata = map[string]string{}
+		}
+		md.RunPart = &p
 	}
 	return md
 }
