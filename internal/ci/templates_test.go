@@ -401,7 +401,7 @@ func TestJenkinsfile(t *testing.T) {
 }
 
 // groovyBalanced checks (), [] and {} nesting, skipping comments and string
-// literals ('...', "...", '''...''').
+// literals ('...', "...", ”'...”').
 func groovyBalanced(src string) error {
 	var stack []byte
 	line := 1
