@@ -401,7 +401,7 @@ func TestJenkinsfile(t *testing.T) {
 }
 
 // groovyBalanced checks (), [] and {} nesting, skipping comments and string
-// literals ('...', "...", ”'...”').
+// literals (single-, double- and triple-single-quoted).
 func groovyBalanced(src string) error {
 	var stack []byte
 	line := 1

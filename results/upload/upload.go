@@ -83,12 +83,15 @@ func (e *Error) Unwrap() error { return e.cause }
 func (e *Error) Retryable() bool { return e.StatusCode == 0 || e.StatusCode >= 500 }
 
 // Upload POSTs md to o.URL, then PUTs b to the URL the server answers with.
+// md.Tokenless is set from whether o.Token is empty.
 // It returns the server's answer (whose RunID names the run on the server).
 // On failure the caller keeps the run (the profile folder is untouched) and
 // can retry later.
 func Upload(ctx context.Context, o Options, md Metadata, b *Bundle) (*Response, error) {
 	o = o.withDefaults()
 	red := newRedactor(o.Token)
+	// The server must know whether to expect a token; only Options knows.
+	md.Tokenless = o.Token == ""
 	if md.ProfileMd5 != b.MD5 {
 		return nil, fmt.Errorf("upload: metadata profileMd5 %q does not match the archive's %q", md.ProfileMd5, b.MD5)
 	}

@@ -332,8 +332,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		w.WriteHeader(status)
 		io.WriteString(w, `{"error":"bad credentials: `+r.Header.Get("Authorization")+` for `+r.URL.String()+`"}`)
 	}
-	var storage *httptest.Server
-	storage = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		echo(w, r, http.StatusForbidden)
 	}))
 	defer storage.Close()
