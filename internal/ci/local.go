@@ -11,8 +11,9 @@ import (
 var ErrNotGitRepository = errors.New("not in a git repository (run inside a git checkout, or commit first)")
 
 // local describes a run on a developer's machine from its git checkout.
-// CODSPEED_REPOSITORY ("owner/name") overrides the origin remote, as the
-// --repository flag does in CodSpeed's runner.
+// CODSPEED_REPOSITORY ("owner/name") overrides the origin remote and
+// CODSPEED_PROVIDER ("github" or "gitlab") the repository provider, as the
+// --repository and --provider flags do in CodSpeed's runner.
 func (e Env) local() (*Info, error) {
 	top, err := e.Git(e.Dir, "rev-parse", "--show-toplevel")
 	if err != nil {
@@ -43,13 +44,20 @@ func (e Env) local() (*Info, error) {
 			return nil, fmt.Errorf("CODSPEED_REPOSITORY %q is not owner/name", repo)
 		}
 		info.Owner, info.Repository = owner, name
-		return info, nil
-	}
-	if url, err := e.Git(top, "remote", "get-url", "origin"); err == nil && url != "" {
+	} else if url, err := e.Git(top, "remote", "get-url", "origin"); err == nil && url != "" {
 		if r, err := ParseRemote(url); err == nil {
 			info.Owner, info.Repository = r.Owner, r.Repository
 			info.RepositoryProvider = r.RepositoryProvider()
 		}
+	}
+	switch p := strings.ToLower(e.Getenv("CODSPEED_PROVIDER")); p {
+	case "":
+	case "github":
+		info.RepositoryProvider = ProviderGitHub
+	case "gitlab":
+		info.RepositoryProvider = ProviderGitLab
+	default:
+		return nil, fmt.Errorf("CODSPEED_PROVIDER %q: want github or gitlab", p)
 	}
 	if info.Repository == "" {
 		// No usable remote: name the project after its directory.

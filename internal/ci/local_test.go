@@ -96,6 +96,29 @@ func TestDetectLocal(t *testing.T) {
 	if _, err := localEnv(dir, map[string]string{"CODSPEED_REPOSITORY": "nope"}).Detect(); err == nil {
 		t.Error("CODSPEED_REPOSITORY without a slash accepted")
 	}
+	info, err = localEnv(dir, map[string]string{"CODSPEED_REPOSITORY": "acme/bench", "CODSPEED_PROVIDER": "GitLab"}).Detect()
+	if err != nil || info.RepositoryProvider != ProviderGitLab || info.Owner != "acme" {
+		t.Errorf("provider override: %+v, %v", info, err)
+	}
+	if _, err := localEnv(dir, map[string]string{"CODSPEED_PROVIDER": "bitbucket"}).Detect(); err == nil {
+		t.Error("unknown CODSPEED_PROVIDER accepted")
+	}
+}
+
+// TestDetectThisCheckout runs the convenience entry point on the process's
+// own working directory, this package's source checkout.
+func TestDetectThisCheckout(t *testing.T) {
+	head, err := ExecGit(".", "rev-parse", "HEAD")
+	if err != nil {
+		t.Skipf("the source tree is not a git checkout (%v): nothing to detect", err)
+	}
+	info, err := Detect(func(string) string { return "" }, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Provider != Local || info.CommitHash != head || info.Event != EventLocal {
+		t.Errorf("this checkout: %+v, want LOCAL at %s", info, head)
+	}
 }
 
 func TestDetectLocalNoRemote(t *testing.T) {

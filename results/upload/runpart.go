@@ -9,11 +9,24 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/codspeed-go/codspeed-go/internal/ci"
 )
 
 // RunStateDir is where run-part counters are kept, relative to the git root
 // (or the working directory outside a repository).
 const RunStateDir = ".codspeed/run-state"
+
+// StateDir is the run-state directory for a run detected as info: under the
+// repository root (the git root locally, the checkout in CI), else under
+// workdir.
+func StateDir(info *ci.Info, workdir string) string {
+	root := workdir
+	if info != nil && info.RepositoryRootPath != "" {
+		root = info.RepositoryRootPath
+	}
+	return filepath.Join(root, RunStateDir)
+}
 
 // NextRunPart returns the next run-part index for runID (0 for the first
 // run of a CI run, then 1, 2, ...). The counter lives in a file under

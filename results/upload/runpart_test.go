@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/internal/ci"
 )
 
 func TestNextRunPartSequence(t *testing.T) {
@@ -37,6 +39,15 @@ func TestNextRunPartSequence(t *testing.T) {
 	}
 	if _, err := NextRunPart(dir, "11893460077"); err == nil || !strings.Contains(err.Error(), dir) {
 		t.Errorf("corrupt counter: %v", err)
+	}
+}
+
+func TestStateDir(t *testing.T) {
+	if got := StateDir(&ci.Info{RepositoryRootPath: "/repo/"}, "/repo/sub"); got != "/repo/.codspeed/run-state" {
+		t.Errorf("StateDir in a checkout = %q", got)
+	}
+	if got := StateDir(&ci.Info{}, "/work"); got != "/work/.codspeed/run-state" {
+		t.Errorf("StateDir without a root = %q", got)
 	}
 }
 
