@@ -115,7 +115,9 @@ func (e Env) githubPullRequest(info *Info) error {
 		info.BaseRef = pr.Base.Ref
 	}
 	info.HeadRef = pr.Head.Ref
-	if pr.Head.Repo != nil && pr.Base.Repo != nil && pr.Head.Repo.FullName != pr.Base.Repo.FullName {
+	// A null head repository means the fork was deleted after the pull
+	// request was opened: still a fork, and still without secrets.
+	if pr.Base.Repo != nil && (pr.Head.Repo == nil || pr.Head.Repo.FullName != pr.Base.Repo.FullName) {
 		info.IsFork = true
 		// A fork's branch may share its name with a base branch; the label
 		// ("owner:branch") keeps them apart.
