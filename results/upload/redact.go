@@ -1,6 +1,9 @@
 package upload
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // redacted replaces every secret in messages that leave this package.
 const redacted = "[REDACTED]"
@@ -21,8 +24,15 @@ func newRedactor(secrets ...string) *redactor {
 
 func (r *redactor) add(secret string) {
 	// Very short strings would redact ordinary words; real tokens are long.
-	if len(secret) >= 4 {
-		r.secrets = append(r.secrets, secret)
+	if len(secret) < 4 {
+		return
+	}
+	r.secrets = append(r.secrets, secret)
+	// A server echoing a URL or a form shows the token escaped.
+	for _, v := range []string{url.QueryEscape(secret), url.PathEscape(secret)} {
+		if v != secret {
+			r.secrets = append(r.secrets, v)
+		}
 	}
 }
 
