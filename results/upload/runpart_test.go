@@ -81,7 +81,7 @@ func TestNextRunPartProcesses(t *testing.T) {
 				fmt.Fprintln(os.Stderr, err)
 				os.Exit(1)
 			}
-			fmt.Println(idx)
+			fmt.Println("runpart-index", idx)
 		}
 		return
 	}
@@ -104,11 +104,14 @@ func TestNextRunPartProcesses(t *testing.T) {
 		if err := c.Wait(); err != nil {
 			t.Fatalf("helper %d: %v", i, err)
 		}
-		for _, line := range strings.Fields(outs[i].String()) {
-			if line == "PASS" {
+		// The test binary adds its own lines (PASS, coverage); only the
+		// tagged ones are indexes.
+		for _, line := range strings.Split(outs[i].String(), "\n") {
+			v, ok := strings.CutPrefix(line, "runpart-index ")
+			if !ok {
 				continue
 			}
-			n, err := strconv.Atoi(line)
+			n, err := strconv.Atoi(v)
 			if err != nil {
 				t.Fatalf("helper %d printed %q", i, line)
 			}
