@@ -41,6 +41,7 @@ func init() {
 		{"run", "run benchmarks: a command with its own harness, or the targets of codspeed.yml", cmdRun},
 		{"exec", "benchmark any command with the exec harness (or several, from stdin with `-`)", cmdExec},
 		{"runs", "list the runs kept in the local store", cmdRuns},
+		{"upload", "upload a stored run with the CodSpeed protocol (retries a failed upload)", cmdUpload},
 		{"doctor", "report what this host supports and what to change", cmdDoctor},
 		{"version", "print the version", cmdVersion},
 		{"help", "show help for a command", cmdHelp},
