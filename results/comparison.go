@@ -216,9 +216,12 @@ func formatValue(v float64, unit string) string {
 }
 
 // FormatChange renders a relative change with its sign: "+5.12%", "-0.300%",
-// "0%"; "-" when it is not a finite number.
+// "0%"; "+∞" from zero to more; "-" when it cannot be computed.
 func FormatChange(f Fraction) string {
 	v := 100 * float64(f)
+	if math.IsInf(v, 1) {
+		return "+∞"
+	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "-"
 	}
