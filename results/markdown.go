@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -77,7 +78,7 @@ func methodLine(c *Comparison) string {
 			continue
 		}
 		seen[b.Instrument] = true
-		th = append(th, fmt.Sprintf("%s %s", b.Instrument, formatPercent(100*b.Threshold)))
+		th = append(th, fmt.Sprintf("%s %s%%", b.Instrument, strconv.FormatFloat(100*b.Threshold, 'g', 4, 64)))
 	}
 	s := "Thresholds: " + strings.Join(th, ", ") + "."
 	if seen[Walltime] {

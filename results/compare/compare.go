@@ -199,6 +199,11 @@ func report(instrument string, h entry, o Options) results.BenchmarkChange {
 	bc := Judge(instrument, nil, h.b, o)
 	bc.Verdict = ""
 	bc.Notes = nil
+	if instrument == results.Walltime && len(h.b.Samples) > 0 {
+		s := benchmath.NewSample(fastTail(h.b.Samples, o.TailShare), &benchmath.Thresholds{CompareAlpha: o.Alpha})
+		sum := benchmath.AssumeNothing.Summary(s, o.Confidence)
+		bc.Head, bc.HeadCI, bc.HeadRounds = sum.Center, interval(sum), len(h.b.Samples)
+	}
 	if h.b.Error != "" {
 		bc.Verdict = results.VerdictFailed
 		bc.Notes = []string{h.b.Error}

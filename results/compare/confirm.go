@@ -67,6 +67,10 @@ func Confirm(ctx context.Context, c *results.Comparison, times int, remeasure Re
 				c.Benchmarks[i].Notes = append(c.Benchmarks[i].Notes, "could not be re-measured to confirm the regression")
 				continue
 			}
+			if h.Error != "" {
+				c.Benchmarks[i].Notes = append(c.Benchmarks[i].Notes, "re-measuring failed: "+h.Error)
+				continue
+			}
 			nb := Judge(old.Instrument, old.BaseBenchmark, h, o)
 			if nb.Verdict == results.VerdictRegressed {
 				confirmed[i] = attempt
