@@ -55,9 +55,7 @@ type result struct {
 // codspeed runs the binary in dir with an isolated store.
 func codspeed(t *testing.T, dir string, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CODSPEED_STORE="+filepath.Join(dir, "store"), "CODSPEED_RUNNER_MODE=", "CODSPEED_PROFILE_FOLDER=")
+	cmd := newCmd(dir, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -73,6 +71,20 @@ func codspeed(t *testing.T, dir string, stdin string, args ...string) result {
 		t.Fatalf("codspeed panicked:\n%s", r.stderr)
 	}
 	return r
+}
+
+// newCmd prepares the binary in dir with an isolated store and none of the
+// caller's CodSpeed settings.
+func newCmd(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CODSPEED_") && !strings.HasPrefix(kv, "ACTIONS_ID_TOKEN") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "CODSPEED_STORE="+filepath.Join(dir, "store"))
+	return cmd
 }
 
 func readOnlyResults(t *testing.T, profile string) *results.File {
@@ -392,7 +404,7 @@ func TestJSONEventsAndStdin(t *testing.T) {
 func TestBenchmarkEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "env.txt")
-	cmd := exec.Command(binary, "exec", "--warmup-time", "0", "--max-rounds", "1", "--profile-folder", filepath.Join(dir, "pf"),
+	cmd := exec.Command(binary, "exec", "--skip-upload", "--warmup-time", "0", "--max-rounds", "1", "--profile-folder", filepath.Join(dir, "pf"),
 		"--", "sh", "-c", "env > "+envFile)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CODSPEED_STORE="+filepath.Join(dir, "store"), "CODSPEED_TOKEN=secret-token-value")

@@ -41,6 +41,7 @@ type runFlags struct {
 
 	warmupTime, maxTime, minTime string
 	maxRounds, minRounds         int64
+	upload                       uploadFlags
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
@@ -53,7 +54,8 @@ func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
 	fs.StringVar(&f.workDir, "working-directory", "", "directory the benchmarks run in (default: the current one)")
 	fs.StringVar(&f.profileFolder, "profile-folder", os.Getenv("CODSPEED_PROFILE_FOLDER"), "where results and profiles are written (default: the run's folder in the local store) [$CODSPEED_PROFILE_FOLDER]")
 	fs.StringVar(&f.configPath, "config", "", "project config file (default: codspeed.yml found from here up to the git root)")
-	fs.BoolVar(&f.skipUpload, "skip-upload", envBool("CODSPEED_SKIP_UPLOAD", true), "do not upload results (uploading is opt-in) [$CODSPEED_SKIP_UPLOAD]")
+	fs.BoolVar(&f.skipUpload, "skip-upload", false, "do not upload, even with a token or upload URL (uploading happens only with one) [$CODSPEED_SKIP_UPLOAD]")
+	f.upload.register(fs)
 	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "succeed even when no benchmark was measured")
 	fs.StringVar(&f.messageFormat, "message-format", "human", "human, or json: one JSON event per line on stdout")
 	fs.BoolVar(&f.showOutput, "show-output", false, "show the benchmark's own output (exec targets discard it by default)")
@@ -258,7 +260,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	req := run.Request{
 		Modes: modes, Targets: targets, Instruments: insts,
 		GitRoot: gitRoot, Git: gitrepo.Head(gitRoot), Store: store,
-		ProfileFolder: profile, AllowEmpty: f.allowEmpty, Args: os.Args, NoSandbox: f.noSandbox,
+		ProfileFolder: profile, AllowEmpty: f.allowEmpty, Args: redactArgs(os.Args), NoSandbox: f.noSandbox,
 		ShowOutput: f.showOutput, Out: os.Stdout, Err: os.Stderr,
 		JSONEvents: f.messageFormat == "json",
 		Progress:   progress,
@@ -269,6 +271,14 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		fmt.Fprintf(os.Stderr, "run %s (%s): %s\n", out.Meta.ID, out.Meta.Status, store.Dir(out.Meta.ID))
 		if len(out.Meta.Missing) > 0 {
 			fmt.Fprintf(os.Stderr, "not measured: %s\n", strings.Join(out.Meta.Missing, ", "))
+		}
+	}
+	if out != nil && out.Meta != nil && err == nil && f.upload.wanted(fs) {
+		if uerr := uploadRun(ctx, f.upload, out.Meta, cwd, f.allowEmpty); uerr != nil {
+			fmt.Fprintf(os.Stderr, "codspeed: %v\n", uerr)
+			if out.Failed == 0 {
+				return exitFailed
+			}
 		}
 	}
 	switch {
@@ -284,6 +294,25 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		return exitFailed
 	}
 	return exitOK
+}
+
+// redactArgs is the command line as kept in the run record, with the value of
+// --token replaced: tokens are never written.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i := 0; i < len(out); i++ {
+		if out[i] == "--" {
+			break
+		}
+		if out[i] == "--token" && i+1 < len(out) {
+			out[i+1] = "[redacted]"
+			i++
+		} else if strings.HasPrefix(out[i], "--token=") {
+			out[i] = "--token=[redacted]"
+		}
+	}
+	return out
 }
 
 // parseModes accepts a comma list and the old name "instrumentation".

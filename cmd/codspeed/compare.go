@@ -1,0 +1,338 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/internal/config"
+	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
+	"github.com/codspeed-go/codspeed-go/internal/run"
+	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/results/compare"
+)
+
+const compareSynopsis = `codspeed compare --base X [--head Y] [flags]
+
+Compare two runs and judge every benchmark: regressed, improved, unchanged,
+not significant (a change the noise cannot confirm), new, missing, or failed.
+X and Y are each a run id (or a unique prefix; see codspeed runs), a profile
+folder, a results file, or a git ref or commit (the newest stored run of that
+commit). The head defaults to the newest run.
+
+Thresholds come from codspeed.yml (thresholds: regression, improvement,
+walltime, simulation, memory; per target under options.thresholds); the
+defaults are walltime 5%, simulation 2%, memory 2%.
+
+Exit codes: 0 no regression, 1 a benchmark regressed or failed in the head,
+2 bad input (unknown run, unreadable results, bad flags or config).`
+
+func cmdCompare(ctx context.Context, args []string) int {
+	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
+	base := fs.String("base", "", "what to compare against: run id, profile folder, results file or git ref (required)")
+	head := fs.String("head", "", "what to judge (default: the newest run)")
+	format := fs.String("format", "table", "table, markdown, html or json")
+	output := fs.StringP("output", "o", "", "write the report to this file instead of stdout")
+	confirm := fs.Int("confirm", 0, "re-measure each regressed benchmark up to N times; it fails only if every re-measurement regresses too")
+	configPath := fs.String("config", "", "project config with thresholds and targets (default: codspeed.yml found from here up to the git root)")
+	if code, ok := parseFlags(fs, args, compareSynopsis); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fail(exitUsage, "compare takes no arguments (got %q): name the runs with --base and --head", fs.Arg(0))
+	}
+	if *base == "" {
+		return fail(exitUsage, "compare needs --base: a run id, profile folder, results file or git ref")
+	}
+	if *confirm < 0 {
+		return fail(exitUsage, "--confirm must be 0 or more, not %d", *confirm)
+	}
+	render, err := renderer(*format)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	gitRoot := gitrepo.Root(cwd)
+	cfg, warnings, err := loadConfig(*configPath, cwd, gitRoot)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+	}
+	store := &results.Store{Root: results.DefaultStoreRoot(gitRoot)}
+
+	headSide, err := resolveHead(*head, store, gitRoot)
+	if err != nil {
+		return fail(exitUsage, "head: %v", err)
+	}
+	baseSide, err := compare.Resolve(*base, store, gitRoot)
+	if err != nil {
+		return fail(exitUsage, "base: %v", err)
+	}
+	if baseSide.Ref.Source == headSide.Ref.Source {
+		return fail(exitUsage, "base and head are the same (%s): name another with --base or --head", headSide.Ref.Source)
+	}
+	opts := compare.Options{Limits: limitsFromConfig(cfg)}
+	c := compare.Compare(baseSide, headSide, opts)
+	if *confirm > 0 && len(compare.Flagged(c)) > 0 {
+		fmt.Fprintf(os.Stderr, "codspeed: %d regression(s); re-measuring up to %d time(s) to confirm\n", len(compare.Flagged(c)), *confirm)
+		re := remeasurer(cfg, cwd, gitRoot)
+		if err := compare.Confirm(ctx, c, *confirm, re, opts); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return fail(exitInterrupted, "interrupted while re-measuring")
+			}
+			// The first verdicts stand; say why they were not confirmed.
+			fmt.Fprintf(os.Stderr, "codspeed: %v\n", err)
+		}
+	}
+	if code := writeReport(c, render, *output, *format); code != exitOK {
+		return code
+	}
+	if c.Regressed() {
+		return exitFailed
+	}
+	return exitOK
+}
+
+const reportSynopsis = `codspeed report [RUN] [flags]
+
+Render one run (a run id or prefix, a profile folder or a results file;
+default: the newest run) as a table, Markdown, a self-contained HTML page
+with flame graphs, or JSON.`
+
+func cmdReport(_ context.Context, args []string) int {
+	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
+	format := fs.String("format", "table", "table, markdown, html or json")
+	output := fs.StringP("output", "o", "", "write the report to this file instead of stdout")
+	if code, ok := parseFlags(fs, args, reportSynopsis); !ok {
+		return code
+	}
+	if fs.NArg() > 1 {
+		return fail(exitUsage, "report renders one run, got %d", fs.NArg())
+	}
+	render, err := renderer(*format)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	cwd, _ := os.Getwd()
+	gitRoot := gitrepo.Root(cwd)
+	store := &results.Store{Root: results.DefaultStoreRoot(gitRoot)}
+	side, err := resolveHead(fs.Arg(0), store, gitRoot)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	if *format == "table" {
+		return writeTables(side, *output)
+	}
+	return writeReport(compare.Compare(nil, side, compare.Options{}), render, *output, *format)
+}
+
+func resolveHead(spec string, store *results.Store, gitRoot string) (*compare.Side, error) {
+	if spec == "" {
+		return compare.Newest(store)
+	}
+	return compare.Resolve(spec, store, gitRoot)
+}
+
+type renderFunc func(w io.Writer, c *results.Comparison, color bool) error
+
+func renderer(format string) (renderFunc, error) {
+	switch format {
+	case "table":
+		return results.RenderComparisonTable, nil
+	case "markdown", "md":
+		return func(w io.Writer, c *results.Comparison, _ bool) error { return results.RenderMarkdown(w, c) }, nil
+	case "html":
+		return func(w io.Writer, c *results.Comparison, _ bool) error { return results.RenderHTML(w, c) }, nil
+	case "json":
+		return func(w io.Writer, c *results.Comparison, _ bool) error { return results.RenderComparisonJSON(w, c) }, nil
+	}
+	return nil, fmt.Errorf("--format must be table, markdown, html or json, not %q", format)
+}
+
+// writeReport renders c to the output file (atomically) or to stdout, in
+// colour only when stdout is a terminal and the format is the table.
+func writeReport(c *results.Comparison, render renderFunc, output, format string) int {
+	if output == "" {
+		color := format == "table" && term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == ""
+		if err := render(os.Stdout, c, color); err != nil {
+			return fail(exitUsage, "%v", err)
+		}
+		return exitOK
+	}
+	var sb strings.Builder
+	if err := render(&sb, c, false); err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	if err := results.WriteFileAtomic(output, []byte(sb.String())); err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s\n", output)
+	if c.Base != nil {
+		fmt.Fprintln(os.Stderr, results.Summary(c))
+	}
+	return exitOK
+}
+
+func writeTables(side *compare.Side, output string) int {
+	var sb strings.Builder
+	for i, p := range side.Parts {
+		if len(side.Parts) > 1 {
+			if i > 0 {
+				sb.WriteString("\n")
+			}
+			sb.WriteString(p.File.Instrument.Type + "\n")
+		}
+		if err := results.RenderTable(&sb, p.File.Instrument.Type, p.File.Benchmarks); err != nil {
+			return fail(exitUsage, "%s: %v", p.Path, err)
+		}
+	}
+	if output == "" {
+		fmt.Print(sb.String())
+		return exitOK
+	}
+	if err := results.WriteFileAtomic(output, []byte(sb.String())); err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	return exitOK
+}
+
+// limitsFromConfig builds the thresholds of each benchmark from the config:
+// a target's options.thresholds, over the root options.thresholds, over the
+// top-level thresholds section, over the built-in defaults. Within one set,
+// the per-mode value (walltime, simulation, memory) wins over regression,
+// and improvement defaults to the regression threshold. A target's
+// thresholds reach the benchmarks named after it: every exec target, and
+// entrypoint targets only for benchmarks whose name is the target's (the
+// results do not record which entrypoint produced a benchmark).
+func limitsFromConfig(cfg *config.Config) func(string, *results.Benchmark) compare.Limits {
+	return func(instrument string, b *results.Benchmark) compare.Limits {
+		var t config.Thresholds
+		if cfg != nil {
+			if cfg.Thresholds != nil {
+				t = *cfg.Thresholds
+			}
+			if cfg.Options.Thresholds != nil {
+				t = cfg.Options.Thresholds.Merge(t)
+			}
+			for _, ct := range cfg.Targets {
+				if ct.Options.Thresholds != nil && (ct.Name == b.Name || "exec_harness::"+ct.Name == b.URI) {
+					t = ct.Options.Thresholds.Merge(t)
+					break
+				}
+			}
+		}
+		lim := compare.DefaultLimits(instrument)
+		mode := map[string]*float64{results.Walltime: t.Walltime, results.Simulation: t.Simulation, results.Memory: t.Memory}[instrument]
+		switch {
+		case mode != nil:
+			lim.Regression, lim.Improvement = *mode, *mode
+		case t.Regression != nil:
+			lim.Regression, lim.Improvement = *t.Regression, *t.Regression
+		}
+		if t.Improvement != nil {
+			lim.Improvement = *t.Improvement
+		}
+		return lim
+	}
+}
+
+// remeasurer re-runs the targets of flagged walltime benchmarks: the config
+// target of that name when there is one, otherwise the benchmark's own
+// command line (an exec benchmark's name is its command unless --name was
+// given), with the harness options the head recorded. The runs go to a
+// temporary store, so they never become "the newest run". Benchmarks of
+// other instruments, and of entrypoint targets, are not re-measured (their
+// verdict stands, with a note).
+func remeasurer(cfg *config.Config, cwd, gitRoot string) compare.Remeasure {
+	return func(ctx context.Context, flagged []results.BenchmarkChange) ([]*results.File, error) {
+		var targets []instruments.Target
+		var cfgTargets []instruments.Target
+		if cfg != nil {
+			cfgTargets, _ = configTargets(cfg, config.Options{}, cwd)
+		}
+		for _, b := range flagged {
+			if b.Instrument != results.Walltime || !strings.HasPrefix(b.URI, "exec_harness::") {
+				continue
+			}
+			found := false
+			for _, t := range cfgTargets {
+				if t.Name == b.Name && t.Kind == instruments.Exec {
+					targets, found = append(targets, t), true
+					break
+				}
+			}
+			if found {
+				continue
+			}
+			o := optionsFromBenchConfig(b.HeadBenchmark)
+			t, err := target(b.Name, instruments.Exec, b.Name, nil, o, cwd)
+			if err != nil {
+				continue
+			}
+			targets = append(targets, t)
+		}
+		if len(targets) == 0 {
+			return nil, nil
+		}
+		tmp, err := os.MkdirTemp("", "codspeed-confirm-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		in, err := newInstrument(results.Walltime, gitRoot)
+		if err != nil {
+			return nil, err
+		}
+		out, err := run.Execute(ctx, run.Request{
+			Modes: []string{results.Walltime}, Targets: targets,
+			Instruments: map[string]instruments.Instrument{results.Walltime: in},
+			GitRoot:     gitRoot, Git: gitrepo.Head(gitRoot),
+			Store: &results.Store{Root: filepath.Join(tmp, "runs")}, AllowEmpty: true,
+			Args: []string{"codspeed", "compare", "--confirm"}, Out: io.Discard, Err: os.Stderr,
+			Progress: run.NewProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))),
+		})
+		if out == nil {
+			return nil, err
+		}
+		return out.Files, err
+	}
+}
+
+// optionsFromBenchConfig gives back the harness options a benchmark ran
+// with, as recorded in its results (a nil warmup there means none).
+func optionsFromBenchConfig(b *results.Benchmark) config.Options {
+	var o config.Options
+	zero := time.Duration(0)
+	o.WarmupTime = &zero
+	if b == nil || b.Config == nil {
+		return o
+	}
+	c := b.Config
+	if c.WarmupTimeNs != nil {
+		d := time.Duration(*c.WarmupTimeNs)
+		o.WarmupTime = &d
+	}
+	if c.MaxTimeNs != nil {
+		d := time.Duration(*c.MaxTimeNs)
+		o.MaxTime = &d
+	}
+	if c.MaxRounds != nil {
+		n := *c.MaxRounds
+		o.MaxRounds = &n
+	}
+	return o
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/codspeed-go/codspeed-go/internal/ci"
+	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
+	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/results/upload"
+)
+
+// uploadFlags are the upload settings of run, exec and upload.
+type uploadFlags struct {
+	url   string
+	token string
+}
+
+func (u *uploadFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&u.url, "upload-url", os.Getenv("CODSPEED_UPLOAD_URL"), "CodSpeed-compatible upload endpoint (default "+upload.DefaultURL+") [$CODSPEED_UPLOAD_URL]")
+	fs.StringVar(&u.token, "token", "", "upload token [$CODSPEED_TOKEN]; never printed or stored")
+}
+
+// wanted says whether run/exec should upload: uploading is an addition, so
+// only when an endpoint or a token (flag, CODSPEED_TOKEN, GitHub OIDC) is
+// there and --skip-upload was not given.
+func (u *uploadFlags) wanted(fs *pflag.FlagSet) bool {
+	if skip, _ := fs.GetBool("skip-upload"); skip && fs.Changed("skip-upload") {
+		return false
+	}
+	if envBool("CODSPEED_SKIP_UPLOAD", false) && !fs.Changed("skip-upload") {
+		return false
+	}
+	return u.url != "" || u.token != "" || os.Getenv("CODSPEED_TOKEN") != "" || os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != ""
+}
+
+func cmdUpload(ctx context.Context, args []string) int {
+	fs := pflag.NewFlagSet("upload", pflag.ContinueOnError)
+	var u uploadFlags
+	u.register(fs)
+	allowEmpty := fs.Bool("allow-empty", false, "upload even when the run has no benchmarks")
+	if code, ok := parseFlags(fs, args, "codspeed upload [flags] [RUN]\n\nUpload a run kept in the local store (default: the newest) with the CodSpeed upload\nprotocol; use it to retry a failed upload."); !ok {
+		return code
+	}
+	cwd, _ := os.Getwd()
+	store := &results.Store{Root: results.DefaultStoreRoot(gitrepo.Root(cwd))}
+	var meta *results.RunMeta
+	var err error
+	if len(fs.Args()) > 0 {
+		meta, err = store.Find(fs.Args()[0])
+	} else {
+		var runs []*results.RunMeta
+		runs, err = store.List()
+		if err == nil && len(runs) == 0 {
+			err = fmt.Errorf("no runs in %s", store.Root)
+		}
+		if err == nil {
+			meta = runs[0]
+		}
+	}
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	if err := uploadRun(ctx, u, meta, cwd, *allowEmpty); err != nil {
+		return fail(exitFailed, "%v", err)
+	}
+	return exitOK
+}
+
+// uploadRun uploads each part (mode) of a run. A failure loses nothing: the
+// run stays in the store and the message says how to retry.
+func uploadRun(ctx context.Context, u uploadFlags, meta *results.RunMeta, cwd string, allowEmpty bool) error {
+	client := &http.Client{Timeout: 2 * time.Minute}
+	token, source, err := upload.ResolveToken(ctx, u.token, os.Getenv, client, upload.DefaultOIDCAudience)
+	if err != nil && !errors.Is(err, upload.ErrNoOIDC) {
+		return fmt.Errorf("upload token: %w", err)
+	}
+	info, err := ci.OSEnv(cwd).Detect()
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	url := u.url
+	if url == "" {
+		url = upload.DefaultURL
+	}
+	base := info.RunID
+	if base == "" {
+		base = meta.ID
+	}
+	var errs []error
+	for _, part := range meta.Parts {
+		executor := map[string]string{results.Walltime: upload.ExecutorWalltime, results.Simulation: upload.ExecutorValgrind, results.Memory: upload.ExecutorMemory}[part.Mode]
+		bundle, err := upload.Archive(part.ProfileFolder, part.Mode == results.Simulation)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: archive %s: %w", part.Mode, part.ProfileFolder, err))
+			continue
+		}
+		index, err := upload.NextRunPart(upload.StateDir(info, cwd), base)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rp := &upload.RunPart{RunID: base, RunPartID: upload.PartID(base+"-"+part.Mode, index), JobName: info.JobName, Metadata: map[string]string{"mode": part.Mode}}
+		runner := upload.RunnerMetadata("codspeed-go", version, executor, meta.Modes)
+		md := upload.NewMetadata(info, runner, bundle, rp, token == "", allowEmpty)
+		resp, err := upload.Upload(ctx, upload.Options{URL: url, Token: token, HTTPClient: client, UserAgent: "codspeed-go/" + version, Log: os.Stderr}, md, bundle)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", part.Mode, err))
+			continue
+		}
+		via := "tokenless"
+		if token != "" {
+			via = "token from " + source
+		}
+		fmt.Fprintf(os.Stderr, "uploaded %s results of run %s (%s, %d bytes): status %s, remote run %s\n", part.Mode, meta.ID, via, len(bundle.Data), resp.Status, resp.RunID)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("upload failed; the run is kept in %s, retry with `codspeed upload %s`: %w",
+			filepath.Dir(meta.Parts[0].ProfileFolder), meta.ID, err)
+	}
+	return nil
+}

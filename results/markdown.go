@@ -1,0 +1,134 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// RenderMarkdown writes c as GitHub/GitLab-flavoured Markdown, for a merge
+// or pull request comment: a title with the verdict counts, what was
+// compared, a table per instrument (worst verdicts first), the notes in a
+// collapsed section, and the thresholds and method in one line. Without a
+// base it writes a report of the head's figures. Benchmark names are escaped
+// so that none can break the table or inject markup.
+func RenderMarkdown(w io.Writer, c *Comparison) error {
+	var sb strings.Builder
+	if c.Base == nil {
+		fmt.Fprintf(&sb, "## Benchmarks: %s\n\n", mdEscape(refLine(c.Head)))
+		for _, group := range byInstrument(c.Benchmarks) {
+			fmt.Fprintf(&sb, "### %s\n\n| Benchmark | %s | Confidence interval | Rounds |\n|---|---:|---|---:|\n",
+				group[0].Instrument, mdEscape(capitalize(group[0].Metric)))
+			for _, b := range group {
+				val := sideValue(b.Head, b.Unit, true)
+				if b.Verdict == VerdictFailed {
+					val = "failed: " + errorLine(strings.Join(b.Notes, "\n"))
+				}
+				fmt.Fprintf(&sb, "| %s | %s | %s | %s |\n", mdEscape(b.Name), mdEscape(val), ciText(b.HeadCI, b.Unit), rounds(b.HeadRounds))
+			}
+			sb.WriteString("\n")
+		}
+		_, err := io.WriteString(w, sb.String())
+		return err
+	}
+
+	title := "No regression"
+	if c.Regressed() {
+		title = "Regression"
+	}
+	fmt.Fprintf(&sb, "## %s: %s\n\n", title, Summary(c))
+	fmt.Fprintf(&sb, "Base %s → head %s\n\n", mdEscape(refLine(*c.Base)), mdEscape(refLine(c.Head)))
+	var notes []string
+	for _, group := range byInstrument(c.Benchmarks) {
+		fmt.Fprintf(&sb, "### %s (%s)\n\n", group[0].Instrument, group[0].Metric)
+		sb.WriteString("| Benchmark | Base | Head | Change | p | Verdict |\n|---|---:|---:|---:|---:|---|\n")
+		for _, b := range group {
+			v := mdEscape(verdictText(b))
+			if b.Verdict == VerdictRegressed || b.Verdict == VerdictFailed {
+				v = "**" + v + "**"
+			}
+			fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s |\n", mdEscape(b.Name),
+				sideValue(b.Base, b.Unit, b.Verdict != VerdictNew),
+				sideValue(b.Head, b.Unit, b.Verdict != VerdictMissing && b.Verdict != VerdictFailed),
+				mdEscape(FormatChange(b.Change)), mdEscape(pValue(b.P)), v)
+			if b.Verdict != VerdictUnchanged {
+				for _, n := range b.Notes {
+					notes = append(notes, fmt.Sprintf("- %s: %s", mdEscape(b.Name), mdEscape(errorLine(n))))
+				}
+			}
+		}
+		sb.WriteString("\n")
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(&sb, "<details><summary>Notes (%d)</summary>\n\n%s\n\n</details>\n\n", len(notes), strings.Join(notes, "\n"))
+	}
+	sb.WriteString(methodLine(c) + "\n")
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+// methodLine says how verdicts were reached, so a reader of a comment can
+// judge them without the tool's documentation.
+func methodLine(c *Comparison) string {
+	var th []string
+	seen := map[string]bool{}
+	for _, b := range c.Benchmarks {
+		if seen[b.Instrument] {
+			continue
+		}
+		seen[b.Instrument] = true
+		th = append(th, fmt.Sprintf("%s %s%%", b.Instrument, strconv.FormatFloat(100*b.Threshold, 'g', 4, 64)))
+	}
+	s := "Thresholds: " + strings.Join(th, ", ") + "."
+	if seen[Walltime] {
+		s += fmt.Sprintf(" Walltime compares the fastest rounds of each run (their median: \"fast median\") with a Mann-Whitney U test at α=%g;"+
+			" a change beyond the threshold that the test cannot confirm is \"not significant\".", c.Alpha)
+	}
+	return "<sub>" + s + "</sub>"
+}
+
+func ciText(iv *Interval, unit string) string {
+	if iv == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s – %s (%s)", formatValue(iv.Lo, unit), formatValue(iv.Hi, unit), formatPercent(100*iv.Confidence))
+}
+
+func rounds(n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprint(n)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// mdEscape makes s inert in a Markdown table cell: markup characters are
+// backslash-escaped, HTML is turned into entities, and line breaks become
+// spaces.
+func mdEscape(s string) string {
+	s = escapeControl(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s))
+	var sb strings.Builder
+	for _, r := range s {
+		switch r {
+		case '<':
+			sb.WriteString("&lt;")
+		case '>':
+			sb.WriteString("&gt;")
+		case '&':
+			sb.WriteString("&amp;")
+		case '\\', '`', '*', '_', '[', ']', '|', '#', '~', '!':
+			sb.WriteRune('\\')
+			sb.WriteRune(r)
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
+}
