@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/orchestrate"
 	"github.com/codspeed-go/codspeed-go/internal/run"
@@ -18,13 +20,7 @@ import (
 // containerExecutor prepares the containers of a config with a `container:`
 // section: the engine, the benchmark image (built or pulled, progress on
 // stderr) and the runner binary to inject. The caller closes it.
-func containerExecutor(ctx context.Context, cfg *config.Config, gitRoot string, progress *run.Progress) (*orchestrate.Executor, error) {
-	workspace := cfg.Dir
-	if gitRoot != "" {
-		if rel, err := filepath.Rel(gitRoot, cfg.Dir); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			workspace = gitRoot
-		}
-	}
+func containerExecutor(ctx context.Context, cfg *config.Config, workspace string, progress *run.Progress) (*orchestrate.Executor, error) {
 	// The orchestrator's decisions that deserve attention (a capability
 	// fallback, an engine warning) are shown once each, like other warnings.
 	log := slog.New(slog.NewTextHandler(&warnLines{p: progress}, &slog.HandlerOptions{
@@ -44,6 +40,26 @@ func containerExecutor(ctx context.Context, cfg *config.Config, gitRoot string, 
 		BuildOutput: os.Stderr,
 		Docker:      docker.Options{Log: log},
 	})
+}
+
+// containerWorkspace is the folder mounted in every container: the git root
+// when the config is inside a git work tree, else the config's folder. Every
+// target's working directory must be inside it, which is checked here, before
+// an image is built.
+func containerWorkspace(cfg *config.Config, gitRoot string, targets []instruments.Target) (string, error) {
+	workspace := cfg.Dir
+	if gitRoot != "" {
+		if rel, err := filepath.Rel(gitRoot, cfg.Dir); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			workspace = gitRoot
+		}
+	}
+	var errs []error
+	for _, t := range targets {
+		if _, err := orchestrate.ContainerPath(workspace, t.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("%s: working directory %w", t.Name, err))
+		}
+	}
+	return workspace, errors.Join(errs...)
 }
 
 func describeContainer(c *config.Container) string {

@@ -300,6 +300,34 @@ benchmarks:
 	}
 }
 
+// TestContainerWorkspaceChecked: a target whose working directory the
+// containers would not see is refused before any engine is contacted.
+func TestContainerWorkspaceChecked(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "bench")
+	os.Mkdir(sub, 0o755)
+	writeConfig(t, sub, "options: {working-directory: ..}\ncontainer: {image: never-pulled:1}\nbenchmarks:\n  - {name: a, exec: ./a}\n")
+	r := codspeed(t, sub, "", "run")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "outside the workspace "+sub) || strings.Contains(r.stderr, "preparing") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestDockerRunnerBinaryChecked: a runner binary that cannot run in the image
+// (dynamically linked) is refused with what to do.
+func TestDockerRunnerBinaryChecked(t *testing.T) {
+	needEngine(t)
+	dir := benchProject(t, "container: {build: {context: ., dockerfile: bench.Dockerfile}}\nbenchmarks:\n  - {name: a, exec: ./primes 1}\n")
+	cmd := exec.Command(binary, "run")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CODSPEED_STORE="+filepath.Join(dir, "store"), "CODSPEED_RUNNER_BINARY="+primes)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailed ||
+		!strings.Contains(string(out), "no static codspeed binary") || !strings.Contains(string(out), "static: false") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
 // TestDockerFailingTarget: a target that fails is recorded as failed, the run
 // is marked failed, and its container is gone.
 func TestDockerFailingTarget(t *testing.T) {

@@ -246,7 +246,11 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	progress := run.NewProgress(os.Stderr, stderrTTY)
 	var executor run.Executor
 	if inContainers {
-		ex, err := containerExecutor(ctx, cfg, gitRoot, progress)
+		workspace, err := containerWorkspace(cfg, gitRoot, targets)
+		if err != nil {
+			return fail(exitUsage, "container: %v", err)
+		}
+		ex, err := containerExecutor(ctx, cfg, workspace, progress)
 		if err != nil {
 			code := exitFailed
 			if errors.Is(err, context.Canceled) {

@@ -183,7 +183,7 @@ func (e *Executor) Close() error { return e.orch.Close() }
 func ContainerPath(workspace, hostPath string) (string, error) {
 	rel, err := filepath.Rel(workspace, hostPath)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
-		return "", fmt.Errorf("%s is outside the workspace %s, which is all a container sees (run from inside it, or use --no-container)", hostPath, workspace)
+		return "", fmt.Errorf("%s is outside the workspace %s, the only folder the containers see (move codspeed.yml up, make the project a git checkout, or use --no-container)", hostPath, workspace)
 	}
 	return filepath.ToSlash(filepath.Join(WorkspaceDir, rel)), nil
 }
