@@ -60,8 +60,10 @@ func TestRenderFlamegraphs(t *testing.T) {
 
 type recordingGroups struct{ log []string }
 
-func (g *recordingGroups) GroupStart(w io.Writer, title string) { g.log = append(g.log, "start "+title) }
-func (g *recordingGroups) GroupEnd(w io.Writer)                  { g.log = append(g.log, "end") }
+func (g *recordingGroups) GroupStart(w io.Writer, title string) {
+	g.log = append(g.log, "start "+title)
+}
+func (g *recordingGroups) GroupEnd(w io.Writer) { g.log = append(g.log, "end") }
 
 func TestProgressGroupsTargets(t *testing.T) {
 	var buf bytes.Buffer
