@@ -17,6 +17,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
+	"github.com/codspeed-go/codspeed-go/internal/ci"
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
@@ -270,6 +271,9 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		Progress:   progress,
 		Executor:   executor,
 	}
+	if info := ciInfo(cwd); info != nil {
+		req.Progress.WithGroups(info)
+	}
 	out, err := run.Execute(ctx, req)
 	if out != nil && out.Meta != nil && !req.JSONEvents {
 		fmt.Fprintf(os.Stderr, "run %s (%s): %s\n", out.Meta.ID, out.Meta.Status, store.Dir(out.Meta.ID))
@@ -298,6 +302,21 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		return exitFailed
 	}
 	return exitOK
+}
+
+// ciInfo is the CI provider when codspeed runs in one (nil locally or when
+// detection fails: grouping is cosmetic).
+func ciInfo(cwd string) *ci.Info {
+	for _, v := range []string{"GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "JENKINS_URL"} {
+		if os.Getenv(v) != "" {
+			info, err := ci.OSEnv(cwd).Detect()
+			if err != nil || info.Provider == ci.Local {
+				return nil
+			}
+			return info
+		}
+	}
+	return nil
 }
 
 // redactArgs is the command line as kept in the run record, with the value of

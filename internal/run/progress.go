@@ -23,16 +23,37 @@ type Progress struct {
 	last      time.Time
 	drawn     bool
 	warned    map[string]bool
+	groups    Grouper
+	inGroup   bool
+}
+
+// Grouper folds a CI log into collapsible sections (GitHub's ::group::,
+// GitLab's section_start); internal/ci's Info is one.
+type Grouper interface {
+	GroupStart(w io.Writer, title string)
+	GroupEnd(w io.Writer)
 }
 
 // NewProgress writes to w; tty selects in-place redraws.
 func NewProgress(w io.Writer, tty bool) *Progress { return &Progress{w: w, tty: tty} }
+
+// WithGroups makes each target a collapsible section of a CI log.
+func (p *Progress) WithGroups(g Grouper) *Progress {
+	p.groups = g
+	return p
+}
 
 // Start announces a target.
 func (p *Progress) Start(name string, pos, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.target, p.pos, p.n, p.phase, p.done, p.tot = name, pos, n, "", 0, 0
+	if p.groups != nil && !p.tty {
+		p.endGroup()
+		p.groups.GroupStart(p.w, fmt.Sprintf("codspeed [%d/%d] %s", pos, n, name))
+		p.inGroup = true
+		return
+	}
 	if !p.tty {
 		fmt.Fprintf(p.w, "[%d/%d] %s\n", pos, n, name)
 		return
@@ -94,12 +115,20 @@ func (p *Progress) Warn(msg string) {
 	}
 }
 
-// Done clears the progress line.
+// Done clears the progress line and closes the open log group.
 func (p *Progress) Done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clear()
+	p.endGroup()
 	p.target = ""
+}
+
+func (p *Progress) endGroup() {
+	if p.inGroup {
+		p.groups.GroupEnd(p.w)
+		p.inGroup = false
+	}
 }
 
 func (p *Progress) clear() {

@@ -1,6 +1,8 @@
 package run
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,5 +55,29 @@ func TestRenderFlamegraphs(t *testing.T) {
 	bad := []results.Benchmark{{Name: "bad", Profile: &results.Profile{Folded: "bad.folded"}}}
 	if err := renderFlamegraphs(pf, bad); err == nil || bad[0].Profile.Flamegraph != "" {
 		t.Fatal("a corrupt folded file must be reported, not drawn")
+	}
+}
+
+type recordingGroups struct{ log []string }
+
+func (g *recordingGroups) GroupStart(w io.Writer, title string) {
+	g.log = append(g.log, "start "+title)
+}
+func (g *recordingGroups) GroupEnd(w io.Writer) { g.log = append(g.log, "end") }
+
+func TestProgressGroupsTargets(t *testing.T) {
+	var buf bytes.Buffer
+	g := &recordingGroups{}
+	p := NewProgress(&buf, false).WithGroups(g)
+	p.Start("a", 1, 2)
+	p.Warn("careful")
+	p.Start("b", 2, 2)
+	p.Done()
+	want := "start codspeed [1/2] a,end,start codspeed [2/2] b,end"
+	if got := strings.Join(g.log, ","); got != want {
+		t.Fatalf("groups %q, want %q", got, want)
+	}
+	if !strings.Contains(buf.String(), "warning: careful") {
+		t.Fatal("warning lost")
 	}
 }
