@@ -131,6 +131,12 @@ func leftovers(t *testing.T, o *Orchestrator) (containers []string, volumes []st
 		t.Fatal(err)
 	}
 	for _, c := range cl.Items {
+		// Containers of orchestrated runs (labelled with their run id) belong
+		// to the CLI's tests, which may run at the same time in another
+		// package; these tests never label a run.
+		if _, ok := c.Labels[AnnotationRun]; ok {
+			continue
+		}
 		containers = append(containers, c.ID)
 	}
 	vl, err := o.cli.VolumeList(ctx, client.VolumeListOptions{})
