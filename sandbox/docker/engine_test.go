@@ -122,7 +122,7 @@ func ensureBenchImage(t *testing.T, o *Orchestrator) {
 	}
 }
 
-// leftovers lists this package's containers and the engine's volumes.
+// leftovers lists this package's containers and the engine's dangling volumes.
 func leftovers(t *testing.T, o *Orchestrator) (containers []string, volumes []string) {
 	t.Helper()
 	ctx := context.Background()
@@ -139,7 +139,9 @@ func leftovers(t *testing.T, o *Orchestrator) (containers []string, volumes []st
 		}
 		containers = append(containers, c.ID)
 	}
-	vl, err := o.cli.VolumeList(ctx, client.VolumeListOptions{})
+	// Dangling volumes only: a volume its removed container left behind is a
+	// leak; those of containers still running (other packages' tests) are not.
+	vl, err := o.cli.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("dangling", "true")})
 	if err != nil {
 		t.Fatal(err)
 	}
