@@ -149,16 +149,18 @@ func (o *Orchestrator) run(ctx context.Context, base *specs.Spec, ro RunOptions,
 
 	name := "codspeed-" + randomSuffix()
 	res := &RunResult{Capabilities: plan, Spec: spec, Engine: o.engine}
-	created, err := o.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
-	id := created.ID
+	// Created under a context that ctx's cancellation does not cut: an engine
+	// that received the request creates the container even when the client
+	// hangs up, possibly after a removal by name found nothing, which would
+	// leave it behind. Creation is quick; a cancelled ctx is honoured right
+	// after it, with the container removed below.
+	cctx, cancelCreate := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	created, err := o.cli.ContainerCreate(cctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
+	cancelCreate()
 	if err != nil {
-		if ctx.Err() != nil {
-			// The engine may have created it before the request was cut.
-			id = name
-		} else {
-			return nil, fmt.Errorf("create container for %s: %w", ro.Image, err)
-		}
+		return nil, fmt.Errorf("create container for %s: %w", ro.Image, err)
 	}
+	id := created.ID
 	res.ContainerID = id
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -169,8 +171,8 @@ func (o *Orchestrator) run(ctx context.Context, base *specs.Spec, ro RunOptions,
 		}
 		res.Duration = time.Since(start)
 	}()
-	if err != nil {
-		return res, fmt.Errorf("create container for %s: %w", ro.Image, err)
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("container %s: %w", shortID(id), err)
 	}
 	for _, w := range created.Warnings {
 		o.log.Warn("engine warning", "container", shortID(id), "warning", w)
