@@ -372,9 +372,15 @@ benchmarks:
 	}
 }
 
-// TestDockerInterrupt: Ctrl-C while a target's container runs stops it,
-// removes it, and keeps the run as partial.
+// TestDockerInterrupt: Ctrl-C while a target's container runs, or while it
+// is being created, stops it, removes it, and keeps the run as partial.
 func TestDockerInterrupt(t *testing.T) {
+	for _, early := range []bool{false, true} {
+		t.Run(map[bool]string{false: "running", true: "creating"}[early], func(t *testing.T) { testDockerInterrupt(t, early) })
+	}
+}
+
+func testDockerInterrupt(t *testing.T, early bool) {
 	cli := needEngine(t)
 	dir := benchProject(t, `
 options:
@@ -401,11 +407,19 @@ benchmarks:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait for the slow target's container.
+	// Wait for the slow target's container of this run to be running.
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if strings.Contains(stderr.String(), "[2/3] slow") {
-			if cs, _ := ours(t, cli, ""); len(cs) > 0 {
+		if runs, _ := (&results.Store{Root: filepath.Join(dir, "store")}).List(); len(runs) == 1 && strings.Contains(stderr.String(), "[2/3] slow") {
+			if early {
+				break
+			}
+			cl, err := cli.ContainerList(context.Background(), client.ContainerListOptions{
+				Filters: make(client.Filters).Add("label", docker.AnnotationRun+"="+runs[0].ID).Add("status", "running")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cl.Items) == 1 {
 				break
 			}
 		}
@@ -414,7 +428,7 @@ benchmarks:
 			cmd.Wait()
 			t.Fatalf("the slow target's container never started:\n%s", stderr.String())
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
@@ -429,6 +443,11 @@ benchmarks:
 	if len(runs) != 1 || runs[0].Status != results.StatusPartial || runs[0].Parts[0].Benchmarks != 1 ||
 		!slices.Equal(runs[0].Missing, []string{"walltime: slow", "walltime: never"}) {
 		t.Fatalf("runs %+v", runs)
+	}
+	if early {
+		// An engine completes a create request the client hung up on; give
+		// it the time to, so a leak would show.
+		time.Sleep(time.Second)
 	}
 	cs, vols := ours(t, cli, runs[0].ID)
 	if len(cs) != 0 || len(vols) != len(volsBefore) {
