@@ -224,10 +224,21 @@ func (in *Instrument) run(ctx context.Context, p Probe, inv invocation, env inst
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s under callgrind: %w%s", strings.Join(inv.argv, " "), err, logTail(inv.outDir))
+		tail := logTail(inv.outDir)
+		if strings.Contains(tail, "(SIGTRAP)") {
+			tail += "\n" + sigtrapHint
+		}
+		return fmt.Errorf("%s under callgrind: %w%s", strings.Join(inv.argv, " "), err, tail)
 	}
 	return nil
 }
+
+// sigtrapHint explains the usual cause of a SIGTRAP under valgrind: a
+// uprobe (the memory instrument's, bpftrace's, perf probe's) patches an
+// int3 into a shared library's code for every process mapping it, and
+// valgrind, which translates the code itself instead of letting the kernel
+// handle the breakpoint, executes it as a trap.
+const sigtrapHint = "hint: the program died of SIGTRAP inside valgrind; this happens while a uprobe (eBPF memory tracing, bpftrace, perf probe) is attached to a library function it calls, such as malloc. Run simulation when no uprobe is attached."
 
 // logTail returns the last lines of valgrind's logs, for error messages.
 func logTail(dir string) string {
@@ -238,9 +249,17 @@ func logTail(dir string) string {
 		if err != nil {
 			continue
 		}
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		if len(lines) > 8 {
-			lines = lines[len(lines)-8:]
+		// Drop the summary and the backtrace frames: the reason for a
+		// failure is in the lines around them.
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if strings.Contains(l, "    by 0x") || strings.Contains(l, "    at 0x") && len(lines) > 0 && strings.Contains(lines[len(lines)-1], "    at 0x") {
+				continue
+			}
+			lines = append(lines, l)
+		}
+		if len(lines) > 12 {
+			lines = lines[len(lines)-12:]
 		}
 		fmt.Fprintf(&b, "\n%s:\n%s", l, strings.Join(lines, "\n"))
 	}

@@ -71,8 +71,17 @@ func (r *recorder) Warn(m string) {
 }
 
 func testEnv(t *testing.T) instruments.Env {
+	pf := t.TempDir()
+	if keep := os.Getenv("SIMTEST_KEEP"); keep != "" {
+		// Keep the profile folder for inspection.
+		var err error
+		if pf, err = os.MkdirTemp(keep, "pf-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("profile folder: %s", pf)
+	}
 	return instruments.Env{
-		ProfileFolder: t.TempDir(),
+		ProfileFolder: pf,
 		Launcher:      instruments.Direct,
 		BaseEnv:       append(os.Environ(), "CODSPEED_ENV=runner", "CODSPEED_RUNNER_MODE=instrumentation"),
 		Stdout:        testWriter{t},

@@ -58,6 +58,7 @@ type parser struct {
 	obIDs, flIDs, fnIDs map[int64]int32
 
 	npos   int      // position columns per cost line
+	thread int      // current "thread:"
 	events []string // current event names
 
 	part  *Part
@@ -138,7 +139,7 @@ func (ps *parser) startPart(number int) {
 	if number == 0 {
 		number = len(ps.prof.Parts) + 1
 	}
-	ps.part = &Part{Number: number, Events: ps.events}
+	ps.part = &Part{Number: number, Events: ps.events, Thread: ps.thread}
 	ps.funcs = make(map[funcKey]int, 256)
 	ps.haveFn = false
 	ps.totalsSeen = false
@@ -393,7 +394,10 @@ func (ps *parser) specLine(ln []byte) error {
 		if key[0] == 'p' {
 			ps.prof.Pid = int(n)
 		} else {
-			ps.prof.Thread = int(n)
+			ps.prof.Thread, ps.thread = int(n), int(n)
+			if ps.part != nil {
+				ps.part.Thread = int(n)
+			}
 		}
 	case "cmd":
 		ps.prof.Cmd = string(v)

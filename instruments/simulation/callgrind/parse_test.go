@@ -23,7 +23,7 @@ func render(p *Profile) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "creator=%q cmd=%q pid=%d thread=%d parts=%d\n", p.Creator, p.Cmd, p.Pid, p.Thread, len(p.Parts))
 	for _, pt := range p.Parts {
-		fmt.Fprintf(&b, "part %d trigger=%q\n  events=%v\n  totals=%v\n  summary=%v\n", pt.Number, pt.Trigger, pt.Events, pt.Totals, pt.Summary)
+		fmt.Fprintf(&b, "part %d thread=%d trigger=%q\n  events=%v\n  totals=%v\n  summary=%v\n", pt.Number, pt.Thread, pt.Trigger, pt.Events, pt.Totals, pt.Summary)
 		for _, f := range pt.Funcs {
 			fmt.Fprintf(&b, "  fn %s [%s] self=%v\n", f.Name, f.Object, f.Self)
 			for _, c := range f.Calls {
@@ -297,4 +297,19 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSeparateThreads: with --separate-threads=yes and --combine-dumps=yes a
+// dump is one part per thread, all with the dump's number.
+func TestSeparateThreads(t *testing.T) {
+	p, err := ParseFile("testdata/threads-separate.callgrind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Parts) != 2 || p.Parts[0].Thread != 1 || p.Parts[1].Thread != 2 || p.Parts[0].Number != p.Parts[1].Number {
+		for _, pt := range p.Parts {
+			t.Logf("part %d thread %d", pt.Number, pt.Thread)
+		}
+		t.Fatal("want one part per thread with the same number")
+	}
 }

@@ -25,7 +25,10 @@ type Profile struct {
 	Creator string
 	// Cmd is the command line of the profiled process ("cmd:").
 	Cmd string
-	// Pid and Thread come from the "pid:" and "thread:" headers (0 if absent).
+	// Pid and Thread come from the "pid:" and "thread:" headers (0 if
+	// absent); with --separate-threads=yes and --combine-dumps=yes one file
+	// holds the parts of every thread, and Thread is the last one (see
+	// Part.Thread).
 	Pid    int
 	Thread int
 	// Parts are the dumps in file order. A file written without
@@ -39,6 +42,11 @@ type Part struct {
 	// Number is the "part:" header, or the position in the file (from 1)
 	// when the file has no part headers.
 	Number int
+	// Thread is the thread the part's costs belong to (callgrind's
+	// numbering from 1) when the file was written with
+	// --separate-threads=yes; 0 otherwise. A dump writes one part per
+	// thread, all with the same Number.
+	Thread int
 	// Trigger is the reason callgrind dumped, from "desc: Trigger: ...",
 	// e.g. "Client Request: bench::fib" or "Program termination".
 	Trigger string
