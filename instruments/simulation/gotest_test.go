@@ -5,9 +5,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 )
@@ -21,56 +21,82 @@ func goTarget(t *testing.T, bench string) instruments.Target {
 	return instruments.Target{Name: "gobench", Kind: instruments.Entrypoint, Command: strings.Join(args, " "), Args: args, Dir: dir}
 }
 
-// TestGoBenchmarks measures the testdata Go package: every benchmark and
-// sub-benchmark comes back under CodSpeed's URI; a second measurement
-// agrees within 0.01%; BenchmarkKnown (10000 ADDQ + RET + the loop) is
-// within 1% of 10000 instructions per op.
+const gobenchPrefix = "instruments/simulation/testdata/gobench/"
+
+// TestGoBenchmarks measures the testdata Go package once: every benchmark
+// and sub-benchmark (in two files, internal and external test packages)
+// comes back under CodSpeed's URI with a count per op, and BenchmarkKnown
+// (10000 ADDQ + RET + the loop's few instructions) is within 1% of 10000
+// instructions per op.
 func TestGoBenchmarks(t *testing.T) {
 	in := needValgrind(t)
-	in.opts.GoTargetNs = 3e6
-	bench := "."
+	in.opts.GoTargetNs = 1e6
+	bs, env := measure(t, in, goTarget(t, "."))
+	want := []string{
+		"bench_test.go::BenchmarkFib20",
+		"bench_test.go::BenchmarkKnown",
+		"bench_test.go::BenchmarkSort::n=100::reversed",
+		"bench_test.go::BenchmarkSort::n=100::sorted",
+		"bench_test.go::BenchmarkSort::n=1000::reversed",
+		"bench_test.go::BenchmarkSort::n=1000::sorted",
+		"bench_test.go::BenchmarkLoopAlloc",
+		"other_test.go::BenchmarkExternal",
+	}
+	got := byURI(bs)
+	if len(bs) != len(want) {
+		t.Errorf("got %d benchmarks, want %d: %v", len(bs), len(want), keys(got))
+	}
+	for _, w := range want {
+		b, ok := got[gobenchPrefix+w]
+		if !ok {
+			t.Errorf("missing %s (have %v)", w, keys(got))
+			continue
+		}
+		t.Logf("%s: %.3f instructions/op, L1m %.3f, LLm %.3f, %.1f ns (est.), N=%d", w, b.Simulation.Instructions, b.Simulation.L1Misses, b.Simulation.LLMisses, b.Simulation.TimeNs, b.GoBench.Iterations)
+		if !(b.Simulation.Instructions > 0) {
+			t.Errorf("%s: no instructions", w)
+		}
+		if _, err := os.Stat(filepath.Join(env.ProfileFolder, b.Profile.Folded)); err != nil {
+			t.Errorf("%s: folded stacks: %v", w, err)
+		}
+	}
+	if b := got[gobenchPrefix+"bench_test.go::BenchmarkSort::n=100::sorted"]; b.Name != "BenchmarkSort/n=100/sorted" {
+		t.Errorf("name = %q", b.Name)
+	}
+	if runtime.GOARCH == "amd64" {
+		known := got[gobenchPrefix+"bench_test.go::BenchmarkKnown"].Simulation.Instructions
+		if math.Abs(known-10000) > 100 {
+			t.Errorf("BenchmarkKnown = %.2f instructions/op, want 10000 within 1%%", known)
+		}
+	}
+}
+
+// TestGoDeterminism measures two Go benchmarks twice with the default
+// settings: instructions per op agree within 0.01%.
+func TestGoDeterminism(t *testing.T) {
+	in := needValgrind(t)
+	bench := "Sort/n=100/sorted|LoopAlloc"
 	if b := os.Getenv("SIMTEST_BENCH"); b != "" {
 		bench = b
 	}
 	tg := goTarget(t, bench)
-	start := time.Now()
 	first, _ := measure(t, in, tg)
-	t.Logf("first measurement: %v", time.Since(start))
 	second, _ := measure(t, in, tg)
-	prefix := "instruments/simulation/testdata/gobench/"
-	want := []string{
-		prefix + "bench_test.go::BenchmarkFib20",
-		prefix + "bench_test.go::BenchmarkKnown",
-		prefix + "bench_test.go::BenchmarkSort::n=100::reversed",
-		prefix + "bench_test.go::BenchmarkSort::n=100::sorted",
-		prefix + "bench_test.go::BenchmarkSort::n=1000::reversed",
-		prefix + "bench_test.go::BenchmarkSort::n=1000::sorted",
-		prefix + "bench_test.go::BenchmarkLoopAlloc",
-		prefix + "other_test.go::BenchmarkExternal",
-	}
 	a, b := byURI(first), byURI(second)
-	if len(first) != len(want) {
-		t.Errorf("got %d benchmarks, want %d", len(first), len(want))
+	if len(first) == 0 {
+		t.Fatal("no benchmark")
 	}
-	for _, uri := range want {
-		x, ok := a[uri]
+	for uri, x := range a {
+		y, ok := b[uri]
 		if !ok {
-			t.Errorf("missing %s (have %v)", uri, keys(a))
+			t.Errorf("%s missing from the second measurement", uri)
 			continue
 		}
-		y := b[uri]
 		d := math.Abs(x.Simulation.Instructions-y.Simulation.Instructions) / x.Simulation.Instructions
-		t.Logf("%s: %.3f / %.3f instructions/op (rel diff %.2g), L1m %.3f, LLm %.3f, N=%d", uri, x.Simulation.Instructions, y.Simulation.Instructions, d, x.Simulation.L1Misses, x.Simulation.LLMisses, x.GoBench.Iterations)
-		if !(x.Simulation.Instructions > 0) {
-			t.Errorf("%s: no instructions", uri)
-		}
-		if d > 1e-4 {
+		t.Logf("%s: %.3f / %.3f instructions/op (relative difference %.2g), N=%d", uri, x.Simulation.Instructions, y.Simulation.Instructions, d, x.GoBench.Iterations)
+		if !(x.Simulation.Instructions > 0) || d > 1e-4 {
 			t.Errorf("%s: runs differ by %.3g (> 0.01%%)", uri, d)
 		}
-	}
-	known := a[prefix+"bench_test.go::BenchmarkKnown"].Simulation.Instructions
-	if math.Abs(known-10000) > 100 {
-		t.Errorf("BenchmarkKnown = %.2f instructions/op, want 10000 within 1%%", known)
 	}
 }
 

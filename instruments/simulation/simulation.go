@@ -225,7 +225,7 @@ func (in *Instrument) run(ctx context.Context, p Probe, inv invocation, env inst
 			return ctx.Err()
 		}
 		tail := logTail(inv.outDir)
-		if strings.Contains(tail, "(SIGTRAP)") {
+		if strings.Contains(tail, "(SIGTRAP)") || strings.Contains(err.Error(), "trace/breakpoint trap") {
 			tail += "\n" + sigtrapHint
 		}
 		return fmt.Errorf("%s under callgrind: %w%s", strings.Join(inv.argv, " "), err, tail)
@@ -233,14 +233,19 @@ func (in *Instrument) run(ctx context.Context, p Probe, inv invocation, env inst
 	return nil
 }
 
+// SigtrapHintPrefix starts the hint added to errors when the measured
+// program died of SIGTRAP under valgrind (see sigtrapHint).
+const SigtrapHintPrefix = "hint (uprobe)"
+
 // sigtrapHint explains the usual cause of a SIGTRAP under valgrind: a
 // uprobe (the memory instrument's, bpftrace's, perf probe's) patches an
 // int3 into a shared library's code for every process mapping it, and
 // valgrind, which translates the code itself instead of letting the kernel
 // handle the breakpoint, executes it as a trap.
-const sigtrapHint = "hint: the program died of SIGTRAP inside valgrind; this happens while a uprobe (eBPF memory tracing, bpftrace, perf probe) is attached to a library function it calls, such as malloc. Run simulation when no uprobe is attached."
+const sigtrapHint = SigtrapHintPrefix + ": the program died of SIGTRAP inside valgrind; this happens while a uprobe (eBPF memory tracing, bpftrace, perf probe) is attached to a library function it calls, such as malloc. Run simulation when no uprobe is attached."
 
-// logTail returns the last lines of valgrind's logs, for error messages.
+// logTail returns the end of valgrind's logs for error messages: the
+// lines before callgrind's closing summary, without backtrace frames.
 func logTail(dir string) string {
 	logs, _ := filepath.Glob(filepath.Join(dir, "valgrind.*.log"))
 	var b strings.Builder
@@ -249,14 +254,15 @@ func logTail(dir string) string {
 		if err != nil {
 			continue
 		}
-		// Drop the summary and the backtrace frames: the reason for a
-		// failure is in the lines around them.
 		var lines []string
-		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-			if strings.Contains(l, "    by 0x") || strings.Contains(l, "    at 0x") && len(lines) > 0 && strings.Contains(lines[len(lines)-1], "    at 0x") {
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if strings.Contains(line, "Events    :") {
+				break
+			}
+			if strings.Contains(line, "    by 0x") {
 				continue
 			}
-			lines = append(lines, l)
+			lines = append(lines, line)
 		}
 		if len(lines) > 12 {
 			lines = lines[len(lines)-12:]
