@@ -18,6 +18,11 @@ type StackOptions struct {
 	// fraction of the part's total (default 1e-5); its weight stays with
 	// the path's last frame, so totals are kept.
 	MinFraction float64
+	// MaxPaths bounds the number of paths expanded (default 200000), so
+	// that a call graph with very many distinct paths (diamonds of
+	// diamonds) cannot make folding take minutes; paths beyond it keep
+	// their weight on their last frame.
+	MaxPaths int
 }
 
 // Stacks derives folded call stacks ("root;caller;callee" -> weight) of one
@@ -46,6 +51,10 @@ func (p *Part) Stacks(event int, opt StackOptions) map[string]float64 {
 	if opt.MinFraction <= 0 {
 		opt.MinFraction = 1e-5
 	}
+	if opt.MaxPaths <= 0 {
+		opt.MaxPaths = 200000
+	}
+	expanded := 0
 	n := len(p.Funcs)
 	self := make([]float64, n)
 	outTotal := make([]float64, n)
@@ -97,7 +106,8 @@ func (p *Part) Stacks(event int, opt StackOptions) map[string]float64 {
 			onPath[fi] = false
 			path = path[:len(path)-1]
 		}()
-		if w < minW || len(path) >= opt.MaxDepth || outTotal[fi] == 0 {
+		expanded++
+		if w < minW || len(path) >= opt.MaxDepth || outTotal[fi] == 0 || expanded > opt.MaxPaths {
 			emit(w)
 			return
 		}
