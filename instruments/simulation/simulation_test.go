@@ -246,7 +246,8 @@ func TestGroundTruthExec(t *testing.T) {
 // TestExecFailure: a failing command is a benchmark with Error set.
 func TestExecFailure(t *testing.T) {
 	in := needValgrind(t)
-	bs, err := in.Measure(context.Background(), instruments.Target{Name: "false", Kind: instruments.Exec, Command: "exit 3"}, testEnv(t))
+	bin := cProgram(t, "known")
+	bs, err := in.Measure(context.Background(), instruments.Target{Name: "fail", Kind: instruments.Exec, Args: []string{bin, "fail"}}, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,15 @@
  * Entry-point mode: the region between the client requests executes
  * exactly 100000 `add` instructions (an unrolled asm block, no loop).
  * Exec mode (argument N): a loop of two instructions (dec; jnz) run N
- * times, so the whole program costs 2*N plus start-up. */
+ * times, so the whole program costs 2*N plus start-up. Argument "fail":
+ * exit status 3. It calls no allocator (see benches.c). */
 #include <stdlib.h>
+#include <string.h>
 #include <valgrind/callgrind.h>
 
 int main(int argc, char **argv) {
+	if (argc > 1 && strcmp(argv[1], "fail") == 0)
+		return 3;
 	if (argc > 1) {
 		unsigned long n = strtoul(argv[1], 0, 10);
 		if (n > 0)
