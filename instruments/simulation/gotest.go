@@ -306,9 +306,10 @@ func (in *Instrument) discover(ctx context.Context, bin, dir string, g goTestArg
 		if m := benchLineRe.FindStringSubmatch(line); m != nil {
 			ns, _ := strconv.ParseFloat(m[3], 64)
 			leaves = append(leaves, goLeaf{name: m[1], nsPerOp: ns})
-		} else if name, ok := strings.CutPrefix(strings.TrimSpace(line), "--- FAIL: "); ok {
-			name = strings.Fields(name)[0]
-			leaves = append(leaves, goLeaf{name: name, failed: "benchmark failed in its discovery run: " + line})
+		} else if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "--- FAIL: "); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				leaves = append(leaves, goLeaf{name: f[0], failed: "benchmark failed in its discovery run: " + line})
+			}
 		}
 	}
 	if env.Stdout != nil {

@@ -2,6 +2,7 @@ package simulation
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/simulation/callgrind"
 )
 
 func goTarget(t *testing.T, bench string) instruments.Target {
@@ -185,4 +187,102 @@ func TestBenchSelector(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 	_ = context.Background
+}
+
+// TestTimedDumps: which dumps belong to timed regions, including the second
+// dump callgrind makes when the goroutine changes thread inside a timer
+// function (seen as a new entry).
+func TestTimedDumps(t *testing.T) {
+	const (
+		R = "--dump-before=" + fnResetTimer
+		S = "--dump-before=" + fnStartTimer
+		P = "--dump-before=" + fnStopTimer
+		E = "Program termination"
+	)
+	for _, tt := range []struct {
+		name     string
+		triggers []string
+		want     []int
+	}{
+		{"runN", []string{R, S, P, E}, []int{3}},
+		{"b.Loop resets inside", []string{R, S, R, P, E}, []int{4}},
+		{"thread change inside StartTimer", []string{R, S, S, P, P, E}, []int{3, 4}},
+		{"stop and start in the loop", []string{R, S, P, S, P, S, P, E}, []int{3, 5, 7}},
+		{"setup before ResetTimer", []string{R, S, R, P}, []int{4}},
+		{"nested sub-benchmark", []string{R, S, R, S, P, R, S, P, P, E}, []int{5, 8}},
+	} {
+		trig := map[int]string{}
+		for i, tr := range tt.triggers {
+			trig[i+1] = tr
+		}
+		got := timedDumps(trig, len(tt.triggers))
+		var nums []int
+		for k := 1; k <= len(tt.triggers); k++ {
+			if got[k] {
+				nums = append(nums, k)
+			}
+		}
+		if fmt.Sprint(nums) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: timed dumps %v, want %v", tt.name, nums, tt.want)
+		}
+	}
+}
+
+// TestPreemptionCost: the scheduler work reached from a preemption is
+// subtracted, shared functions by call share, and nothing resumed through
+// runtime.gogo is.
+func TestPreemptionCost(t *testing.T) {
+	// bench calls lock2 3 times itself; the preemption path calls it once.
+	prof, err := callgrind.ParseBytes([]byte(`events: Ir
+fn=bench
+0 1000
+cfn=runtime.lock2
+calls=3 0
+0 30
+cfn=runtime.morestack.abi0
+calls=1 0
+0 500
+fn=runtime.morestack.abi0
+0 5
+cfn=runtime.newstack
+calls=1 0
+0 495
+fn=runtime.newstack
+0 40
+cfn=runtime.goschedImpl
+calls=1 0
+0 455
+fn=runtime.goschedImpl
+0 100
+cfn=runtime.lock2
+calls=1 0
+0 10
+cfn=runtime.schedule
+calls=1 0
+0 345
+fn=runtime.schedule
+0 300
+cfn=runtime.gogo.abi0
+calls=1 0
+0 45
+fn=runtime.gogo.abi0
+0 5
+cfn=bench
+calls=1 0
+0 40
+fn=runtime.lock2
+0 40
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := preemptionCost(prof.Parts[0]).Instructions
+	// newstack 40 (its only call ended in preemption) + goschedImpl 100 +
+	// schedule 300 + gogo 5 + lock2 40/4 = 455; bench and morestack stay.
+	if got != 455 {
+		t.Errorf("preemption cost = %v, want 455", got)
+	}
+	if n := preemptions(prof.Parts[0]); n != 1 {
+		t.Errorf("preemptions = %d, want 1", n)
+	}
 }
