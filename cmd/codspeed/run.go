@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/simulation"
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/ci"
 	"github.com/codspeed-go/codspeed-go/internal/config"
@@ -369,6 +370,8 @@ func newInstrument(mode, gitRoot string) (instruments.Instrument, error) {
 	switch mode {
 	case results.Walltime:
 		return walltime.New(gitRoot), nil
+	case results.Simulation:
+		return simulation.New(simulation.Options{}), nil
 	}
 	return nil, fmt.Errorf("%s mode is not built into this codspeed yet", mode)
 }

@@ -6,6 +6,7 @@ package gobench
 import (
 	"bytes"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
@@ -97,15 +98,20 @@ func TopLevel(name string) string {
 	return name
 }
 
-// IsGoTest reports whether argv is a `go test` invocation that runs
-// benchmarks (has a -bench or -test.bench flag).
+// IsGoTest reports whether argv is a `go test` command that runs
+// benchmarks (it has a -bench flag before any -args): such commands are
+// measured per benchmark rather than as one process. `go test` without
+// -bench runs no benchmark and is not matched.
 func IsGoTest(args []string) bool {
-	if len(args) < 2 || (args[0] != "go" && !strings.HasSuffix(args[0], "/go")) || args[1] != "test" {
+	if len(args) < 2 || filepath.Base(args[0]) != "go" || args[1] != "test" {
 		return false
 	}
 	for _, a := range args[2:] {
-		a = strings.TrimLeft(a, "-")
-		if a == "bench" || strings.HasPrefix(a, "bench=") || a == "test.bench" || strings.HasPrefix(a, "test.bench=") {
+		if a == "-args" || a == "--args" {
+			break
+		}
+		n := strings.TrimLeft(a, "-")
+		if len(n) < len(a) && (n == "bench" || strings.HasPrefix(n, "bench=") || n == "test.bench" || strings.HasPrefix(n, "test.bench=")) {
 			return true
 		}
 	}

@@ -50,16 +50,22 @@ func TestURI(t *testing.T) {
 }
 
 func TestIsGoTest(t *testing.T) {
-	yes := [][]string{{"go", "test", "-bench=."}, {"go", "test", "-run=^$", "-bench", "X", "./..."}, {"/usr/local/go/bin/go", "test", "-test.bench=."}}
-	no := [][]string{{"go", "test", "./..."}, {"go", "build"}, {"gotest", "-bench=."}, {"go"}}
-	for _, a := range yes {
-		if !IsGoTest(a) {
-			t.Errorf("IsGoTest(%q) = false", a)
-		}
-	}
-	for _, a := range no {
-		if IsGoTest(a) {
-			t.Errorf("IsGoTest(%q) = true", a)
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"go", "test", "-bench=.", "./..."}, true},
+		{[]string{"/usr/local/go/bin/go", "test", "-run", "^$", "-bench", "X", "./pkg"}, true},
+		{[]string{"go", "test", "--bench=.", "./..."}, true},
+		{[]string{"go", "test", "-test.bench=."}, true},
+		{[]string{"go", "test", "./..."}, false},
+		{[]string{"go", "test", "-args", "-bench=."}, false},
+		{[]string{"go", "build", "-bench=."}, false},
+		{[]string{"gotest", "test", "-bench=."}, false},
+		{[]string{"go"}, false},
+	} {
+		if got := IsGoTest(tt.args); got != tt.want {
+			t.Errorf("IsGoTest(%q) = %v, want %v", tt.args, got, tt.want)
 		}
 	}
 	if !HasFlag([]string{"go", "test", "-count=3"}, "count") || HasFlag([]string{"go", "test", "-countx"}, "count") {

@@ -7,10 +7,11 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Locator finds the file that declares each Benchmark function, so URIs can
@@ -84,26 +85,53 @@ func listDir(ctx context.Context, dir, pkg string) (string, error) {
 	return strings.TrimSpace(out.String()), nil
 }
 
-// scanBenchmarks parses the _test.go files of dir for Benchmark functions.
+// scanBenchmarks maps the Benchmark functions of dir's test files to the
+// file declaring each; files that do not parse are skipped.
 func scanBenchmarks(dir string) map[string]string {
-	fns := map[string]string{}
 	files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
-	fset := token.NewFileSet()
+	fns := map[string]string{}
 	for _, f := range files {
-		src, err := os.ReadFile(f)
+		decls, err := BenchmarkDecls([]string{f})
 		if err != nil {
 			continue
 		}
-		af, err := parser.ParseFile(fset, f, src, parser.SkipObjectResolution)
-		if err != nil {
-			continue
-		}
-		for _, d := range af.Decls {
-			fd, ok := d.(*ast.FuncDecl)
-			if ok && fd.Recv == nil && strings.HasPrefix(fd.Name.Name, "Benchmark") {
-				fns[fd.Name.Name] = f
-			}
+		for k, v := range decls {
+			fns[k] = v
 		}
 	}
 	return fns
+}
+
+// BenchmarkDecls maps each Benchmark function declared in files to the file
+// that declares it, by the go tool's rule: a top-level func named
+// "Benchmark" or "BenchmarkX" (X not a lower-case letter) with one parameter.
+func BenchmarkDecls(files []string) (map[string]string, error) {
+	decls := map[string]string{}
+	fset := token.NewFileSet()
+	for _, path := range files {
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", path, err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv != nil || !isBenchmarkName(fd.Name.Name) || fd.Type.Params.NumFields() != 1 {
+				continue
+			}
+			decls[fd.Name.Name] = path
+		}
+	}
+	return decls, nil
+}
+
+func isBenchmarkName(name string) bool {
+	rest, ok := strings.CutPrefix(name, "Benchmark")
+	if !ok {
+		return false
+	}
+	if rest == "" {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	return !unicode.IsLower(r)
 }

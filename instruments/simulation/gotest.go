@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"os"
 	"os/exec"
@@ -17,33 +14,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/instruments/simulation/callgrind"
+	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/results"
 )
-
-// IsGoTest reports whether argv is a `go test` command that runs
-// benchmarks (it has a -bench flag): such commands are measured per
-// benchmark and per op by the Go method of this package rather than as one
-// process. `go test` without -bench runs no benchmark and is not matched.
-func IsGoTest(args []string) bool {
-	if len(args) < 2 || filepath.Base(args[0]) != "go" || args[1] != "test" {
-		return false
-	}
-	for _, a := range args[2:] {
-		if a == "-args" || a == "--args" {
-			break
-		}
-		n := strings.TrimLeft(a, "-")
-		if len(n) < len(a) && (n == "bench" || strings.HasPrefix(n, "bench=") || n == "test.bench" || strings.HasPrefix(n, "test.bench=")) {
-			return true
-		}
-	}
-	return false
-}
 
 // goTestArgs is a `go test` command line split into what the Go method
 // needs.
@@ -684,45 +661,18 @@ func goList(ctx context.Context, dir string, env []string, g goTestArgs) ([]goPa
 // benchmarkDecls maps each Benchmark function of a package's test files to
 // the file that declares it.
 func benchmarkDecls(pkg goPackage) (map[string]string, error) {
-	decls := map[string]string{}
-	fset := token.NewFileSet()
+	var files []string
 	for _, name := range append(append([]string{}, pkg.TestGoFiles...), pkg.XTestGoFiles...) {
-		path := filepath.Join(pkg.Dir, name)
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", path, err)
-		}
-		for _, d := range f.Decls {
-			fd, ok := d.(*ast.FuncDecl)
-			if !ok || fd.Recv != nil || !isBenchmarkName(fd.Name.Name) || fd.Type.Params.NumFields() != 1 {
-				continue
-			}
-			decls[fd.Name.Name] = path
-		}
+		files = append(files, filepath.Join(pkg.Dir, name))
 	}
-	return decls, nil
-}
-
-// isBenchmarkName applies the go tool's rule: "Benchmark" followed by
-// nothing or by a character that is not a lower-case letter.
-func isBenchmarkName(name string) bool {
-	rest, ok := strings.CutPrefix(name, "Benchmark")
-	if !ok {
-		return false
-	}
-	if rest == "" {
-		return true
-	}
-	r, _ := utf8.DecodeRuneInString(rest)
-	return !unicode.IsLower(r)
+	return gobench.BenchmarkDecls(files)
 }
 
 // gitRoot is the top of the git work tree holding dir (URIs are relative
 // to it, as CodSpeed's), or dir itself outside git.
 func gitRoot(dir string) string {
-	out, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		return dir
+	if root := gitrepo.Root(dir); root != "" {
+		return root
 	}
-	return strings.TrimSpace(string(out))
+	return dir
 }

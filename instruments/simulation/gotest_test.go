@@ -110,27 +110,6 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-func TestIsGoTest(t *testing.T) {
-	for _, tt := range []struct {
-		args []string
-		want bool
-	}{
-		{[]string{"go", "test", "-bench=.", "./..."}, true},
-		{[]string{"/usr/local/go/bin/go", "test", "-run", "^$", "-bench", "X", "./pkg"}, true},
-		{[]string{"go", "test", "--bench=.", "./..."}, true},
-		{[]string{"go", "test", "-test.bench=."}, true},
-		{[]string{"go", "test", "./..."}, false},
-		{[]string{"go", "test", "-args", "-bench=."}, false},
-		{[]string{"go", "build", "-bench=."}, false},
-		{[]string{"gotest", "test", "-bench=."}, false},
-		{[]string{"go"}, false},
-	} {
-		if got := IsGoTest(tt.args); got != tt.want {
-			t.Errorf("IsGoTest(%q) = %v, want %v", tt.args, got, tt.want)
-		}
-	}
-}
-
 func TestParseGoTestArgs(t *testing.T) {
 	g, err := parseGoTestArgs(strings.Fields("go test -C sub -tags=a,b -race -bench Sort/n=1 -benchtime=3s -count 5 -short -timeout 5m ./x ./y -args -custom=1"))
 	if err != nil {

@@ -8,7 +8,7 @@
 //   - entrypoint targets whose benchmarks mark themselves with callgrind
 //     client requests (CodSpeed's integrations): one benchmark per
 //     CALLGRIND_DUMP_STATS_AT(uri) dump;
-//   - `go test -bench` entrypoints (IsGoTest): each Benchmark and
+//   - `go test -bench` entrypoints (gobench.IsGoTest): each Benchmark and
 //     sub-benchmark is measured per op with no change to the user's code.
 //
 // Raw callgrind files stay in the profile folder (KCachegrind opens them);
@@ -30,6 +30,7 @@ import (
 	"sync"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/instruments/simulation/callgrind"
 	"github.com/codspeed-go/codspeed-go/results"
 )
@@ -359,7 +360,7 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 		if len(argv) == 0 {
 			argv = strings.Fields(t.Command)
 		}
-		if IsGoTest(argv) {
+		if gobench.IsGoTest(argv) {
 			return in.measureGo(ctx, p, t, argv, env)
 		}
 		return in.measureEntrypoint(ctx, p, t, env)
