@@ -1,0 +1,109 @@
+package perf
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/results/flamegraph"
+)
+
+// probeOrSkip returns the host's capability. The CI host is root and can
+// always sample; elsewhere the reason is printed.
+func probeOrSkip(t *testing.T) Capability {
+	t.Helper()
+	c, err := Probe()
+	if err != nil {
+		t.Skipf("this host cannot sample: %v", err)
+	}
+	return c
+}
+
+// buildPrimes compiles examples/c/primes.c with cflags into the test's
+// temporary directory.
+func buildPrimes(t *testing.T, name string, cflags ...string) string {
+	t.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler")
+	}
+	out := filepath.Join(t.TempDir(), name)
+	args := append(append([]string{}, cflags...), "-o", out, "../../examples/c/primes.c")
+	if b, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("cc %v: %v\n%s", args, err, b)
+	}
+	return out
+}
+
+// record runs each command through a Session's Launcher, one after the other
+// like the exec harness's rounds, and returns the recording.
+func record(t *testing.T, c Config, cmds ...[]string) *Recording {
+	t.Helper()
+	s, err := Start(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := s.Launcher(instruments.Direct)
+	for _, argv := range cmds {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		if err := l.Start(cmd); err != nil {
+			s.Stop()
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			s.Stop()
+			t.Fatalf("%v: %v", argv, err)
+		}
+	}
+	rec, err := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// frameShare is the fraction of samples with a frame named fn.
+func frameShare(p *flamegraph.Profile, fn string) float64 {
+	var n float64
+	for _, s := range p.Stacks() {
+		for _, f := range s.Frames {
+			if f == fn {
+				n += s.Value
+				break
+			}
+		}
+	}
+	if p.Total() == 0 {
+		return 0
+	}
+	return n / p.Total()
+}
+
+func folded(p *flamegraph.Profile) string {
+	var b strings.Builder
+	p.WriteFolded(&b)
+	return b.String()
+}
+
+func TestSessionFramePointerNamesHotFunction(t *testing.T) {
+	c := probeOrSkip(t)
+	bin := buildPrimes(t, "primes", "-O2", "-g", "-fno-inline", "-fno-omit-frame-pointer")
+	rec := record(t, Config{Event: c.Event, Unwinding: FramePointer},
+		[]string{bin, "2000000", "10"}, []string{bin, "2000000", "10"})
+	ps := rec.Symbolize("")
+	if ps.Samples < 20 {
+		t.Fatalf("%d samples, want at least 20 for ~100 ms of CPU", ps.Samples)
+	}
+	if share := frameShare(ps.Whole, "count_primes"); share < 0.8 {
+		t.Errorf("count_primes in %.0f%% of samples, want most:\n%s", share*100, folded(ps.Whole))
+	}
+	// The caller is there too: frame pointers were followed.
+	if share := frameShare(ps.Whole, "main"); share < 0.8 {
+		t.Errorf("main in %.0f%% of samples, want most:\n%s", share*100, folded(ps.Whole))
+	}
+	t.Logf("%s: %d samples\n%s", rec.Event, ps.Samples, folded(ps.Whole))
+	_ = os.Stdout
+}
