@@ -11,10 +11,10 @@ import (
 // CFA rules of an unwind row: how to compute the canonical frame address
 // (the caller's stack pointer) at a PC.
 const (
-	cfaNone uint8 = iota // no unwind information here (between functions)
-	cfaSP                // CFA = SP + CFAOff
-	cfaFP                // CFA = FP + CFAOff
-	cfaOther             // another register or a DWARF expression: cannot unwind
+	cfaNone  uint8 = iota // no unwind information here (between functions)
+	cfaSP                 // CFA = SP + CFAOff
+	cfaFP                 // CFA = FP + CFAOff
+	cfaOther              // another register or a DWARF expression: cannot unwind
 )
 
 // Frame-pointer rules of an unwind row.
@@ -22,6 +22,10 @@ const (
 	fpSame  uint8 = iota // the caller's FP is the current FP
 	fpSaved              // the caller's FP is saved at CFA + FPOff
 	fpOther              // anything else: FP is unknown above this frame
+
+	// raUndefined marks a register explicitly undefined while parsing;
+	// for the return address it means "outermost frame".
+	raUndefined uint8 = 3
 )
 
 // unwindRow says how to unwind from the addresses [PC, next row's PC). The
@@ -127,7 +131,9 @@ type ehFrameError struct {
 	Msg    string
 }
 
-func (e *ehFrameError) Error() string { return fmt.Sprintf(".eh_frame offset %#x: %s", e.Offset, e.Msg) }
+func (e *ehFrameError) Error() string {
+	return fmt.Sprintf(".eh_frame offset %#x: %s", e.Offset, e.Msg)
+}
 
 var errShort = errors.New("truncated")
 
@@ -485,7 +491,12 @@ func rowOf(pc uint64, s *cfiState, regs archRegs) unwindRow {
 		}
 		row.CFAOff = int32(s.cfaOff)
 	}
-	if s.fp.kind != fpOther && s.fp.off == int64(int32(s.fp.off)) {
+	if s.ra.kind == raUndefined {
+		// The outermost frame (_start, thread entry points): stop here.
+		row.CFA = cfaOther
+		return row
+	}
+	if s.fp.kind != fpOther && s.fp.kind != raUndefined && s.fp.off == int64(int32(s.fp.off)) {
 		row.FP = s.fp.kind
 		row.FPOff = int32(s.fp.off)
 	}
@@ -619,7 +630,7 @@ func (x *cfiExec) run(r *cfiReader, st *cfiState, init *cfiState, loc uint64, em
 		case 0x07: // undefined
 			var reg uint64
 			if reg, err = r.uleb(); err == nil {
-				setReg(reg, regRule{kind: fpOther})
+				setReg(reg, regRule{kind: raUndefined})
 			}
 		case 0x08: // same_value
 			var reg uint64

@@ -83,8 +83,9 @@ func (r *Recording) Symbolize(jitDir string) *Profiles {
 			continue
 		}
 		p := sp.procs[rec.Pid]
-		if p == nil {
-			p = &process{}
+		if p == nil || (p.comm == "" && len(p.maps) == 0) {
+			// A child of the runner between fork and exec: runner code.
+			continue
 		}
 		frames = frames[:0]
 		comm := p.comm
@@ -346,4 +347,48 @@ func sortedKeys[V any](m map[uint32]V) []uint32 {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// SelectGoBenchmark adds a profile for uri holding the samples whose stack
+// passes through the Go benchmark function of name ("BenchmarkSort/n=100"
+// selects BenchmarkSort and its closures): `go test -bench` runs one
+// benchmark at a time in one process and tells the runner nothing, so the
+// stack is what says which benchmark a sample belongs to. Sub-benchmarks
+// share their parent function's samples. A uri that already has a profile
+// (from BeginBenchmark) is left alone.
+func (ps *Profiles) SelectGoBenchmark(uri, name string) {
+	for _, b := range ps.Benchmarks {
+		if b.URI == uri {
+			return
+		}
+	}
+	fn, _, _ := strings.Cut(name, "/")
+	if fn == "" {
+		return
+	}
+	dot := "." + fn
+	match := func(frame string) bool {
+		// pkg.BenchmarkX, pkg.BenchmarkX.func1, pkg.BenchmarkX.func1.2
+		i := strings.LastIndex(frame, dot)
+		for i >= 0 {
+			rest := frame[i+len(dot):]
+			if rest == "" || strings.HasPrefix(rest, ".func") {
+				return true
+			}
+			i = strings.LastIndex(frame[:i], dot)
+		}
+		return false
+	}
+	p := &flamegraph.Profile{}
+	for _, s := range ps.Whole.Stacks() {
+		for _, f := range s.Frames {
+			if match(f) {
+				p.Add(s.Frames, s.Value)
+				break
+			}
+		}
+	}
+	if p.Len() > 0 {
+		ps.Benchmarks = append(ps.Benchmarks, BenchmarkProfile{URI: uri, Profile: p})
+	}
 }

@@ -84,8 +84,8 @@ func (c Config) withDefaults() Config {
 }
 
 // newAttr describes the sampling event: user space only (which is what
-// kernel.perf_event_paranoid=2 allows unprivileged users), disabled until the
-// child execs, inherited by the children of the thread it is opened on, with
+// kernel.perf_event_paranoid=2 allows unprivileged users), inherited by the
+// children of the thread it is opened on, with
 // side-band records (mmap, comm, fork, exit) so that samples can be
 // symbolized after the processes are gone, and timestamps on CLOCK_MONOTONIC
 // so that benchmark boundaries taken by the runner order against them.
@@ -108,8 +108,6 @@ func newAttr(event string, c Config) *goperf.Attr {
 		a.SampleFormat.Callchain = true
 		a.Options.ExcludeKernelCallchain = true
 	}
-	a.Options.Disabled = true
-	a.Options.EnableOnExec = true
 	a.Options.Inherit = true
 	a.Options.ExcludeKernel = true
 	a.Options.ExcludeHypervisor = true
@@ -127,13 +125,18 @@ func newAttr(event string, c Config) *goperf.Attr {
 // descendants, from the moment they exec until Stop.
 //
 // How it follows processes: Start opens one sampling event per CPU on a
-// dedicated OS thread (locked, used for nothing else) with inherit and
-// enable_on_exec set, and the Launcher hands each command to that thread to
-// fork. Children inherit the events at fork, so a round of the exec harness
-// costs no system call beyond the fork itself and two channel hand-offs; the
-// events stay disabled in the runner and switch on when the child execs.
-// Per-CPU events are needed because the kernel refuses to map the ring
-// buffer of an inherited event that follows a task on every CPU.
+// dedicated OS thread (locked, used for nothing else) with inherit set, and
+// the Launcher hands each command to that thread to fork. Children inherit
+// the events at fork, so a round of the exec harness costs no system call
+// beyond the fork itself and two channel hand-offs. The launching thread
+// sleeps between launches, so it costs nothing to sample; its own samples
+// and those of a child before it execs are dropped. (enable_on_exec, which
+// perf record uses, does not mix with inheriting from a long-lived thread:
+// at a vfork the kernel may swap the parent's and the child's identical
+// perf contexts, the original events then see the child's exec and lose
+// their enable_on_exec, and later children are never enabled.) Per-CPU
+// events are needed because the kernel refuses to map the ring buffer of an
+// inherited event that follows a task on every CPU.
 //
 // The caller owns the Session: it must call Stop once, after every process
 // started through the Launcher has been waited for.
@@ -149,6 +152,8 @@ type Session struct {
 	rings   [][]Record // one per event, appended by its reader only
 	lost    atomic.Uint64
 	readErr atomic.Pointer[error]
+
+	self uint32 // this process: its samples are the launching thread's
 
 	mu      sync.Mutex
 	marks   []Record
@@ -182,7 +187,7 @@ func Start(c Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: c, launch: make(chan launchReq), exited: make(chan struct{})}
+	s := &Session{cfg: c, launch: make(chan launchReq), exited: make(chan struct{}), self: uint32(os.Getpid())}
 	ready := make(chan error, 1)
 	go s.thread(cpus, ready)
 	if err := <-ready; err != nil {
@@ -268,8 +273,8 @@ func (s *Session) Launcher(inner instruments.Launcher) instruments.Launcher {
 	})
 }
 
-// Enable switches sampling on in every process that inherited the events,
-// until Disable. Processes that exec later switch themselves on regardless.
+// Enable switches sampling on in every process that inherited the events
+// and in processes launched later, until Disable. A Session starts enabled.
 func (s *Session) Enable() error { return s.ioctl((*goperf.Event).Enable) }
 
 // Disable switches sampling off in every process that inherited the events.
@@ -360,6 +365,9 @@ func (s *Session) keep(i int, ev *goperf.Event, raw *goperf.RawRecord) {
 		var rec goperf.SampleRecord
 		if err := rec.DecodeFrom(raw, ev); err != nil {
 			return
+		}
+		if rec.Pid == s.self {
+			return // the launching thread, between launches
 		}
 		r = Record{Kind: KindSample, Pid: rec.Pid, Tid: rec.Tid, Time: rec.Time, Period: rec.Period}
 		if s.cfg.Unwinding == DWARF {

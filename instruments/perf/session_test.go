@@ -107,3 +107,33 @@ func TestSessionFramePointerNamesHotFunction(t *testing.T) {
 	t.Logf("%s: %d samples\n%s", rec.Event, ps.Samples, folded(ps.Whole))
 	_ = os.Stdout
 }
+
+// Built without frame pointers, only DWARF unwinding finds the caller of
+// the hot function; with frame pointers, both modes do.
+func TestUnwindingModes(t *testing.T) {
+	c := probeOrSkip(t)
+	fp := buildPrimes(t, "primes-fp", "-O2", "-g", "-fno-inline", "-fno-omit-frame-pointer")
+	nofp := buildPrimes(t, "primes-nofp", "-O2", "-g", "-fno-inline", "-fomit-frame-pointer")
+	for _, tc := range []struct {
+		name     string
+		bin      string
+		mode     Unwinding
+		wantMain bool
+	}{
+		{"fp/fp", fp, FramePointer, true},
+		{"fp/dwarf", fp, DWARF, true},
+		{"nofp/dwarf", nofp, DWARF, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := record(t, Config{Event: c.Event, Unwinding: tc.mode}, []string{tc.bin, "2000000", "10"})
+			ps := rec.Symbolize("")
+			if share := frameShare(ps.Whole, "count_primes"); share < 0.8 {
+				t.Errorf("count_primes in %.0f%% of samples:\n%s", share*100, folded(ps.Whole))
+			}
+			if share := frameShare(ps.Whole, "main"); tc.wantMain && share < 0.8 {
+				t.Errorf("main in %.0f%% of samples:\n%s", share*100, folded(ps.Whole))
+			}
+			t.Logf("%d samples\n%s", ps.Samples, folded(ps.Whole))
+		})
+	}
+}
