@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"debug/gosym"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ type object struct {
 	loads   []load
 	syms    []symbol
 	err     error // the file could not be read; addresses stay unnamed
+	file    *os.File // pinned file, or nil to open path
 
 	unwindDone bool
 	unwind     *unwindTable
@@ -30,16 +32,33 @@ type symbol struct {
 	name       string
 }
 
-// objectCache opens each file once per Recording.
-type objectCache map[string]*object
+// objectCache opens each file once per Recording. pinned holds files the
+// Session opened while their processes ran, so that binaries deleted right
+// after the run (`go test` removes its test binary) can still be read.
+type objectCache struct {
+	objs   map[string]*object
+	pinned map[string]*os.File
+}
 
-func (c objectCache) get(path string) *object {
-	if o, ok := c[path]; ok {
+func newObjectCache() *objectCache {
+	return &objectCache{objs: map[string]*object{}, pinned: map[string]*os.File{}}
+}
+
+func (c *objectCache) get(path string) *object {
+	if o, ok := c.objs[path]; ok {
 		return o
 	}
-	o := loadObject(path)
-	c[path] = o
+	o := loadObject(path, c.pinned[path])
+	c.objs[path] = o
 	return o
+}
+
+// close releases the pinned files.
+func (c *objectCache) close() {
+	for _, f := range c.pinned {
+		f.Close()
+	}
+	c.pinned = map[string]*os.File{}
 }
 
 // fileBacked says whether a mapping's name is a file that can be opened, not
@@ -49,9 +68,16 @@ func fileBacked(name string) bool {
 		!strings.HasSuffix(name, " (deleted)") && !strings.HasPrefix(name, "/memfd:")
 }
 
-func loadObject(path string) *object {
-	o := &object{path: path}
-	f, err := elf.Open(path)
+func (o *object) open() (*elf.File, error) {
+	if o.file != nil {
+		return elf.NewFile(o.file)
+	}
+	return elf.Open(o.path)
+}
+
+func loadObject(path string, pinned *os.File) *object {
+	o := &object{path: path, file: pinned}
+	f, err := o.open()
 	if err != nil {
 		o.err = err
 		return o
@@ -181,7 +207,7 @@ func (o *object) unwindTable() *unwindTable {
 	if o.err != nil {
 		return nil
 	}
-	f, err := elf.Open(o.path)
+	f, err := o.open()
 	if err != nil {
 		o.unwindErr = err
 		return nil

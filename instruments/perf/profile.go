@@ -44,7 +44,7 @@ func (r *Recording) Symbolize(jitDir string) *Profiles {
 		jitDir = os.TempDir()
 	}
 	if r.objs == nil {
-		r.objs = objectCache{}
+		r.objs = newObjectCache()
 	}
 	ps := &Profiles{
 		Whole:      &flamegraph.Profile{},
@@ -314,11 +314,11 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// fileName makes a benchmark URI into a file name: the part after the last
-// "::" (the benchmark's name), with anything but letters, digits and ._-
-// replaced.
+// fileName makes a benchmark URI into a file name: the part after the first
+// "::" (the benchmark's name without its file), with anything but letters,
+// digits and ._- replaced.
 func fileName(uri string) string {
-	if i := strings.LastIndex(uri, "::"); i >= 0 && i+2 < len(uri) {
+	if i := strings.Index(uri, "::"); i >= 0 && i+2 < len(uri) {
 		uri = uri[i+2:]
 	}
 	var b strings.Builder

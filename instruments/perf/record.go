@@ -57,7 +57,19 @@ type Recording struct {
 	Lost      uint64 // samples the kernel dropped because a ring was full
 	Records   []Record
 
-	objs objectCache // files opened while unwinding, reused to symbolize
+	objs *objectCache // files opened while recording or unwinding
+}
+
+// Close releases the files the Session kept open for symbolization (the
+// binaries of processes that may have been deleted since). The Recording
+// still symbolizes afterwards, from the file system.
+func (r *Recording) Close() {
+	if r.objs != nil {
+		r.objs.close()
+		for _, o := range r.objs.objs {
+			o.file = nil
+		}
+	}
 }
 
 // The raw sample file ("samples.cspf") is this package's own compact format,

@@ -155,6 +155,9 @@ type Session struct {
 
 	self uint32 // this process: its samples are the launching thread's
 
+	pinMu  sync.Mutex
+	pinned map[string]*os.File // mapped files, opened while their process runs
+
 	mu      sync.Mutex
 	marks   []Record
 	stopped bool
@@ -187,7 +190,7 @@ func Start(c Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: c, launch: make(chan launchReq), exited: make(chan struct{}), self: uint32(os.Getpid())}
+	s := &Session{cfg: c, launch: make(chan launchReq), exited: make(chan struct{}), self: uint32(os.Getpid()), pinned: map[string]*os.File{}}
 	ready := make(chan error, 1)
 	go s.thread(cpus, ready)
 	if err := <-ready; err != nil {
@@ -391,6 +394,7 @@ func (s *Session) keep(i int, ev *goperf.Event, raw *goperf.RawRecord) {
 		if err := rec.DecodeFrom(raw, ev); err != nil {
 			return
 		}
+		s.pin(rec.Filename)
 		r = Record{Kind: KindMmap, Pid: rec.Pid, Tid: rec.Tid, Time: trailerTime(raw),
 			Start: rec.Addr, Len: rec.Len, PgOff: rec.PageOffset, Name: rec.Filename}
 	case goperf.RecordTypeMmap:
@@ -437,6 +441,24 @@ func (s *Session) keep(i int, ev *goperf.Event, raw *goperf.RawRecord) {
 	s.rings[i] = append(s.rings[i], r)
 }
 
+// pin opens a mapped file while its process still runs. Opening it costs
+// one system call per distinct file, off the benchmark's CPU.
+func (s *Session) pin(path string) {
+	if !fileBacked(path) {
+		return
+	}
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
+	if _, ok := s.pinned[path]; ok {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		f = nil
+	}
+	s.pinned[path] = f
+}
+
 // Stop ends the session: the launching thread exits, the events are closed,
 // and what the rings held is returned, sorted by time, with DWARF stacks
 // unwound. Call it after the launched processes have been waited for.
@@ -475,7 +497,9 @@ func (s *Session) Stop() (*Recording, error) {
 		}
 		return 0
 	})
-	rec.objs = objectCache{}
+	rec.objs = newObjectCache()
+	rec.objs.pinned = s.pinned
+	s.pinned = nil
 	rec.Records = finish(all, s.cfg.Unwinding, rec.objs)
 	if p := s.readErr.Load(); p != nil {
 		return rec, fmt.Errorf("perf: read samples: %w", *p)

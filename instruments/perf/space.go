@@ -73,12 +73,12 @@ func (p *process) add(m mapping) {
 // what every process had mapped.
 type spaces struct {
 	procs map[uint32]*process
-	objs  objectCache
+	objs  *objectCache
 	// gone keeps processes after their exit for symbol map output.
 	gone map[uint32]*process
 }
 
-func newSpaces(objs objectCache) *spaces {
+func newSpaces(objs *objectCache) *spaces {
 	return &spaces{procs: map[uint32]*process{}, objs: objs, gone: map[uint32]*process{}}
 }
 

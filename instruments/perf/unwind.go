@@ -8,7 +8,7 @@ const maxDepth = 512
 // finish turns the time-sorted records of a Session into a Recording's
 // records: DWARF samples are unwound (the mappings known at each sample's
 // time tell which .eh_frame applies) and their stack copies dropped.
-func finish(all []Record, u Unwinding, objs objectCache) []Record {
+func finish(all []Record, u Unwinding, objs *objectCache) []Record {
 	if u != DWARF {
 		return all
 	}

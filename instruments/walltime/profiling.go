@@ -72,6 +72,7 @@ func (p *profiler) finish(s *perf.Session, t instruments.Target, env instruments
 	if rec == nil {
 		return
 	}
+	defer rec.Close()
 	if rec.Lost > 0 {
 		env.Progress.Warn(fmt.Sprintf("profile of %s: the kernel dropped %d samples (ring buffer full)", t.Name, rec.Lost))
 	}
