@@ -653,11 +653,9 @@ func (x *cfiExec) run(r *cfiReader, st *cfiState, init *cfiState, loc uint64, em
 			if len(stack) == 0 {
 				return errors.New("restore_state without remember_state")
 			}
-			// The CFA is not part of the remembered register state in
-			// DWARF, but every producer pairs them; keep it simple.
-			cfaReg, cfaOff, cfaOK := st.cfaReg, st.cfaOff, st.cfaOK
+			// The whole row comes back, CFA included, as libgcc's
+			// unwinder and readelf do (GCC's epilogues rely on it).
 			*st = stack[len(stack)-1]
-			st.cfaReg, st.cfaOff, st.cfaOK = cfaReg, cfaOff, cfaOK
 			stack = stack[:len(stack)-1]
 		case 0x0c: // def_cfa
 			var reg, off uint64

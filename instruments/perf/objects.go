@@ -17,7 +17,7 @@ type object struct {
 	machine elf.Machine
 	loads   []load
 	syms    []symbol
-	err     error // the file could not be read; addresses stay unnamed
+	err     error    // the file could not be read; addresses stay unnamed
 	file    *os.File // pinned file, or nil to open path
 
 	unwindDone bool
