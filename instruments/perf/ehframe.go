@@ -110,6 +110,9 @@ func readUnwindTable(b []byte) (*unwindTable, error) {
 	t.Rows = make([]unwindRow, n)
 	for i := range t.Rows {
 		p := b[20+24*i:]
+		if p[8] > cfaOther || p[9] > fpOther || p[10] != 0 || p[11] != 0 {
+			return nil, &FormatError{Offset: int64(20 + 24*i + 8), Msg: fmt.Sprintf("row %d: bad rule bytes % x", i, p[8:12])}
+		}
 		t.Rows[i] = unwindRow{PC: binary.LittleEndian.Uint64(p), CFA: p[8], FP: p[9],
 			CFAOff: int32(binary.LittleEndian.Uint32(p[12:])), FPOff: int32(binary.LittleEndian.Uint32(p[16:])),
 			RAOff: int32(binary.LittleEndian.Uint32(p[20:]))}

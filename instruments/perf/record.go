@@ -32,7 +32,7 @@ const (
 // Record is one event of a Recording, in time order.
 type Record struct {
 	Kind      Kind
-	Pid, Tid  uint32
+	Pid, Tid  uint32 // Tid is kept in raw files for samples only
 	Ppid      uint32
 	Time      uint64 // CLOCK_MONOTONIC, nanoseconds
 	Period    uint64 // event units the sample stands for (ns for cpu-clock)
