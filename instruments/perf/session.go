@@ -85,10 +85,10 @@ func (c Config) withDefaults() Config {
 
 // newAttr describes the sampling event: user space only (which is what
 // kernel.perf_event_paranoid=2 allows unprivileged users), inherited by the
-// children of the thread it is opened on, with
-// side-band records (mmap, comm, fork, exit) so that samples can be
-// symbolized after the processes are gone, and timestamps on CLOCK_MONOTONIC
-// so that benchmark boundaries taken by the runner order against them.
+// children of the thread it is opened on, timestamps on CLOCK_MONOTONIC so
+// that benchmark boundaries taken by the runner order against them. The
+// kernel wakes the reader when the ring is half full, so samples cost no
+// wakeups.
 func newAttr(event string, c Config) *goperf.Attr {
 	c = c.withDefaults()
 	a := new(goperf.Attr)
@@ -108,17 +108,38 @@ func newAttr(event string, c Config) *goperf.Attr {
 		a.SampleFormat.Callchain = true
 		a.Options.ExcludeKernelCallchain = true
 	}
-	a.Options.Inherit = true
-	a.Options.ExcludeKernel = true
-	a.Options.ExcludeHypervisor = true
+	commonOptions(a)
+	return a
+}
+
+// newSideBandAttr describes the companion event that carries the side-band
+// records (mmap, comm, fork, exit) so that samples can be symbolized after
+// the processes are gone. It is a dummy event that never samples, and it
+// wakes the reader at every record: the reader must open each mapped file
+// while its process runs, before `go test` deletes its test binary, say.
+// That is a handful of wakeups per process, not one per sample.
+func newSideBandAttr() *goperf.Attr {
+	a := new(goperf.Attr)
+	goperf.Dummy.Configure(a)
+	a.SampleFormat = goperf.SampleFormat{Tid: true, Time: true}
 	a.Options.Mmap = true
 	a.Options.Mmap2 = true
 	a.Options.Comm = true
 	a.Options.Task = true
+	// wakeup_events counts samples only; a watermark of one byte wakes the
+	// reader at any record.
+	a.SetWakeupWatermark(1)
+	commonOptions(a)
+	return a
+}
+
+func commonOptions(a *goperf.Attr) {
+	a.Options.Inherit = true
+	a.Options.ExcludeKernel = true
+	a.Options.ExcludeHypervisor = true
 	a.Options.SampleIDAll = true
 	a.Options.UseClockID = true
 	a.ClockID = unix.CLOCK_MONOTONIC
-	return a
 }
 
 // Session samples the processes started through its Launcher, and their
@@ -178,7 +199,8 @@ func ringPages(u Unwinding) int {
 	return 128
 }
 
-// Start opens the events. Its errors wrap instruments.ErrNotSupported when
+// Start opens the events: per CPU, one that samples and one that carries
+// the side-band records. Its errors wrap instruments.ErrNotSupported when
 // the host refuses (see Probe, which callers should run first to get a
 // message that says what to change).
 func Start(c Config) (*Session, error) {
@@ -214,17 +236,22 @@ func (s *Session) thread(cpus []int, ready chan<- error) {
 	runtime.LockOSThread()
 	tid := unix.Gettid()
 	for _, cpu := range cpus {
-		ev, err := goperf.Open(newAttr(s.cfg.Event, s.cfg), tid, cpu, nil)
-		if err != nil {
-			s.closeEvents()
-			ready <- fmt.Errorf("perf: open %s event on CPU %d: %w", s.cfg.Event, cpu, explain(err, readParanoid()))
-			return
-		}
-		s.events = append(s.events, ev)
-		if err := mapRing(ev, ringPages(s.cfg.Unwinding)); err != nil {
-			s.closeEvents()
-			ready <- err
-			return
+		for _, kind := range []struct {
+			attr  *goperf.Attr
+			pages int
+		}{{newAttr(s.cfg.Event, s.cfg), ringPages(s.cfg.Unwinding)}, {newSideBandAttr(), 16}} {
+			ev, err := goperf.Open(kind.attr, tid, cpu, nil)
+			if err != nil {
+				s.closeEvents()
+				ready <- fmt.Errorf("perf: open %s event on CPU %d: %w", kind.attr.Label, cpu, explain(err, readParanoid()))
+				return
+			}
+			s.events = append(s.events, ev)
+			if err := mapRing(ev, kind.pages); err != nil {
+				s.closeEvents()
+				ready <- err
+				return
+			}
 		}
 	}
 	ready <- nil
@@ -330,7 +357,9 @@ func (s *Session) read(i int, ev *goperf.Event) {
 	for {
 		err := ev.ReadRawRecord(s.ctx, &raw)
 		if err != nil {
-			if s.ctx.Err() != nil {
+			// ErrDisabled: the launching thread, which owns the event,
+			// has exited in Stop.
+			if s.ctx.Err() != nil || errors.Is(err, goperf.ErrDisabled) {
 				break
 			}
 			s.readErr.CompareAndSwap(nil, &err)
