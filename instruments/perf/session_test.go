@@ -137,3 +137,58 @@ func TestUnwindingModes(t *testing.T) {
 		})
 	}
 }
+
+// BeginBenchmark and EndBenchmark bound each benchmark's profile, and
+// sampling is off in between, as the instrument-hooks server drives them.
+func TestBenchmarkBoundaries(t *testing.T) {
+	c := probeOrSkip(t)
+	bin := buildPrimes(t, "primes", "-O2", "-fno-inline", "-fno-omit-frame-pointer")
+	other := buildPrimes(t, "other", "-O2", "-fno-inline", "-fno-omit-frame-pointer")
+	s, err := Start(Config{Event: c.Event})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := s.Launcher(nil)
+	run := func(path string) {
+		cmd := exec.Command(path, "2000000", "4")
+		if err := l.Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(other) // before any benchmark: the whole run only
+	if err := s.BeginBenchmark("c::first"); err != nil {
+		t.Fatal(err)
+	}
+	run(bin)
+	if err := s.EndBenchmark(); err != nil {
+		t.Fatal(err)
+	}
+	run(other) // disabled: not sampled at all
+	s.BeginBenchmark("c::second")
+	run(other)
+	s.EndBenchmark()
+	rec, err := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := rec.Symbolize("")
+	if len(ps.Benchmarks) != 2 || ps.Benchmarks[0].URI != "c::first" || ps.Benchmarks[1].URI != "c::second" {
+		t.Fatalf("benchmarks %+v", ps.Benchmarks)
+	}
+	first, second := ps.Benchmarks[0].Profile, ps.Benchmarks[1].Profile
+	if frameShare(first, "primes") != 1 || frameShare(second, "other") != 1 {
+		t.Errorf("attribution:\nfirst:\n%s\nsecond:\n%s", folded(first), folded(second))
+	}
+	if frameShare(first, "count_primes") < 0.8 {
+		t.Errorf("first:\n%s", folded(first))
+	}
+	// Whole = first + second + the run before any benchmark; the run while
+	// disabled adds nothing. Each run of `other` is about the same work.
+	otherOutside := ps.Whole.Total() - first.Total() - second.Total()
+	if otherOutside < 0.5*second.Total() || otherOutside > 1.6*second.Total() {
+		t.Errorf("samples outside benchmarks: %v, one run of other: %v (the disabled run was sampled?)", otherOutside, second.Total())
+	}
+}

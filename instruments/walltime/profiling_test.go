@@ -213,7 +213,6 @@ func TestProfilingUnderSeccomp(t *testing.T) {
 	t.Log(s)
 }
 
-
 func grepLines(text, sub string) string {
 	var out []string
 	for _, l := range strings.Split(text, "\n") {
