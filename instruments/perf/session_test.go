@@ -42,6 +42,15 @@ func buildPrimes(t *testing.T, name string, cflags ...string) string {
 // like the exec harness's rounds, and returns the recording.
 func record(t *testing.T, c Config, cmds ...[]string) *Recording {
 	t.Helper()
+	return recordB(t, c, cmds...)
+}
+
+func execCommand(name string, args ...string) ([]byte, error) {
+	return exec.Command(name, args...).CombinedOutput()
+}
+
+func recordB(t testing.TB, c Config, cmds ...[]string) *Recording {
+	t.Helper()
 	s, err := Start(c)
 	if err != nil {
 		t.Fatal(err)
