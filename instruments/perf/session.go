@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	goperf "github.com/elastic/go-perf"
 	"golang.org/x/sys/unix"
@@ -114,10 +115,11 @@ func newAttr(event string, c Config) *goperf.Attr {
 
 // newSideBandAttr describes the companion event that carries the side-band
 // records (mmap, comm, fork, exit) so that samples can be symbolized after
-// the processes are gone. It is a dummy event that never samples, and it
-// wakes the reader at every record: the reader must open each mapped file
-// while its process runs, before `go test` deletes its test binary, say.
-// That is a handful of wakeups per process, not one per sample.
+// the processes are gone. It is a dummy event that never samples. Its ring
+// is polled every sideBandPoll rather than woken by the kernel: each mapped
+// file must be opened while its process runs (`go test` deletes its test
+// binary when it exits), and a wakeup per record measurably slowed a 40 ms
+// benchmark (1% CPU, 2% wall time on the 2-core CI machine).
 func newSideBandAttr() *goperf.Attr {
 	a := new(goperf.Attr)
 	goperf.Dummy.Configure(a)
@@ -126,9 +128,6 @@ func newSideBandAttr() *goperf.Attr {
 	a.Options.Mmap2 = true
 	a.Options.Comm = true
 	a.Options.Task = true
-	// wakeup_events counts samples only; a watermark of one byte wakes the
-	// reader at any record.
-	a.SetWakeupWatermark(1)
 	commonOptions(a)
 	return a
 }
@@ -143,29 +142,32 @@ func commonOptions(a *goperf.Attr) {
 }
 
 // Session samples the processes started through its Launcher, and their
-// descendants, from the moment they exec until Stop.
+// descendants, until Stop.
 //
-// How it follows processes: Start opens one sampling event per CPU on a
-// dedicated OS thread (locked, used for nothing else) with inherit set, and
-// the Launcher hands each command to that thread to fork. Children inherit
-// the events at fork, so a round of the exec harness costs no system call
-// beyond the fork itself and two channel hand-offs. The launching thread
-// sleeps between launches, so it costs nothing to sample; its own samples
-// and those of a child before it execs are dropped. (enable_on_exec, which
-// perf record uses, does not mix with inheriting from a long-lived thread:
-// at a vfork the kernel may swap the parent's and the child's identical
-// perf contexts, the original events then see the child's exec and lose
-// their enable_on_exec, and later children are never enabled.) Per-CPU
-// events are needed because the kernel refuses to map the ring buffer of an
-// inherited event that follows a task on every CPU.
+// How it follows processes: Start locks the calling goroutine to its OS
+// thread and opens one sampling event per CPU on that thread with inherit
+// set (plus a side-band event, see newSideBandAttr). The Launcher forks from
+// that same thread, so children inherit the events at fork: a round of the
+// exec harness costs no system call and no thread hand-off beyond the fork
+// itself. The thread is otherwise asleep in the harness's wait, so sampling
+// it costs nothing; its own samples, and those of processes it forks other
+// than through the Launcher (the runner running `go list`, say), are dropped
+// at Stop by following the fork records down from the launched processes.
+// (enable_on_exec, which perf record uses, does not mix with inheriting from
+// a long-lived thread: at a vfork the kernel may swap the parent's and the
+// child's identical perf contexts, the original events then see the child's
+// exec and lose their enable_on_exec, and later children are never
+// enabled.) Per-CPU events are needed because the kernel refuses to map the
+// ring buffer of an inherited event that follows a task on every CPU.
 //
-// The caller owns the Session: it must call Stop once, after every process
-// started through the Launcher has been waited for.
+// The caller owns the Session: Start, the Launcher's Start and Stop must all
+// be called from one goroutine (the one that measures the target), and Stop
+// once, after every launched process has been waited for. Enable, Disable,
+// BeginBenchmark and EndBenchmark may be called from any goroutine.
 type Session struct {
 	cfg    Config
 	events []*goperf.Event
-	launch chan launchReq
-	exited chan struct{}
+	tid    int
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -174,20 +176,13 @@ type Session struct {
 	lost    atomic.Uint64
 	readErr atomic.Pointer[error]
 
-	self uint32 // this process: its samples are the launching thread's
-
 	pinMu  sync.Mutex
 	pinned map[string]*os.File // mapped files, opened while their process runs
 
-	mu      sync.Mutex
-	marks   []Record
-	stopped bool
-}
-
-type launchReq struct {
-	inner instruments.Launcher
-	cmd   *exec.Cmd
-	res   chan error
+	mu       sync.Mutex
+	marks    []Record
+	launched []uint32
+	stopped  bool
 }
 
 // ringPages is the ring buffer size per CPU in pages: enough for about a
@@ -200,9 +195,10 @@ func ringPages(u Unwinding) int {
 }
 
 // Start opens the events: per CPU, one that samples and one that carries
-// the side-band records. Its errors wrap instruments.ErrNotSupported when
-// the host refuses (see Probe, which callers should run first to get a
-// message that says what to change).
+// the side-band records. It locks the calling goroutine to its OS thread
+// until Stop. Its errors wrap instruments.ErrNotSupported when the host
+// refuses (see Probe, which callers should run first to get a message that
+// says what to change).
 func Start(c Config) (*Session, error) {
 	c = c.withDefaults()
 	if c.Unwinding == DWARF && !dwarfArch {
@@ -212,52 +208,41 @@ func Start(c Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: c, launch: make(chan launchReq), exited: make(chan struct{}), self: uint32(os.Getpid()), pinned: map[string]*os.File{}}
-	ready := make(chan error, 1)
-	go s.thread(cpus, ready)
-	if err := <-ready; err != nil {
-		<-s.exited
-		return nil, err
-	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.rings = make([][]Record, len(s.events))
-	for i, ev := range s.events {
-		s.readers.Add(1)
-		go s.read(i, ev)
-	}
-	return s, nil
-}
-
-// thread is the launching thread. It never unlocks its OS thread, so the Go
-// runtime destroys the thread when this goroutine returns: no other goroutine
-// can ever fork from a thread that carries the events.
-func (s *Session) thread(cpus []int, ready chan<- error) {
-	defer close(s.exited)
 	runtime.LockOSThread()
-	tid := unix.Gettid()
+	s := &Session{cfg: c, tid: unix.Gettid(), pinned: map[string]*os.File{}}
 	for _, cpu := range cpus {
 		for _, kind := range []struct {
 			attr  *goperf.Attr
 			pages int
 		}{{newAttr(s.cfg.Event, s.cfg), ringPages(s.cfg.Unwinding)}, {newSideBandAttr(), 16}} {
-			ev, err := goperf.Open(kind.attr, tid, cpu, nil)
+			ev, err := goperf.Open(kind.attr, s.tid, cpu, nil)
+			if err == nil {
+				s.events = append(s.events, ev)
+				err = mapRing(ev, kind.pages)
+			} else {
+				err = fmt.Errorf("perf: open %s event on CPU %d: %w", kind.attr.Label, cpu, explain(err, readParanoid()))
+			}
 			if err != nil {
 				s.closeEvents()
-				ready <- fmt.Errorf("perf: open %s event on CPU %d: %w", kind.attr.Label, cpu, explain(err, readParanoid()))
-				return
-			}
-			s.events = append(s.events, ev)
-			if err := mapRing(ev, kind.pages); err != nil {
-				s.closeEvents()
-				ready <- err
-				return
+				runtime.UnlockOSThread()
+				return nil, err
 			}
 		}
 	}
-	ready <- nil
-	for req := range s.launch {
-		req.res <- req.inner.Start(req.cmd)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.rings = make([][]Record, len(s.events))
+	var sideBand []int
+	for i, ev := range s.events {
+		if i%2 == 1 {
+			sideBand = append(sideBand, i)
+			continue
+		}
+		s.readers.Add(1)
+		go s.read(i, ev)
 	}
+	s.readers.Add(1)
+	go s.pollSideBand(sideBand)
+	return s, nil
 }
 
 // mapRing maps the ring buffer, halving its size while the kernel refuses
@@ -282,24 +267,25 @@ func (s *Session) closeEvents() {
 	}
 }
 
-// Launcher returns a Launcher that starts commands through inner on the
-// session's thread, so that they inherit the events. inner must start the
-// process synchronously from the calling goroutine (as exec.Cmd.Start does);
-// a Launcher that forks from another goroutine escapes the profile.
+// Launcher returns a Launcher that starts commands through inner, which
+// must fork from the calling goroutine (as exec.Cmd.Start does), so that the
+// processes inherit the events. It must be used from the goroutine that
+// called Start; elsewhere it fails rather than run a benchmark unprofiled.
 func (s *Session) Launcher(inner instruments.Launcher) instruments.Launcher {
 	if inner == nil {
 		inner = instruments.Direct
 	}
 	return instruments.LauncherFunc(func(cmd *exec.Cmd) error {
-		s.mu.Lock()
-		stopped := s.stopped
-		s.mu.Unlock()
-		if stopped {
-			return inner.Start(cmd)
+		if unix.Gettid() != s.tid {
+			return errors.New("perf: the profiling launcher was used from another goroutine than the one that started the session")
 		}
-		res := make(chan error, 1)
-		s.launch <- launchReq{inner: inner, cmd: cmd, res: res}
-		return <-res
+		if err := inner.Start(cmd); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.launched = append(s.launched, uint32(cmd.Process.Pid))
+		s.mu.Unlock()
+		return nil
 	})
 }
 
@@ -357,8 +343,8 @@ func (s *Session) read(i int, ev *goperf.Event) {
 	for {
 		err := ev.ReadRawRecord(s.ctx, &raw)
 		if err != nil {
-			// ErrDisabled: the launching thread, which owns the event,
-			// has exited in Stop.
+			// ErrDisabled: the thread that owns the events has exited
+			// (the goroutine that called Start ended without Stop).
 			if s.ctx.Err() != nil || errors.Is(err, goperf.ErrDisabled) {
 				break
 			}
@@ -372,6 +358,40 @@ func (s *Session) read(i int, ev *goperf.Event) {
 			return
 		}
 		s.keep(i, ev, &raw)
+	}
+}
+
+// sideBandPoll is how often the side-band rings are read: a process whose
+// binary is deleted sooner than this after its start is symbolized from the
+// file system only.
+const sideBandPoll = 20 * time.Millisecond
+
+// pollSideBand reads the side-band rings every sideBandPoll until the
+// session stops, then drains them.
+func (s *Session) pollSideBand(idx []int) {
+	defer s.readers.Done()
+	t := time.NewTicker(sideBandPoll)
+	defer t.Stop()
+	var raw goperf.RawRecord
+	drain := func() {
+		for _, i := range idx {
+			ev := s.events[i]
+			for ev.HasRecord() {
+				if err := ev.ReadRawRecord(context.Background(), &raw); err != nil {
+					break
+				}
+				s.keep(i, ev, &raw)
+			}
+		}
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			drain()
+			return
+		case <-t.C:
+			drain()
+		}
 	}
 }
 
@@ -397,9 +417,6 @@ func (s *Session) keep(i int, ev *goperf.Event, raw *goperf.RawRecord) {
 		var rec goperf.SampleRecord
 		if err := rec.DecodeFrom(raw, ev); err != nil {
 			return
-		}
-		if rec.Pid == s.self {
-			return // the launching thread, between launches
 		}
 		r = Record{Kind: KindSample, Pid: rec.Pid, Tid: rec.Tid, Time: rec.Time, Period: rec.Period}
 		if s.cfg.Unwinding == DWARF {
@@ -488,9 +505,11 @@ func (s *Session) pin(path string) {
 	s.pinned[path] = f
 }
 
-// Stop ends the session: the launching thread exits, the events are closed,
-// and what the rings held is returned, sorted by time, with DWARF stacks
-// unwound. Call it after the launched processes have been waited for.
+// Stop ends the session: the events are closed, the goroutine unlocked
+// from its thread, and what the rings held is returned, sorted by time, with
+// DWARF stacks unwound and only the launched processes and their
+// descendants kept. Call it from Start's goroutine, after the launched
+// processes have been waited for.
 func (s *Session) Stop() (*Recording, error) {
 	s.mu.Lock()
 	if s.stopped {
@@ -499,12 +518,11 @@ func (s *Session) Stop() (*Recording, error) {
 	}
 	s.stopped = true
 	s.mu.Unlock()
-	close(s.launch)
-	<-s.exited
 	s.Disable()
 	s.cancel()
 	s.readers.Wait()
 	s.closeEvents()
+	runtime.UnlockOSThread()
 
 	rec := &Recording{Event: s.cfg.Event, Unwinding: s.cfg.Unwinding, Frequency: s.cfg.Frequency, Lost: s.lost.Load()}
 	n := len(s.marks)
@@ -526,6 +544,7 @@ func (s *Session) Stop() (*Recording, error) {
 		}
 		return 0
 	})
+	all = keepLaunched(all, s.launched)
 	rec.objs = newObjectCache()
 	rec.objs.pinned = s.pinned
 	s.pinned = nil
@@ -534,6 +553,33 @@ func (s *Session) Stop() (*Recording, error) {
 		return rec, fmt.Errorf("perf: read samples: %w", *p)
 	}
 	return rec, nil
+}
+
+// keepLaunched keeps the records of the launched processes and of their
+// descendants (found through the fork records, in time order), and the
+// benchmark marks.
+func keepLaunched(all []Record, launched []uint32) []Record {
+	keep := make(map[uint32]bool, len(launched))
+	for _, pid := range launched {
+		keep[pid] = true
+	}
+	out := all[:0]
+	for _, r := range all {
+		switch r.Kind {
+		case KindBenchStart, KindBenchStop:
+		case KindFork:
+			if !keep[r.Ppid] {
+				continue
+			}
+			keep[r.Pid] = true
+		default:
+			if !keep[r.Pid] {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // onlineCPUs parses /sys/devices/system/cpu/online ("0-3,6"): the events
