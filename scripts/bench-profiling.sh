@@ -3,8 +3,10 @@
 # Usage: scripts/bench-profiling.sh   (PAIRS=5 ROUNDS=30 SCRIPT_ROUNDS=60)
 # Needs: root or kernel.perf_event_paranoid<=2, make build examples, linux-perf
 # (perf record/script), python3, awk.
-#  1. Overhead: the median of `primes 2000000 10` measured by codspeed exec with
-#     profiling on and off, alternating in the same run, PAIRS times each.
+#  1. Overhead: the median wall time of `primes 2000000 10` with and without
+#     profiling, rounds interleaved in one process (BenchmarkProfilingOverhead),
+#     for fp and dwarf; then end to end, codspeed exec with profiling on and
+#     off alternating, PAIRS times each.
 #  2. Processing: samples per second from raw samples to a flame graph
 #     (codspeed: raw file -> symbolized -> folded + SVG, a Go benchmark),
 #     against perf record's perf.data -> perf script -> a folding awk script,
@@ -22,28 +24,35 @@ cmd=(./bin/examples/primes 2000000 10)
 median() { python3 -c 'import json,sys,glob; f=json.load(open(glob.glob(sys.argv[1]+"/results/*.json")[0])); print(f["benchmarks"][0]["stats"]["median_ns"])' "$1"; }
 
 for mode in fp dwarf; do
-  echo "## 1. Profiling overhead ($mode unwinding): ${cmd[*]}, $pairs alternating pairs of $rounds rounds"
-  on=(); off=()
-  for i in $(seq "$pairs"); do
-    $cs exec --enable-perf=false --warmup-time 300ms --min-rounds "$rounds" --max-rounds "$rounds" --profile-folder "$tmp/off-$mode-$i" -- "${cmd[@]}" >/dev/null 2>&1
-    off+=("$(median "$tmp/off-$mode-$i")")
-    $cs exec --enable-perf=true --perf-unwinding-mode "$mode" --warmup-time 300ms --min-rounds "$rounds" --max-rounds "$rounds" --profile-folder "$tmp/on-$mode-$i" -- "${cmd[@]}" >/dev/null 2>&1
-    on+=("$(median "$tmp/on-$mode-$i")")
-    test -s "$(ls "$tmp/on-$mode-$i"/perf/*/all.folded)" || { echo "no profile written" >&2; exit 1; }
-  done
-  python3 - "${off[*]}" "${on[*]}" <<'PY'
+  echo "## 1. Profiling overhead ($mode unwinding): ${cmd[*]}, rounds with and without profiling interleaved (${ROUNDS_INTERLEAVED:-200} pairs)"
+  UNWINDING=$mode PRIMES=$PWD/bin/examples/primes go test -run '^$' -bench 'BenchmarkProfilingOverhead$' -benchtime "${ROUNDS_INTERLEAVED:-200}x" ./instruments/perf/ | grep -E '^Benchmark'
+done
+echo "### same, without samples (FREQ=1): the fixed cost per round"
+FREQ=1 PRIMES=$PWD/bin/examples/primes go test -run '^$' -bench 'BenchmarkProfilingOverhead$' -benchtime "${ROUNDS_INTERLEAVED:-200}x" ./instruments/perf/ | grep -E '^Benchmark'
+echo "### reference: what perf record's sampling costs the same program here (child CPU time, /usr/bin/time under perf record)"
+for f in 1 997; do
+  printf 'perf record -F %s: ' "$f"
+  perf record -q -e cpu-clock:u -F "$f" -g -o "$tmp/ref.data" -- /usr/bin/time -f "%U+%S s user+sys" ./bin/examples/primes 2000000 200 2>&1 >/dev/null | tail -1
+done
+echo
+echo "## 1b. End to end: codspeed exec --enable-perf=false/true alternating, $pairs pairs of $rounds rounds (noisy on a shared machine)"
+on=(); off=()
+for i in $(seq "$pairs"); do
+  $cs exec --enable-perf=false --warmup-time 300ms --min-rounds "$rounds" --max-rounds "$rounds" --profile-folder "$tmp/off-$i" -- "${cmd[@]}" >/dev/null 2>&1
+  off+=("$(median "$tmp/off-$i")")
+  $cs exec --enable-perf=true --warmup-time 300ms --min-rounds "$rounds" --max-rounds "$rounds" --profile-folder "$tmp/on-$i" -- "${cmd[@]}" >/dev/null 2>&1
+  on+=("$(median "$tmp/on-$i")")
+  test -s "$(ls "$tmp/on-$i"/perf/*/all.folded)" || { echo "no profile written" >&2; exit 1; }
+done
+python3 - "${off[*]}" "${on[*]}" <<'PY'
 import sys, statistics as st
 off = [float(x) for x in sys.argv[1].split()]
 on = [float(x) for x in sys.argv[2].split()]
-ratios = [b / a for a, b in zip(off, on)]
-print("| | medians (ms) | median of medians (ms) |")
-print("|---|---|---|")
-print("| profiling off | %s | %.3f |" % (" ".join("%.2f" % (x / 1e6) for x in off), st.median(off) / 1e6))
-print("| profiling on | %s | %.3f |" % (" ".join("%.2f" % (x / 1e6) for x in on), st.median(on) / 1e6))
-print("ratio on/off: %.4f (median of medians); per pair %s" % (st.median(on) / st.median(off), " ".join("%.3f" % r for r in ratios)))
+print("profiling off medians (ms): " + " ".join("%.2f" % (x / 1e6) for x in off))
+print("profiling on medians (ms):  " + " ".join("%.2f" % (x / 1e6) for x in on))
+print("ratio on/off of the median of medians: %.4f" % (st.median(on) / st.median(off)))
 PY
-  echo
-done
+echo
 
 n=${SCRIPT_ROUNDS:-60}
 echo "## 2. Profile processing: samples per second, raw samples to flame graph ($n runs of ${cmd[*]})"
