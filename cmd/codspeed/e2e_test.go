@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -391,6 +392,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"exec", "--mode", "bogus", "--", "true"}, 2, `unknown mode "bogus"`},
 		{[]string{"exec", "--max-time", "fast", "--", "true"}, 2, "--max-time"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"exec", "--perf-unwinding-mode", "lbr", "--", "true"}, 2, `--perf-unwinding-mode: unknown perf unwinding mode "lbr"`},
 		{[]string{"exec", "--help"}, 0, "--warmup-time"},
 		{[]string{"version"}, 0, "codspeed-go"},
 	} {
@@ -398,5 +400,59 @@ func TestUsageErrors(t *testing.T) {
 		if r.code != c.code || !strings.Contains(r.stdout+r.stderr, c.want) {
 			t.Errorf("%v: exit %d (want %d), output lacks %q:\n%s%s", c.args, r.code, c.code, c.want, r.stdout, r.stderr)
 		}
+	}
+}
+
+// Walltime profiles are on by default; --enable-perf=false and
+// CODSPEED_PERF_ENABLED=false turn them off; --perf-unwinding-mode dwarf
+// profiles code built without frame pointers.
+func TestPerfProfiles(t *testing.T) {
+	if _, err := perf.Probe(); err != nil {
+		t.Skipf("this host cannot sample: %v", err)
+	}
+	for _, c := range []struct {
+		name    string
+		env     string
+		args    []string
+		profile bool
+	}{
+		{"default", "", nil, true},
+		{"dwarf", "", []string{"--perf-unwinding-mode", "dwarf"}, true},
+		{"flag off", "", []string{"--enable-perf=false"}, false},
+		{"env off", "CODSPEED_PERF_ENABLED=false", nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.env != "" {
+				k, v, _ := strings.Cut(c.env, "=")
+				t.Setenv(k, v)
+			}
+			dir := t.TempDir()
+			pf := filepath.Join(dir, "profile")
+			args := append(append([]string{"exec", "--profile-folder", pf, "--warmup-time", "0", "--max-rounds", "3"}, c.args...), "--", primes, "2000000", "3")
+			r := codspeed(t, dir, "", args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			b := readOnlyResults(t, pf).Benchmarks[0]
+			if !c.profile {
+				if b.Profile != nil {
+					t.Fatalf("profile written: %+v", b.Profile)
+				}
+				if _, err := os.Stat(filepath.Join(pf, "perf")); err == nil {
+					t.Fatal("perf folder written")
+				}
+				return
+			}
+			if b.Profile == nil || b.Profile.Event == "" {
+				t.Fatalf("no profile: %+v", b.Profile)
+			}
+			folded, err := os.ReadFile(filepath.Join(pf, b.Profile.Folded))
+			if err != nil || !strings.Contains(string(folded), "primes;") || !strings.Contains(string(folded), ";main") {
+				t.Fatalf("folded stacks: %v\n%s", err, folded)
+			}
+			if strings.Contains(r.stderr, "profil") {
+				t.Errorf("profiling warnings: %s", r.stderr)
+			}
+		})
 	}
 }
