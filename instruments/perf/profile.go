@@ -333,7 +333,7 @@ func fileName(uri string) string {
 			break
 		}
 	}
-	s := strings.Trim(b.String(), ".")
+	s := strings.Trim(b.String(), "._")
 	if s == "" {
 		s = "benchmark"
 	}
