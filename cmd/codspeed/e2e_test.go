@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -454,5 +455,56 @@ func TestPerfProfiles(t *testing.T) {
 				t.Errorf("profiling warnings: %s", r.stderr)
 			}
 		})
+	}
+}
+
+// An unprivileged user profiles when kernel.perf_event_paranoid allows
+// user-space sampling (<= 2), and otherwise gets one warning that names the
+// sysctl, with results either way. Needs root to switch to nobody.
+func TestPerfUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run codspeed as nobody")
+	}
+	dir, err := os.MkdirTemp("", "codspeed-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	for _, f := range []string{binary, primes} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(dir, 0o777)
+	pf := filepath.Join(dir, "profile")
+	cmd := exec.Command(filepath.Join(dir, "codspeed"), "exec", "--profile-folder", pf, "--warmup-time", "0", "--max-rounds", "3", "--", "./primes", "2000000", "3")
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin", "CODSPEED_STORE=" + filepath.Join(dir, "store")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b := readOnlyResults(t, pf).Benchmarks[0]
+	text, _ := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
+	paranoid, err := strconv.Atoi(strings.TrimSpace(string(text)))
+	if err != nil {
+		t.Skipf("kernel.perf_event_paranoid: %v", err)
+	}
+	if paranoid <= 2 {
+		if b.Profile == nil {
+			t.Fatalf("paranoid %d allows user-space sampling, but no profile:\n%s", paranoid, out)
+		}
+		if _, err := os.Stat(filepath.Join(pf, b.Profile.Folded)); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if b.Profile != nil || b.Stats == nil || strings.Count(string(out), "profiling skipped") != 1 || !strings.Contains(string(out), "kernel.perf_event_paranoid=2") {
+		t.Fatalf("paranoid %d: want results, no profile and one warning naming the sysctl:\n%s", paranoid, out)
 	}
 }
