@@ -294,12 +294,16 @@ func (s *Session) Launcher(inner instruments.Launcher) instruments.Launcher {
 func (s *Session) Enable() error { return s.ioctl((*goperf.Event).Enable) }
 
 // Disable switches sampling off in every process that inherited the events.
+// The side-band records stay on, so that processes that start while
+// sampling is off can still be symbolized once it is on again.
 func (s *Session) Disable() error { return s.ioctl((*goperf.Event).Disable) }
 
+// ioctl applies f to the sampling events (even indices; odd ones carry the
+// side band).
 func (s *Session) ioctl(f func(*goperf.Event) error) error {
 	var errs []error
-	for _, ev := range s.events {
-		if err := f(ev); err != nil {
+	for i := 0; i < len(s.events); i += 2 {
+		if err := f(s.events[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/results/flamegraph"
@@ -179,13 +180,28 @@ func TestBenchmarkBoundaries(t *testing.T) {
 	s.BeginBenchmark("c::second")
 	run(other)
 	s.EndBenchmark()
+	// A process that starts while sampling is off and is sampled later
+	// still gets names: its mappings were recorded all along.
+	late := exec.Command(bin, "2000000", "20")
+	if err := l.Start(late); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	s.BeginBenchmark("c::late")
+	if err := late.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	s.EndBenchmark()
 	rec, err := s.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ps := rec.Symbolize("")
-	if len(ps.Benchmarks) != 2 || ps.Benchmarks[0].URI != "c::first" || ps.Benchmarks[1].URI != "c::second" {
+	if len(ps.Benchmarks) != 3 || ps.Benchmarks[0].URI != "c::first" || ps.Benchmarks[1].URI != "c::second" || ps.Benchmarks[2].URI != "c::late" {
 		t.Fatalf("benchmarks %+v", ps.Benchmarks)
+	}
+	if late := ps.Benchmarks[2].Profile; frameShare(late, "count_primes") < 0.8 {
+		t.Errorf("process started while disabled:\n%s", folded(late))
 	}
 	first, second := ps.Benchmarks[0].Profile, ps.Benchmarks[1].Profile
 	if frameShare(first, "primes") != 1 || frameShare(second, "other") != 1 {
@@ -196,7 +212,7 @@ func TestBenchmarkBoundaries(t *testing.T) {
 	}
 	// Whole = first + second + the run before any benchmark; the run while
 	// disabled adds nothing. Each run of `other` is about the same work.
-	otherOutside := ps.Whole.Total() - first.Total() - second.Total()
+	otherOutside := ps.Whole.Total() - first.Total() - second.Total() - ps.Benchmarks[2].Profile.Total()
 	if otherOutside < 0.5*second.Total() || otherOutside > 1.6*second.Total() {
 		t.Errorf("samples outside benchmarks: %v, one run of other: %v (the disabled run was sampled?)", otherOutside, second.Total())
 	}
