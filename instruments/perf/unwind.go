@@ -5,30 +5,17 @@ import "encoding/binary"
 // maxDepth bounds stack walks: deeper stacks are cut at the root end.
 const maxDepth = 512
 
-// finish turns the time-sorted records of a Session into a Recording's
-// records: DWARF samples are unwound (the mappings known at each sample's
-// time tell which .eh_frame applies) and their stack copies dropped.
-func finish(all []Record, u Unwinding, objs *objectCache) []Record {
-	if u != DWARF {
-		return all
-	}
-	sp := newSpaces(objs)
-	for i := range all {
-		r := &all[i]
-		if r.Kind != KindSample {
-			sp.apply(r)
-			continue
+// unwindSample replaces a DWARF sample's registers and stack copy by its
+// unwound stack, with the mappings sp knows at the sample's time.
+func unwindSample(sp *spaces, r *Record) {
+	if len(r.regs) == 3 {
+		p := sp.procs[r.Pid]
+		if p == nil {
+			p = &process{}
 		}
-		if len(r.regs) == 3 {
-			p := sp.procs[r.Pid]
-			if p == nil {
-				p = &process{}
-			}
-			r.Stack = unwindStack(p, r.regs[regIP], r.regs[regSP], r.regs[regBP], r.stackCopy)
-		}
-		r.regs, r.stackCopy = nil, nil
+		r.Stack = unwindStack(p, r.regs[regIP], r.regs[regSP], r.regs[regBP], r.stackCopy)
 	}
-	return all
+	r.regs, r.stackCopy = nil, nil
 }
 
 // unwindStack walks a sampled user stack (stack holds the bytes from sp up)
