@@ -33,14 +33,16 @@ func TestJITMapPickup(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitErr := cmd.Wait()
+	mapFile := "/tmp/perf-" + strconv.Itoa(cmd.Process.Pid) + ".map"
+	t.Cleanup(func() { os.Remove(mapFile) })
 	rec, err := s.Stop()
 	if waitErr != nil || err != nil {
 		t.Fatal(waitErr, err)
 	}
 	defer rec.Close()
-	pid, _ := strconv.Atoi(strings.TrimSpace(out.String()))
-	mapFile := "/tmp/perf-" + strconv.Itoa(pid) + ".map"
-	t.Cleanup(func() { os.Remove(mapFile) })
+	if pid, _ := strconv.Atoi(strings.TrimSpace(out.String())); pid != cmd.Process.Pid {
+		t.Fatalf("the JIT printed pid %q, started %d", out.String(), cmd.Process.Pid)
+	}
 
 	ps := rec.Symbolize("")
 	if share := frameShare(ps.Whole, "jitted_hot_loop"); share < 0.8 {
@@ -51,7 +53,7 @@ func TestJITMapPickup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := filepath.Join("perf", "jit", "perf-"+strconv.Itoa(pid)+".map")
+	want := filepath.Join("perf", "jit", "perf-"+strconv.Itoa(cmd.Process.Pid)+".map")
 	if len(arts.JITMaps) != 1 || arts.JITMaps[0] != want {
 		t.Fatalf("JIT maps written: %v, want [%s]", arts.JITMaps, want)
 	}
