@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
@@ -293,7 +294,7 @@ func remeasurer(cfg *config.Config, cwd, gitRoot string) compare.Remeasure {
 			return nil, err
 		}
 		defer os.RemoveAll(tmp)
-		in, err := newInstrument(results.Walltime, gitRoot)
+		in, err := newInstrument(results.Walltime, gitRoot, walltime.Options{})
 		if err != nil {
 			return nil, err
 		}

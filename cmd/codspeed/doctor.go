@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/perf"
+	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/sandbox"
@@ -27,10 +29,16 @@ func cmdDoctor(_ context.Context, args []string) int {
 	}
 	cwd, _ := os.Getwd()
 	gitRoot := gitrepo.Root(cwd)
+	fmt.Println("\nProfiling (walltime)")
+	if c, err := perf.Probe(); err != nil {
+		fmt.Printf("  [MISS] perf sampling: %v\n", err)
+	} else {
+		fmt.Printf("  [ok  ] perf sampling on %s (perf_event_paranoid %d)\n", c.Event, c.Paranoid)
+	}
 	fmt.Println("\nInstruments")
 	unavailable := 0
 	for _, mode := range []string{results.Walltime, results.Simulation, results.Memory} {
-		in, err := newInstrument(mode, gitRoot)
+		in, err := newInstrument(mode, gitRoot, walltime.Options{Perf: true, PerfUnwinding: perf.FramePointer})
 		if err == nil {
 			err = in.Check()
 		}

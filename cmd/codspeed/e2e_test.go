@@ -12,11 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -436,6 +438,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"exec", "--mode", "bogus", "--", "true"}, 2, `unknown mode "bogus"`},
 		{[]string{"exec", "--max-time", "fast", "--", "true"}, 2, "--max-time"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"exec", "--perf-unwinding-mode", "lbr", "--", "true"}, 2, `--perf-unwinding-mode: unknown perf unwinding mode "lbr"`},
 		{[]string{"exec", "--help"}, 0, "--warmup-time"},
 		{[]string{"version"}, 0, "codspeed-go"},
 	} {
@@ -443,5 +446,110 @@ func TestUsageErrors(t *testing.T) {
 		if r.code != c.code || !strings.Contains(r.stdout+r.stderr, c.want) {
 			t.Errorf("%v: exit %d (want %d), output lacks %q:\n%s%s", c.args, r.code, c.code, c.want, r.stdout, r.stderr)
 		}
+	}
+}
+
+// Walltime profiles are on by default; --enable-perf=false and
+// CODSPEED_PERF_ENABLED=false turn them off; --perf-unwinding-mode dwarf
+// profiles code built without frame pointers.
+func TestPerfProfiles(t *testing.T) {
+	if _, err := perf.Probe(); err != nil {
+		t.Skipf("this host cannot sample: %v", err)
+	}
+	for _, c := range []struct {
+		name    string
+		env     string
+		args    []string
+		profile bool
+	}{
+		{"default", "", nil, true},
+		{"dwarf", "", []string{"--perf-unwinding-mode", "dwarf"}, true},
+		{"flag off", "", []string{"--enable-perf=false"}, false},
+		{"env off", "CODSPEED_PERF_ENABLED=false", nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.env != "" {
+				k, v, _ := strings.Cut(c.env, "=")
+				t.Setenv(k, v)
+			}
+			dir := t.TempDir()
+			pf := filepath.Join(dir, "profile")
+			args := append(append([]string{"exec", "--profile-folder", pf, "--warmup-time", "0", "--max-rounds", "3"}, c.args...), "--", primes, "2000000", "3")
+			r := codspeed(t, dir, "", args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			b := readOnlyResults(t, pf).Benchmarks[0]
+			if !c.profile {
+				if b.Profile != nil {
+					t.Fatalf("profile written: %+v", b.Profile)
+				}
+				if _, err := os.Stat(filepath.Join(pf, "perf")); err == nil {
+					t.Fatal("perf folder written")
+				}
+				return
+			}
+			if b.Profile == nil || b.Profile.Event == "" {
+				t.Fatalf("no profile: %+v", b.Profile)
+			}
+			folded, err := os.ReadFile(filepath.Join(pf, b.Profile.Folded))
+			if err != nil || !strings.Contains(string(folded), "primes;") || !strings.Contains(string(folded), ";main") {
+				t.Fatalf("folded stacks: %v\n%s", err, folded)
+			}
+			if strings.Contains(r.stderr, "profil") {
+				t.Errorf("profiling warnings: %s", r.stderr)
+			}
+		})
+	}
+}
+
+// An unprivileged user profiles when kernel.perf_event_paranoid allows
+// user-space sampling (<= 2), and otherwise gets one warning that names the
+// sysctl, with results either way. Needs root to switch to nobody.
+func TestPerfUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run codspeed as nobody")
+	}
+	dir, err := os.MkdirTemp("", "codspeed-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	for _, f := range []string{binary, primes} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(dir, 0o777)
+	pf := filepath.Join(dir, "profile")
+	cmd := exec.Command(filepath.Join(dir, "codspeed"), "exec", "--profile-folder", pf, "--warmup-time", "0", "--max-rounds", "3", "--", "./primes", "2000000", "3")
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin", "CODSPEED_STORE=" + filepath.Join(dir, "store")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b := readOnlyResults(t, pf).Benchmarks[0]
+	text, _ := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
+	paranoid, err := strconv.Atoi(strings.TrimSpace(string(text)))
+	if err != nil {
+		t.Skipf("kernel.perf_event_paranoid: %v", err)
+	}
+	if paranoid <= 2 {
+		if b.Profile == nil {
+			t.Fatalf("paranoid %d allows user-space sampling, but no profile:\n%s", paranoid, out)
+		}
+		if _, err := os.Stat(filepath.Join(pf, b.Profile.Folded)); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if b.Profile != nil || b.Stats == nil || strings.Count(string(out), "profiling skipped") != 1 || !strings.Contains(string(out), "kernel.perf_event_paranoid=2") {
+		t.Fatalf("paranoid %d: want results, no profile and one warning naming the sysctl:\n%s", paranoid, out)
 	}
 }

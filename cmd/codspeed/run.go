@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/instruments/simulation"
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/ci"
@@ -44,6 +45,9 @@ type runFlags struct {
 	warmupTime, maxTime, minTime string
 	maxRounds, minRounds         int64
 	upload                       uploadFlags
+
+	enablePerf    bool
+	perfUnwinding string
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
@@ -70,6 +74,12 @@ func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
 	fs.StringVar(&f.minTime, "min-time", "", "measure at least this long")
 	fs.Int64Var(&f.maxRounds, "max-rounds", 0, "measure at most this many rounds")
 	fs.Int64Var(&f.minRounds, "min-rounds", 0, "measure at least this many rounds")
+	fs.BoolVar(&f.enablePerf, "enable-perf", envBool("CODSPEED_PERF_ENABLED", true), "walltime: sample the benchmarks with perf events and write flame graphs [$CODSPEED_PERF_ENABLED]")
+	defUnwind := os.Getenv("CODSPEED_PERF_UNWINDING_MODE")
+	if defUnwind == "" {
+		defUnwind = "fp"
+	}
+	fs.StringVar(&f.perfUnwinding, "perf-unwinding-mode", defUnwind, "walltime profiles: fp (frame pointers, cheap) or dwarf (works without frame pointers, about 8 KB a sample) [$CODSPEED_PERF_UNWINDING_MODE]")
 	if exec {
 		fs.StringVar(&f.name, "name", "", "benchmark name (default: the command line)")
 	}
@@ -179,6 +189,11 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
+	unwinding, err := perf.ParseUnwinding(f.perfUnwinding)
+	if err != nil {
+		return fail(exitUsage, "--perf-unwinding-mode: %v", err)
+	}
+	wallOpts := walltime.Options{Perf: f.enablePerf, PerfUnwinding: unwinding}
 	cwd, err := os.Getwd()
 	if err != nil {
 		return fail(exitUsage, "%v", err)
@@ -225,7 +240,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		if inContainers {
 			continue
 		}
-		in, err := newInstrument(m, gitRoot)
+		in, err := newInstrument(m, gitRoot, wallOpts)
 		if err != nil {
 			return fail(exitUsage, "%v", err)
 		}
@@ -366,10 +381,10 @@ func parseModes(in []string) ([]string, error) {
 	return modes, nil
 }
 
-func newInstrument(mode, gitRoot string) (instruments.Instrument, error) {
+func newInstrument(mode, gitRoot string, wallOpts walltime.Options) (instruments.Instrument, error) {
 	switch mode {
 	case results.Walltime:
-		return walltime.New(gitRoot), nil
+		return walltime.New(gitRoot, wallOpts), nil
 	case results.Simulation:
 		return simulation.New(simulation.Options{}), nil
 	}

@@ -36,10 +36,17 @@ type Instrument struct {
 	// Hooks receives the integration's start/stop events (profiling uses
 	// them to bound the measured region); nil ignores them.
 	Hooks hooks.Handler
+	prof    profiler
 }
 
-// New returns the walltime instrument.
-func New(gitRoot string) *Instrument { return &Instrument{GitRoot: gitRoot} }
+// New returns the walltime instrument. gitRoot makes Go benchmark URIs
+// relative to the repository; opts.Perf samples every target with perf
+// events and attaches flame graphs to its benchmarks (profiles go under
+// the profile folder's perf/ directory; a host that does not permit it gets
+// one warning and unprofiled results).
+func New(gitRoot string, opts Options) *Instrument {
+	return &Instrument{GitRoot: gitRoot, prof: profiler{opts: opts}}
+}
 
 // Mode is "walltime".
 func (*Instrument) Mode() string { return results.Walltime }
@@ -50,6 +57,19 @@ func (*Instrument) Check() error { return nil }
 // Measure runs an exec target under the harness, or an entrypoint target once,
 // collecting what its integration reports.
 func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
+	if env.Progress == nil {
+		env.Progress = instruments.NopProgress{}
+	}
+	if s := in.prof.start(env); s != nil {
+		env.Launcher = s.Launcher(env.Launcher)
+		benches, err := in.measure(ctx, t, env)
+		in.prof.finish(s, t, env, benches)
+		return benches, err
+	}
+	return in.measure(ctx, t, env)
+}
+
+func (in *Instrument) measure(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
 	if t.Kind == instruments.Exec {
 		b, err := in.Harness.Measure(ctx, t, env)
 		if b.Stats == nil {

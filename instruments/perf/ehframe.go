@@ -1,0 +1,771 @@
+package perf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// CFA rules of an unwind row: how to compute the canonical frame address
+// (the caller's stack pointer) at a PC.
+const (
+	cfaNone  uint8 = iota // no unwind information here (between functions)
+	cfaSP                 // CFA = SP + CFAOff
+	cfaFP                 // CFA = FP + CFAOff
+	cfaOther              // another register or a DWARF expression: cannot unwind
+)
+
+// Frame-pointer rules of an unwind row.
+const (
+	fpSame  uint8 = iota // the caller's FP is the current FP
+	fpSaved              // the caller's FP is saved at CFA + FPOff
+	fpOther              // anything else: FP is unknown above this frame
+
+	// raUndefined marks a register explicitly undefined while parsing;
+	// for the return address it means "outermost frame".
+	raUndefined uint8 = 3
+)
+
+// unwindRow says how to unwind from the addresses [PC, next row's PC). The
+// return address is at CFA + RAOff (x86-64: always CFA - 8).
+type unwindRow struct {
+	PC     uint64
+	CFA    uint8
+	FP     uint8
+	CFAOff int32
+	FPOff  int32
+	RAOff  int32
+}
+
+// unwindTable is the .eh_frame of one object flattened into rows sorted by
+// PC, in the object's virtual addresses: everything a frame-pointer-less
+// stack walk needs, and nothing else. Its file form ("*.cfi" in the profile
+// folder) is:
+//
+//	"CSUNWIND" version:u32le=1 machine:u32le (ELF e_machine) rows:u32le
+//	row*: pc:u64le cfa:u8 fp:u8 pad:u16 cfaoff:i32le fpoff:i32le raoff:i32le
+//
+// with cfa 0 = none, 1 = SP+off, 2 = FP+off, 3 = not representable and fp
+// 0 = unchanged, 1 = saved at CFA+fpoff, 2 = unknown; 24 bytes a row.
+type unwindTable struct {
+	Machine uint32
+	Rows    []unwindRow
+}
+
+// lookup returns the row covering pc.
+func (t *unwindTable) lookup(pc uint64) (unwindRow, bool) {
+	i, found := slices.BinarySearchFunc(t.Rows, pc, func(r unwindRow, pc uint64) int {
+		switch {
+		case r.PC < pc:
+			return -1
+		case r.PC > pc:
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		i--
+	}
+	if i < 0 || t.Rows[i].CFA == cfaNone {
+		return unwindRow{}, false
+	}
+	return t.Rows[i], true
+}
+
+const unwindMagic = "CSUNWIND"
+
+// WriteTo writes the table's file form.
+func (t *unwindTable) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, 0, 20+24*len(t.Rows))
+	buf = append(buf, unwindMagic...)
+	buf = binary.LittleEndian.AppendUint32(buf, 1)
+	buf = binary.LittleEndian.AppendUint32(buf, t.Machine)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(t.Rows)))
+	for _, r := range t.Rows {
+		buf = binary.LittleEndian.AppendUint64(buf, r.PC)
+		buf = append(buf, r.CFA, r.FP, 0, 0)
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(r.CFAOff))
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(r.FPOff))
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(r.RAOff))
+	}
+	n, err := w.Write(buf)
+	return int64(n), err
+}
+
+// readUnwindTable parses the file form written by WriteTo.
+func readUnwindTable(b []byte) (*unwindTable, error) {
+	if len(b) < 20 || string(b[:8]) != unwindMagic {
+		return nil, &FormatError{Offset: 0, Msg: "not an unwind table (no CSUNWIND header)"}
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != 1 {
+		return nil, &FormatError{Offset: 8, Msg: fmt.Sprintf("unwind table version %d, want 1", v)}
+	}
+	t := &unwindTable{Machine: binary.LittleEndian.Uint32(b[12:])}
+	n := binary.LittleEndian.Uint32(b[16:])
+	if uint64(len(b)-20) != uint64(n)*24 {
+		return nil, &FormatError{Offset: 16, Msg: fmt.Sprintf("%d rows declared, %d bytes of rows present", n, len(b)-20)}
+	}
+	t.Rows = make([]unwindRow, n)
+	for i := range t.Rows {
+		p := b[20+24*i:]
+		if p[8] > cfaOther || p[9] > fpOther || p[10] != 0 || p[11] != 0 {
+			return nil, &FormatError{Offset: int64(20 + 24*i + 8), Msg: fmt.Sprintf("row %d: bad rule bytes % x", i, p[8:12])}
+		}
+		t.Rows[i] = unwindRow{PC: binary.LittleEndian.Uint64(p), CFA: p[8], FP: p[9],
+			CFAOff: int32(binary.LittleEndian.Uint32(p[12:])), FPOff: int32(binary.LittleEndian.Uint32(p[16:])),
+			RAOff: int32(binary.LittleEndian.Uint32(p[20:]))}
+	}
+	return t, nil
+}
+
+// archRegs are the DWARF register numbers that unwinding tracks.
+type archRegs struct{ sp, fp, ra uint64 }
+
+var (
+	regsAMD64 = archRegs{sp: 7, fp: 6, ra: 16}
+	regsARM64 = archRegs{sp: 31, fp: 29, ra: 30}
+)
+
+// ehFrameError is malformed .eh_frame data; Offset is into the section.
+type ehFrameError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *ehFrameError) Error() string {
+	return fmt.Sprintf(".eh_frame offset %#x: %s", e.Offset, e.Msg)
+}
+
+var errShort = errors.New("truncated")
+
+// cfiReader reads the primitive types of .eh_frame.
+type cfiReader struct {
+	b   []byte
+	pos int
+	end int
+}
+
+func (r *cfiReader) u8() (uint8, error) {
+	if r.pos+1 > r.end {
+		return 0, errShort
+	}
+	r.pos++
+	return r.b[r.pos-1], nil
+}
+
+func (r *cfiReader) fixed(n int) (uint64, error) {
+	if r.pos+n > r.end || n > 8 {
+		return 0, errShort
+	}
+	var v uint64
+	for i := n - 1; i >= 0; i-- {
+		v = v<<8 | uint64(r.b[r.pos+i])
+	}
+	r.pos += n
+	return v, nil
+}
+
+func (r *cfiReader) uleb() (uint64, error) {
+	var v uint64
+	for shift := uint(0); ; shift += 7 {
+		c, err := r.u8()
+		if err != nil {
+			return 0, err
+		}
+		if shift < 64 {
+			v |= uint64(c&0x7f) << shift
+		}
+		if c&0x80 == 0 {
+			return v, nil
+		}
+	}
+}
+
+func (r *cfiReader) sleb() (int64, error) {
+	var v int64
+	var shift uint
+	for {
+		c, err := r.u8()
+		if err != nil {
+			return 0, err
+		}
+		if shift < 64 {
+			v |= int64(c&0x7f) << shift
+		}
+		shift += 7
+		if c&0x80 == 0 {
+			if shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return v, nil
+		}
+	}
+}
+
+func (r *cfiReader) cstring() (string, error) {
+	for i := r.pos; i < r.end; i++ {
+		if r.b[i] == 0 {
+			s := string(r.b[r.pos:i])
+			r.pos = i + 1
+			return s, nil
+		}
+	}
+	return "", errShort
+}
+
+// pointer reads a pointer in DW_EH_PE encoding enc; base is the virtual
+// address of the section start, for pc-relative encodings.
+func (r *cfiReader) pointer(enc uint8, base uint64) (uint64, error) {
+	if enc == 0xff {
+		return 0, nil
+	}
+	at := base + uint64(r.pos)
+	var v uint64
+	var err error
+	switch enc & 0x0f {
+	case 0x00:
+		v, err = r.fixed(8)
+	case 0x01:
+		v, err = r.uleb()
+	case 0x02:
+		v, err = r.fixed(2)
+	case 0x03:
+		v, err = r.fixed(4)
+	case 0x04:
+		v, err = r.fixed(8)
+	case 0x09:
+		var s int64
+		s, err = r.sleb()
+		v = uint64(s)
+	case 0x0a:
+		v, err = r.fixed(2)
+		v = uint64(int64(int16(v)))
+	case 0x0b:
+		v, err = r.fixed(4)
+		v = uint64(int64(int32(v)))
+	case 0x0c:
+		v, err = r.fixed(8)
+	default:
+		return 0, fmt.Errorf("pointer encoding %#x not supported", enc)
+	}
+	if err != nil {
+		return 0, err
+	}
+	switch enc & 0x70 {
+	case 0x00:
+	case 0x10:
+		v += at
+	default:
+		return 0, fmt.Errorf("pointer application %#x not supported", enc&0x70)
+	}
+	return v, nil
+}
+
+type cie struct {
+	codeAlign uint64
+	dataAlign int64
+	raReg     uint64
+	fdeEnc    uint8
+	hasAug    bool
+	initial   []byte
+}
+
+// regRule is how one register is recovered: same value, or saved at
+// CFA+off, or anything else.
+type regRule struct {
+	kind uint8 // fpSame, fpSaved, fpOther (reused for RA)
+	off  int64
+}
+
+type cfiState struct {
+	cfaReg uint64
+	cfaOff int64
+	cfaOK  bool // false: expression or a register we do not track
+	fp, ra regRule
+}
+
+// parseEHFrame flattens an .eh_frame section (data, loaded at vaddr) into an
+// unwind table for the architecture whose registers are regs. FDEs it cannot
+// read are skipped: a partial table unwinds what it covers; a structural
+// error (bad lengths) ends the walk and is returned with what was read.
+func parseEHFrame(data []byte, vaddr uint64, regs archRegs, machine uint32) (*unwindTable, error) {
+	t := &unwindTable{Machine: machine}
+	cies := map[int]*cie{}
+	var firstErr error
+	pos := 0
+	for pos+4 <= len(data) {
+		start := pos
+		r := &cfiReader{b: data, pos: pos, end: len(data)}
+		length, _ := r.fixed(4)
+		if length == 0 {
+			break // terminator
+		}
+		if length == 0xffffffff {
+			l64, err := r.fixed(8)
+			if err != nil {
+				return t, &ehFrameError{start, "truncated 64-bit length"}
+			}
+			length = l64
+		}
+		if length > uint64(len(data)-r.pos) {
+			return finishTable(t), &ehFrameError{start, fmt.Sprintf("entry length %d runs past the section end", length)}
+		}
+		r.end = r.pos + int(length)
+		pos = r.end
+		idPos := r.pos
+		id, err := r.fixed(4)
+		if err != nil {
+			return finishTable(t), &ehFrameError{start, "truncated entry"}
+		}
+		if id == 0 {
+			c, err := parseCIE(r, vaddr)
+			if err != nil {
+				firstErr = cmpErr(firstErr, &ehFrameError{start, "CIE: " + err.Error()})
+				continue
+			}
+			cies[start] = c
+			continue
+		}
+		ciePos := idPos - int(id)
+		c := cies[ciePos]
+		if c == nil {
+			if ciePos < 0 || ciePos >= len(data) {
+				firstErr = cmpErr(firstErr, &ehFrameError{start, "FDE points outside the section"})
+				continue
+			}
+			cr := &cfiReader{b: data, pos: ciePos, end: len(data)}
+			l, _ := cr.fixed(4)
+			if l == 0 || l == 0xffffffff || l > uint64(len(data)-cr.pos) {
+				firstErr = cmpErr(firstErr, &ehFrameError{start, "FDE's CIE is unreadable"})
+				continue
+			}
+			cr.end = cr.pos + int(l)
+			if cid, err := cr.fixed(4); err != nil || cid != 0 {
+				firstErr = cmpErr(firstErr, &ehFrameError{start, "FDE's CIE pointer does not point at a CIE"})
+				continue
+			}
+			if c, err = parseCIE(cr, vaddr); err != nil {
+				firstErr = cmpErr(firstErr, &ehFrameError{ciePos, "CIE: " + err.Error()})
+				continue
+			}
+			cies[ciePos] = c
+		}
+		if err := parseFDE(r, c, vaddr, regs, t); err != nil {
+			firstErr = cmpErr(firstErr, &ehFrameError{start, "FDE: " + err.Error()})
+		}
+	}
+	return finishTable(t), firstErr
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func parseCIE(r *cfiReader, vaddr uint64) (*cie, error) {
+	c := &cie{fdeEnc: 0}
+	version, err := r.u8()
+	if err != nil {
+		return nil, err
+	}
+	if version != 1 && version != 3 && version != 4 {
+		return nil, fmt.Errorf("version %d not supported", version)
+	}
+	aug, err := r.cstring()
+	if err != nil {
+		return nil, err
+	}
+	if version == 4 {
+		if _, err := r.fixed(2); err != nil { // address size, segment size
+			return nil, err
+		}
+	}
+	if c.codeAlign, err = r.uleb(); err != nil {
+		return nil, err
+	}
+	if c.dataAlign, err = r.sleb(); err != nil {
+		return nil, err
+	}
+	if version == 1 {
+		ra, err := r.u8()
+		if err != nil {
+			return nil, err
+		}
+		c.raReg = uint64(ra)
+	} else if c.raReg, err = r.uleb(); err != nil {
+		return nil, err
+	}
+	if len(aug) > 0 && aug[0] == 'z' {
+		c.hasAug = true
+		n, err := r.uleb()
+		if err != nil {
+			return nil, err
+		}
+		if n > uint64(r.end-r.pos) {
+			return nil, errShort
+		}
+		augEnd := r.pos + int(n)
+		for _, ch := range aug[1:] {
+			switch ch {
+			case 'R':
+				if c.fdeEnc, err = r.u8(); err != nil {
+					return nil, err
+				}
+			case 'L':
+				if _, err = r.u8(); err != nil {
+					return nil, err
+				}
+			case 'P':
+				enc, err := r.u8()
+				if err != nil {
+					return nil, err
+				}
+				if _, err := r.pointer(enc&^0x80, vaddr); err != nil {
+					return nil, err
+				}
+			case 'S', 'B', 'G':
+			default:
+				// Unknown augmentation: its data length lets us skip it.
+				r.pos = augEnd
+			}
+		}
+		r.pos = augEnd
+	} else if aug != "" {
+		return nil, fmt.Errorf("augmentation %q not supported", aug)
+	}
+	c.initial = r.b[r.pos:r.end]
+	return c, nil
+}
+
+func parseFDE(r *cfiReader, c *cie, vaddr uint64, regs archRegs, t *unwindTable) error {
+	pcBegin, err := r.pointer(c.fdeEnc, vaddr)
+	if err != nil {
+		return err
+	}
+	pcRange, err := r.pointer(c.fdeEnc&0x0f, vaddr)
+	if err != nil {
+		return err
+	}
+	if c.hasAug {
+		n, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		if n > uint64(r.end-r.pos) {
+			return errShort
+		}
+		r.pos += int(n)
+	}
+	if pcRange == 0 {
+		return nil
+	}
+	init := cfiState{fp: regRule{kind: fpSame}, ra: regRule{kind: fpOther}}
+	st := init
+	ex := &cfiExec{c: c, regs: regs, vaddr: vaddr}
+	if err := ex.run(&cfiReader{b: c.initial, end: len(c.initial)}, &st, nil, 0, nil); err != nil {
+		return fmt.Errorf("CIE instructions: %w", err)
+	}
+	init = st
+	emit := func(pc uint64, s *cfiState) {
+		t.Rows = append(t.Rows, rowOf(pc, s, regs))
+	}
+	loc := pcBegin
+	if err := ex.run(r, &st, &init, loc, emit); err != nil {
+		return err
+	}
+	emit(ex.loc, &st)
+	// Close the FDE's range, so that addresses past it find no row.
+	t.Rows = append(t.Rows, unwindRow{PC: pcBegin + pcRange, CFA: cfaNone})
+	return nil
+}
+
+func rowOf(pc uint64, s *cfiState, regs archRegs) unwindRow {
+	row := unwindRow{PC: pc, CFA: cfaOther, FP: fpOther}
+	if s.cfaOK && s.cfaOff == int64(int32(s.cfaOff)) {
+		switch s.cfaReg {
+		case regs.sp:
+			row.CFA = cfaSP
+		case regs.fp:
+			row.CFA = cfaFP
+		}
+		row.CFAOff = int32(s.cfaOff)
+	}
+	if s.ra.kind == raUndefined {
+		// The outermost frame (_start, thread entry points): stop here.
+		row.CFA = cfaOther
+		return row
+	}
+	if s.fp.kind != fpOther && s.fp.kind != raUndefined && s.fp.off == int64(int32(s.fp.off)) {
+		row.FP = s.fp.kind
+		row.FPOff = int32(s.fp.off)
+	}
+	switch {
+	case s.ra.kind == fpSaved && s.ra.off == int64(int32(s.ra.off)):
+		row.RAOff = int32(s.ra.off)
+	default:
+		// x86-64 always keeps the return address at CFA-8 even when the
+		// CIE says nothing; arm64 leaves it in LR (RAOff 0 = "in LR").
+		if regs == regsAMD64 {
+			row.RAOff = -8
+		}
+	}
+	return row
+}
+
+type cfiExec struct {
+	c     *cie
+	regs  archRegs
+	vaddr uint64
+	loc   uint64
+}
+
+// run executes call frame instructions. With emit nil it runs the CIE's
+// initial instructions (no rows); otherwise each location advance emits the
+// row of the state before it.
+func (x *cfiExec) run(r *cfiReader, st *cfiState, init *cfiState, loc uint64, emit func(uint64, *cfiState)) error {
+	x.loc = loc
+	var stack []cfiState
+	setReg := func(reg uint64, rule regRule) {
+		switch reg {
+		case x.regs.fp:
+			st.fp = rule
+		case x.regs.ra:
+			st.ra = rule
+		}
+	}
+	restore := func(reg uint64) {
+		if init == nil {
+			setReg(reg, regRule{kind: fpSame})
+			return
+		}
+		switch reg {
+		case x.regs.fp:
+			st.fp = init.fp
+		case x.regs.ra:
+			st.ra = init.ra
+		}
+	}
+	advance := func(delta uint64) {
+		if emit != nil && delta > 0 {
+			emit(x.loc, st)
+		}
+		x.loc += delta * x.c.codeAlign
+	}
+	steps := 0
+	for r.pos < r.end {
+		if steps++; steps > 1<<20 {
+			return errors.New("too many instructions")
+		}
+		op, _ := r.u8()
+		switch op >> 6 {
+		case 1:
+			advance(uint64(op & 0x3f))
+			continue
+		case 2:
+			off, err := r.uleb()
+			if err != nil {
+				return err
+			}
+			setReg(uint64(op&0x3f), regRule{kind: fpSaved, off: int64(off) * x.c.dataAlign})
+			continue
+		case 3:
+			restore(uint64(op & 0x3f))
+			continue
+		}
+		var err error
+		switch op {
+		case 0x00: // nop
+		case 0x01: // set_loc
+			var to uint64
+			if to, err = r.pointer(x.c.fdeEnc, x.vaddr); err == nil {
+				if to < x.loc {
+					return errors.New("set_loc goes backwards")
+				}
+				if emit != nil {
+					emit(x.loc, st)
+				}
+				x.loc = to
+			}
+		case 0x02, 0x03, 0x04:
+			var d uint64
+			if d, err = r.fixed([]int{1, 2, 4}[op-2]); err == nil {
+				advance(d)
+			}
+		case 0x05, 0x14: // offset_extended, val_offset
+			var reg, off uint64
+			if reg, err = r.uleb(); err == nil {
+				if off, err = r.uleb(); err == nil {
+					kind := fpSaved
+					if op == 0x14 {
+						kind = fpOther
+					}
+					setReg(reg, regRule{kind: kind, off: int64(off) * x.c.dataAlign})
+				}
+			}
+		case 0x11, 0x15: // offset_extended_sf, val_offset_sf
+			var reg uint64
+			var off int64
+			if reg, err = r.uleb(); err == nil {
+				if off, err = r.sleb(); err == nil {
+					kind := fpSaved
+					if op == 0x15 {
+						kind = fpOther
+					}
+					setReg(reg, regRule{kind: kind, off: off * x.c.dataAlign})
+				}
+			}
+		case 0x2f: // GNU_negative_offset_extended
+			var reg, off uint64
+			if reg, err = r.uleb(); err == nil {
+				if off, err = r.uleb(); err == nil {
+					setReg(reg, regRule{kind: fpSaved, off: -int64(off) * x.c.dataAlign})
+				}
+			}
+		case 0x06: // restore_extended
+			var reg uint64
+			if reg, err = r.uleb(); err == nil {
+				restore(reg)
+			}
+		case 0x07: // undefined
+			var reg uint64
+			if reg, err = r.uleb(); err == nil {
+				setReg(reg, regRule{kind: raUndefined})
+			}
+		case 0x08: // same_value
+			var reg uint64
+			if reg, err = r.uleb(); err == nil {
+				setReg(reg, regRule{kind: fpSame})
+			}
+		case 0x09: // register
+			var reg uint64
+			if reg, err = r.uleb(); err == nil {
+				if _, err = r.uleb(); err == nil {
+					setReg(reg, regRule{kind: fpOther})
+				}
+			}
+		case 0x0a: // remember_state
+			if len(stack) > 64 {
+				return errors.New("remember_state nested too deep")
+			}
+			stack = append(stack, *st)
+		case 0x0b: // restore_state
+			if len(stack) == 0 {
+				return errors.New("restore_state without remember_state")
+			}
+			// The whole row comes back, CFA included, as libgcc's
+			// unwinder and readelf do (GCC's epilogues rely on it).
+			*st = stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+		case 0x0c: // def_cfa
+			var reg, off uint64
+			if reg, err = r.uleb(); err == nil {
+				if off, err = r.uleb(); err == nil {
+					st.cfaReg, st.cfaOff, st.cfaOK = reg, int64(off), true
+				}
+			}
+		case 0x12: // def_cfa_sf
+			var reg uint64
+			var off int64
+			if reg, err = r.uleb(); err == nil {
+				if off, err = r.sleb(); err == nil {
+					st.cfaReg, st.cfaOff, st.cfaOK = reg, off*x.c.dataAlign, true
+				}
+			}
+		case 0x0d: // def_cfa_register
+			var reg uint64
+			if reg, err = r.uleb(); err == nil {
+				st.cfaReg = reg
+			}
+		case 0x0e: // def_cfa_offset
+			var off uint64
+			if off, err = r.uleb(); err == nil {
+				st.cfaOff = int64(off)
+			}
+		case 0x13: // def_cfa_offset_sf
+			var off int64
+			if off, err = r.sleb(); err == nil {
+				st.cfaOff = off * x.c.dataAlign
+			}
+		case 0x0f: // def_cfa_expression
+			if err = r.skipBlock(); err == nil {
+				st.cfaOK = false
+			}
+		case 0x10, 0x16: // expression, val_expression
+			var reg uint64
+			if reg, err = r.uleb(); err == nil {
+				if err = r.skipBlock(); err == nil {
+					setReg(reg, regRule{kind: fpOther})
+				}
+			}
+		case 0x2e: // GNU_args_size
+			_, err = r.uleb()
+		default:
+			return fmt.Errorf("call frame instruction %#x not supported", op)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *cfiReader) skipBlock() error {
+	n, err := r.uleb()
+	if err != nil {
+		return err
+	}
+	if n > uint64(r.end-r.pos) {
+		return errShort
+	}
+	r.pos += int(n)
+	return nil
+}
+
+// finishTable sorts the rows and drops the redundant ones: a row equal to
+// the one before it, and an end marker that a following FDE starts at.
+func finishTable(t *unwindTable) *unwindTable {
+	slices.SortStableFunc(t.Rows, func(a, b unwindRow) int {
+		switch {
+		case a.PC < b.PC:
+			return -1
+		case a.PC > b.PC:
+			return 1
+		}
+		// At equal PCs an FDE's start beats the previous FDE's end.
+		if a.CFA == cfaNone && b.CFA != cfaNone {
+			return -1
+		}
+		if b.CFA == cfaNone && a.CFA != cfaNone {
+			return 1
+		}
+		return 0
+	})
+	out := t.Rows[:0]
+	for _, r := range t.Rows {
+		if n := len(out); n > 0 {
+			last := out[n-1]
+			if last.PC == r.PC {
+				out[n-1] = r
+				if n > 1 && out[n-2] == withPC(r, out[n-2].PC) {
+					out = out[:n-1]
+				}
+				continue
+			}
+			if withPC(last, r.PC) == r {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	t.Rows = out
+	return t
+}
+
+func withPC(r unwindRow, pc uint64) unwindRow {
+	r.PC = pc
+	return r
+}

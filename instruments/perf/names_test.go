@@ -1,0 +1,50 @@
+package perf
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestParseCPUList(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+		err  bool
+	}{
+		{"0", []int{0}, false},
+		{"0-3", []int{0, 1, 2, 3}, false},
+		{"0-1,4,6-7", []int{0, 1, 4, 6, 7}, false},
+		{"", nil, true},
+		{"3-1", nil, true},
+		{"a", nil, true},
+	} {
+		got, err := parseCPUList(tc.in)
+		if (err != nil) != tc.err || !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestFileName(t *testing.T) {
+	for in, want := range map[string]string{
+		"examples/go/wordfreq/wordfreq_test.go::BenchmarkTop::words=10": "BenchmarkTop__words_10",
+		"exec_harness::./bin/primes 20":                                 "bin_primes_20",
+		"bench.py::test_sort[100]":                                      "test_sort_100",
+		"::":                                                            "benchmark",
+	} {
+		if got := fileName(in); got != want {
+			t.Errorf("fileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseUnwinding(t *testing.T) {
+	for in, want := range map[string]Unwinding{"fp": FramePointer, "FP": FramePointer, "dwarf": DWARF, " dwarf ": DWARF} {
+		if got, err := ParseUnwinding(in); err != nil || got != want {
+			t.Errorf("%q: %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseUnwinding("lbr"); err == nil {
+		t.Error("lbr accepted")
+	}
+}

@@ -1,0 +1,116 @@
+package walltime
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/perf"
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+// Options configure the walltime instrument.
+type Options struct {
+	// Perf turns sampling profiles on (--enable-perf,
+	// CODSPEED_PERF_ENABLED; on by default in the CLI).
+	Perf bool
+	// PerfUnwinding is how sampled stacks are unwound
+	// (--perf-unwinding-mode); "" means frame pointers.
+	PerfUnwinding perf.Unwinding
+}
+
+// profiler decides once per instrument whether this host can sample, so
+// that a host that cannot warns once, not once per target.
+type profiler struct {
+	opts  Options
+	once  sync.Once
+	cap   perf.Capability
+	err   error
+	probe func() (perf.Capability, error) // perf.Probe; tests replace it
+}
+
+// start opens a sampling session for one target, or returns nil (having
+// warned once) when profiling is off or not possible here.
+func (p *profiler) start(env instruments.Env) *perf.Session {
+	if !p.opts.Perf || env.ProfileFolder == "" {
+		return nil
+	}
+	warn := false
+	p.once.Do(func() {
+		probe := p.probe
+		if probe == nil {
+			probe = perf.Probe
+		}
+		p.cap, p.err = probe()
+		warn = p.err != nil
+	})
+	if p.err != nil {
+		if warn {
+			env.Progress.Warn(fmt.Sprintf("profiling skipped, the benchmarks still run: %v (or pass --enable-perf=false)", p.err))
+		}
+		return nil
+	}
+	s, err := perf.Start(perf.Config{Event: p.cap.Event, Unwinding: p.opts.PerfUnwinding})
+	if err != nil {
+		env.Progress.Warn(fmt.Sprintf("profiling skipped, the benchmarks still run: %v", err))
+		return nil
+	}
+	return s
+}
+
+// finish stops the session and attaches each benchmark's profile: exec
+// targets and benchmarks without their own get the whole target's; Go
+// benchmarks get the samples under their Benchmark function; benchmarks
+// bounded through the instrument-hooks pipe get their own region.
+func (p *profiler) finish(s *perf.Session, t instruments.Target, env instruments.Env, benches []results.Benchmark) {
+	rec, err := s.Stop()
+	if err != nil {
+		env.Progress.Warn(fmt.Sprintf("profile of %s is incomplete: %v", t.Name, err))
+	}
+	if rec == nil {
+		return
+	}
+	defer rec.Close()
+	if rec.Lost > 0 {
+		env.Progress.Warn(fmt.Sprintf("profile of %s: the kernel dropped %d samples (ring buffer full)", t.Name, rec.Lost))
+	}
+	ps := rec.Symbolize("")
+	for _, b := range benches {
+		if b.GoBench == nil {
+			continue
+		}
+		ps.SelectGoBenchmark(b.URI, b.Name)
+	}
+	dir := filepath.Join(env.ProfileFolder, "perf", dirName(t.Name))
+	arts, err := ps.WriteFiles(rec, dir, env.ProfileFolder, t.Name)
+	if err != nil {
+		env.Progress.Warn(fmt.Sprintf("profile of %s not written: %v", t.Name, err))
+		return
+	}
+	for i := range benches {
+		benches[i].Profile = arts.Profile(benches[i].URI, rec.Event)
+	}
+}
+
+// dirName makes a target name into a folder name.
+func dirName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+		if b.Len() >= 80 {
+			break
+		}
+	}
+	s := strings.Trim(b.String(), "._")
+	if s == "" {
+		return "target"
+	}
+	return s
+}
