@@ -70,6 +70,16 @@ type Launcher interface {
 	Start(cmd *exec.Cmd) error
 }
 
+// ThreadLauncher is a Launcher that forks every process it starts from one
+// OS thread (a sandbox's launcher thread, placed in the target's cgroup).
+// Profilers that follow processes by inheritance (perf events with inherit)
+// open their events on that thread.
+type ThreadLauncher interface {
+	Launcher
+	// ForkThread is the id of the thread that forks the processes.
+	ForkThread() int
+}
+
 // LauncherFunc adapts a function to a Launcher.
 type LauncherFunc func(*exec.Cmd) error
 

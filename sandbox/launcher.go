@@ -31,6 +31,7 @@ import (
 // Caller-visible consequence: Pdeathsig, when a caller sets it, fires when
 // the launcher thread exits (at Close), not when the caller's thread does.
 type launcher struct {
+	tid     int // the launcher thread, which forks every process
 	reqs    chan launchReq
 	done    chan error
 	started chan struct{}
@@ -112,6 +113,7 @@ func (l *launcher) run(cpus CPUSet, place threadPlacement, ready chan<- error) {
 		ready <- fmt.Errorf("launcher: sched_setaffinity %s: %w", cpus, err)
 		return
 	}
+	l.tid = tid
 	ready <- nil
 	for r := range l.reqs {
 		r.err <- r.cmd.Start()

@@ -281,6 +281,11 @@ func prepare(spec *specs.Spec, kind string) (*local, error) {
 // when nil): the user of the spec's process when it differs from this one
 // (Credential, unless the caller set one) and, on cgroup2, CgroupFD. The
 // caller waits on cmd.
+// ForkThread is the launcher thread's id: every process of the sandbox is
+// forked by it (instruments.ThreadLauncher), so a profiler can follow them by
+// inheritance from that thread.
+func (s *local) ForkThread() int { return s.l.tid }
+
 func (s *local) Start(cmd *exec.Cmd) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -553,3 +553,32 @@ func TestPerfUnprivileged(t *testing.T) {
 		t.Fatalf("paranoid %d: want results, no profile and one warning naming the sysctl:\n%s", paranoid, out)
 	}
 }
+
+// TestProfileInsideSandbox guards the composition of the two: the sandbox
+// forks every round from its own thread (in the target's cgroup) and the
+// profiler must follow that thread's children, not the runner's.
+func TestProfileInsideSandbox(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for the cgroup sandbox and perf events")
+	}
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "pf")
+	r := codspeed(t, dir, "", "exec", "--warmup-time", "0", "--max-rounds", "15", "--profile-folder", pf, "--", primes, "3000000")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	b := readOnlyResults(t, pf).Benchmarks[0]
+	if b.Sandbox == nil || b.Sandbox.Kind != "local" {
+		t.Fatalf("not sandboxed: %+v", b.Sandbox)
+	}
+	if b.Profile == nil || b.Profile.Folded == "" || b.Profile.Flamegraph == "" {
+		t.Fatalf("no profile: %+v\n%s", b.Profile, r.stderr)
+	}
+	folded, err := os.ReadFile(filepath.Join(pf, b.Profile.Folded))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(folded), ";main") {
+		t.Fatalf("the profile does not reach the benchmark's main:\n%s", folded)
+	}
+}

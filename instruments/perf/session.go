@@ -64,6 +64,10 @@ type Config struct {
 	Frequency int
 	// StackSize is for DWARF mode; 0 means DefaultStackSize.
 	StackSize int
+	// Thread, when not 0, is the thread whose children are sampled (a
+	// sandbox's forking thread, see instruments.ThreadLauncher); 0 means the
+	// calling goroutine's thread, which Start locks until Stop.
+	Thread int
 }
 
 func (c Config) withDefaults() Config {
@@ -168,6 +172,9 @@ type Session struct {
 	cfg    Config
 	events []*goperf.Event
 	tid    int
+	// external is set when tid is another thread (Config.Thread): nothing
+	// of this goroutine is locked then.
+	external bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -212,8 +219,11 @@ func Start(c Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	runtime.LockOSThread()
-	s := &Session{cfg: c, tid: unix.Gettid()}
+	s := &Session{cfg: c, tid: c.Thread, external: c.Thread != 0}
+	if !s.external {
+		runtime.LockOSThread()
+		s.tid = unix.Gettid()
+	}
 	for _, cpu := range cpus {
 		for _, kind := range []struct {
 			attr  *goperf.Attr
@@ -228,7 +238,9 @@ func Start(c Config) (*Session, error) {
 			}
 			if err != nil {
 				s.closeEvents()
-				runtime.UnlockOSThread()
+				if !s.external {
+					runtime.UnlockOSThread()
+				}
 				return nil, err
 			}
 		}
@@ -272,7 +284,7 @@ func (s *Session) Launcher(inner instruments.Launcher) instruments.Launcher {
 		inner = instruments.Direct
 	}
 	return instruments.LauncherFunc(func(cmd *exec.Cmd) error {
-		if unix.Gettid() != s.tid {
+		if !s.external && unix.Gettid() != s.tid {
 			return errors.New("perf: the profiling launcher was used from another goroutine than the one that started the session")
 		}
 		if err := inner.Start(cmd); err != nil {
@@ -544,7 +556,9 @@ func (s *Session) Stop() (*Recording, error) {
 	s.cancel()
 	<-s.polled
 	s.closeEvents()
-	runtime.UnlockOSThread()
+	if !s.external {
+		runtime.UnlockOSThread()
+	}
 
 	rec := &Recording{Event: s.cfg.Event, Unwinding: s.cfg.Unwinding, Frequency: s.cfg.Frequency, Lost: s.lost.Load()}
 	rec.Records = keepLaunched(s.done, s.launched)

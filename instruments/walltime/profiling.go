@@ -52,7 +52,13 @@ func (p *profiler) start(env instruments.Env) *perf.Session {
 		}
 		return nil
 	}
-	s, err := perf.Start(perf.Config{Event: p.cap.Event, Unwinding: p.opts.PerfUnwinding})
+	cfg := perf.Config{Event: p.cap.Event, Unwinding: p.opts.PerfUnwinding}
+	if tl, ok := env.Launcher.(instruments.ThreadLauncher); ok {
+		// The sandbox forks from its own thread (in the target's cgroup):
+		// follow that thread's children.
+		cfg.Thread = tl.ForkThread()
+	}
+	s, err := perf.Start(cfg)
 	if err != nil {
 		env.Progress.Warn(fmt.Sprintf("profiling skipped, the benchmarks still run: %v", err))
 		return nil
