@@ -1,10 +1,11 @@
 module github.com/codspeed-go/codspeed-go
 
-go 1.26
+go 1.26.0
+
+require github.com/cilium/ebpf v0.22.0
 
 require (
 	github.com/Microsoft/go-winio v0.6.2 // indirect
-	github.com/cilium/ebpf v0.22.0 // indirect
 	github.com/containerd/cgroups/v3 v3.1.3 // indirect
 	github.com/containerd/errdefs v1.0.0 // indirect
 	github.com/containerd/errdefs/pkg v0.3.0 // indirect
