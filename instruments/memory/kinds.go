@@ -60,7 +60,7 @@ func buildAllocatorSymbols() map[string]kind {
 		"mi_realloc": kindRealloc, "mi_reallocf": kindRealloc, "mi_realloc_aligned": kindRealloc,
 		"mi_aligned_alloc": kindAligned, "mi_memalign": kindAligned,
 		"mi_posix_memalign": kindPosixMemalign,
-		"mi_free": kindFree, "mi_free_size": kindFree, "mi_free_aligned": kindFree,
+		"mi_free":           kindFree, "mi_free_size": kindFree, "mi_free_aligned": kindFree,
 		"mi_free_size_aligned": kindFree,
 	} {
 		m[name] = k
