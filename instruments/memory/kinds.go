@@ -13,6 +13,7 @@ const (
 	kindFree          kind = 6 // void f(void *p, ...)
 	kindGoMallocgc    kind = 7 // runtime.mallocgc(size uintptr, ...), entry probe only
 	kindDelete        kind = 8 // C++ operator delete, which usually calls free itself
+	kindSample        kind = 9 // codspeed_memtrack_sample(bytes) in the preload library
 )
 
 // returns says whether the kind needs a return probe: every C allocator does
@@ -22,7 +23,7 @@ const (
 // uretprobe rewrites the return address on a goroutine stack that the Go
 // runtime may move, which crashes the program).
 func (k kind) returns() bool {
-	return k != kindFree && k != kindGoMallocgc
+	return k != kindFree && k != kindGoMallocgc && k != kindSample
 }
 
 // allocatorSymbols maps the symbol names of every allocator entry point the

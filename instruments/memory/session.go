@@ -26,6 +26,11 @@ import (
 const (
 	trackCount     uint32 = 1 // count its allocations and follow its children
 	trackForksOnly uint32 = 2 // only follow its children (the runner while it launches a target)
+	trackPreload   uint32 = 3 // counted; its standard C allocator calls are counted by the interposer
+
+	// cookieLibStd marks probes on standard C allocator functions in shared
+	// libraries, which the BPF programs ignore in trackPreload processes.
+	cookieLibStd = 1 << 16
 )
 
 // SessionOptions tune a Session; the zero value is usable.
@@ -38,6 +43,12 @@ type SessionOptions struct {
 	// counted but do not add to live bytes; Snapshot.Untracked says how
 	// many.
 	MaxLive uint32
+	// EBPFOnly disables the LD_PRELOAD interposer: every allocator call is
+	// then seen through a uprobe (slower; see preload.go).
+	EBPFOnly bool
+	// SamplePeriod is the number of bytes between two stack samples taken
+	// by the interposer (default 128 KiB); probes take every stack.
+	SamplePeriod uint64
 }
 
 // Session is one loaded set of eBPF programs measuring one process tree.
@@ -56,7 +67,9 @@ type Session struct {
 	resolver *libraryResolver
 
 	mu       sync.Mutex
-	attached map[fileID][]link.Link // by file, so each file is probed once
+	preload  *preloader
+	period   uint64
+	attached map[siteID][]link.Link // so each site is probed once
 	scanned  map[string]*elfInfo    // by path
 	maps     map[uint32][]mapping   // last /proc/<pid>/maps seen per process
 	exes     map[uint32]string      // executable per process, from exec events
@@ -68,7 +81,7 @@ type Session struct {
 	wg   sync.WaitGroup
 }
 
-type fileID struct{ dev, ino uint64 }
+type siteID struct{ dev, ino, offset, cookie uint64 }
 
 // Snapshot is what a Session measured over one region.
 type Snapshot struct {
@@ -100,7 +113,7 @@ func NewSession(opts SessionOptions) (*Session, error) {
 	}
 	s := &Session{
 		resolver: newLibraryResolver(),
-		attached: map[fileID][]link.Link{},
+		attached: map[siteID][]link.Link{},
 		scanned:  map[string]*elfInfo{},
 		maps:     map[uint32][]mapping{},
 		exes:     map[uint32]string{},
@@ -109,6 +122,25 @@ func NewSession(opts SessionOptions) (*Session, error) {
 	}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		return nil, explainBPFError("load eBPF programs", err)
+	}
+	if !opts.EBPFOnly {
+		if s.preload, err = newPreloader(); err != nil {
+			s.objs.Close()
+			return nil, err
+		}
+		s.period = opts.SamplePeriod
+		if s.period == 0 {
+			s.period = 128 << 10
+		}
+		if s.preload != nil && s.stacks {
+			s.attach(&elfInfo{Path: s.preload.lib, Sites: []probeSite{{
+				Symbol: "codspeed_memtrack_sample", Kind: kindSample,
+			}}}, false)
+			if w := s.Warnings(); len(w) > 0 {
+				s.Close()
+				return nil, fmt.Errorf("memory: probe the interposer's sample hook: %s", w[0])
+			}
+		}
 	}
 	for _, tp := range []struct {
 		name string
@@ -159,6 +191,12 @@ func (s *Session) writeConfig(enabled bool) error {
 // its allocators are probed). Other processes the runner forks in that window
 // are tracked too. The caller waits on cmd.
 func (s *Session) Launch(l instruments.Launcher, cmd *exec.Cmd) error {
+	if s.preload != nil {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = s.preload.env(cmd.Env)
+	}
 	self := uint32(os.Getpid())
 	if err := s.objs.Tracked.Put(self, trackForksOnly); err != nil {
 		return fmt.Errorf("memory: track runner forks: %w", err)
@@ -198,7 +236,7 @@ func (s *Session) Track(pid int) error {
 			}
 			seen[m.Path] = true
 			if info, err := s.scan(m.Path); err == nil {
-				s.attach(info)
+				s.attach(info, true)
 			}
 		}
 	}
@@ -224,6 +262,13 @@ func (s *Session) Start() error {
 		return fmt.Errorf("memory: reset stacks: %w", err)
 	}
 	s.gen++
+	if s.preload != nil {
+		var period uint64
+		if s.stacks {
+			period = s.period
+		}
+		s.preload.start(s.gen, period)
+	}
 	return s.writeConfig(true)
 }
 
@@ -235,6 +280,17 @@ func (s *Session) Stop() (Snapshot, error) {
 	var c memtrackCounters
 	if err := s.objs.CountersMap.Lookup(uint32(0), &c); err != nil {
 		return Snapshot{}, fmt.Errorf("memory: read counters: %w", err)
+	}
+	if s.preload != nil {
+		// Programs counted by the interposer and programs counted by
+		// probes rarely coexist in one tree; when they do, the sum of
+		// the two peaks bounds the true peak from above.
+		p := s.preload.stop()
+		c.AllocCalls += p.AllocCalls
+		c.FreeCalls += p.FreeCalls
+		c.TotalBytes += p.TotalBytes
+		c.PeakBytes += p.PeakBytes
+		c.Untracked += p.Untracked
 	}
 	snap := Snapshot{
 		Stats: results.MemoryStats{
@@ -293,9 +349,12 @@ func (s *Session) Close() error {
 			errs = append(errs, l.Close())
 		}
 	}
-	s.attached = map[fileID][]link.Link{}
+	s.attached = map[siteID][]link.Link{}
 	s.mu.Unlock()
 	errs = append(errs, s.objs.Close())
+	if s.preload != nil {
+		s.preload.close()
+	}
 	return errors.Join(errs...)
 }
 
@@ -330,7 +389,9 @@ func (s *Session) handleExecs() {
 }
 
 // probeProgram attaches probes to the executable of pid and to the shared
-// libraries it will load (its DT_NEEDED closure).
+// libraries it will load (its DT_NEEDED closure). When the interposer is
+// loaded in the process, the standard C allocator API of shared libraries is
+// left to it (see preload.go).
 func (s *Session) probeProgram(pid int, exe string) error {
 	info, err := s.scan(exe)
 	if err != nil {
@@ -342,12 +403,13 @@ func (s *Session) probeProgram(pid int, exe string) error {
 		}
 	}
 	ldPath := processLibraryPath(pid)
+	var libs []*elfInfo
+	var libPaths []string
 	queue := []*elfInfo{info}
 	seen := map[string]bool{info.Path: true}
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]
-		s.attach(cur)
 		for _, soname := range cur.Needed {
 			p := s.resolver.resolve(soname, cur.RPath, ldPath)
 			if p == "" || seen[p] {
@@ -359,8 +421,57 @@ func (s *Session) probeProgram(pid int, exe string) error {
 				s.warn("%v", err)
 				continue
 			}
+			libs = append(libs, lib)
+			libPaths = append(libPaths, p)
 			queue = append(queue, lib)
 		}
+	}
+	preloaded := s.preload != nil && s.preload.activeIn(pid, info, libPaths)
+	if preloaded {
+		if err := s.objs.Tracked.Put(uint32(pid), trackPreload); err != nil {
+			return fmt.Errorf("memory: mark pid %d preloaded: %w", pid, err)
+		}
+		// In a dynamically linked executable, operator new and delete
+		// reach the interposer through malloc and free; an allocator the
+		// executable defines itself takes precedence over the
+		// interposer and stays probed.
+		exeSites := &elfInfo{Path: info.Path}
+		for _, site := range info.Sites {
+			if !strings.HasPrefix(site.Symbol, "_Zn") && !strings.HasPrefix(site.Symbol, "_Zd") {
+				exeSites.Sites = append(exeSites.Sites, site)
+			}
+		}
+		s.attach(exeSites, false)
+	} else {
+		if err := s.objs.Tracked.Put(uint32(pid), trackCount); err != nil {
+			return fmt.Errorf("memory: mark pid %d: %w", pid, err)
+		}
+		s.attach(info, false)
+	}
+	for _, lib := range libs {
+		if !preloaded {
+			s.attach(lib, true)
+			continue
+		}
+		// A library replacing malloc (libjemalloc, libmimalloc) is
+		// reached through the interposer; its own entry points may be
+		// called from its malloc and would count twice.
+		replaces := false
+		for _, site := range lib.Sites {
+			if site.Symbol == "malloc" {
+				replaces = true
+			}
+		}
+		if replaces {
+			continue
+		}
+		rest := &elfInfo{Path: lib.Path}
+		for _, site := range lib.Sites {
+			if !standardAPI(site.Symbol) {
+				rest.Sites = append(rest.Sites, site)
+			}
+		}
+		s.attach(rest, true)
 	}
 	return nil
 }
@@ -395,8 +506,10 @@ func (s *Session) scan(path string) (*elfInfo, error) {
 	return info, nil
 }
 
-// attach probes every allocator site of one file, once per file.
-func (s *Session) attach(info *elfInfo) {
+// attach probes the given allocator sites of one file, each site once.
+// library says the file is a shared library, whose standard allocator sites
+// are marked for the BPF programs to skip in preloaded processes.
+func (s *Session) attach(info *elfInfo, library bool) {
 	if len(info.Sites) == 0 {
 		return
 	}
@@ -405,24 +518,34 @@ func (s *Session) attach(info *elfInfo) {
 		s.warn("memory: stat %s: %v", info.Path, err)
 		return
 	}
-	id := fileID{uint64(st.Dev), st.Ino}
-	s.mu.Lock()
-	_, done := s.attached[id]
-	if !done {
-		s.attached[id] = nil
-	}
-	s.mu.Unlock()
-	if done {
-		return
-	}
-	ex, err := link.OpenExecutable(info.Path)
-	if err != nil {
-		s.warn("memory: open %s: %v", info.Path, err)
-		return
-	}
-	var links []link.Link
+	var ex *link.Executable
 	for _, site := range info.Sites {
-		opts := &link.UprobeOptions{Address: site.Offset, Cookie: uint64(site.Kind)}
+		cookie := uint64(site.Kind)
+		if library && standardAPI(site.Symbol) {
+			cookie |= cookieLibStd
+		}
+		id := siteID{uint64(st.Dev), st.Ino, site.Offset, cookie}
+		s.mu.Lock()
+		_, done := s.attached[id]
+		if !done {
+			s.attached[id] = nil
+		}
+		s.mu.Unlock()
+		if done {
+			continue
+		}
+		if ex == nil {
+			var err error
+			if ex, err = link.OpenExecutable(info.Path); err != nil {
+				s.warn("memory: open %s: %v", info.Path, err)
+				return
+			}
+		}
+		opts := &link.UprobeOptions{Address: site.Offset, Cookie: cookie}
+		if site.Offset == 0 {
+			opts.Address = 0 // resolve by name (the interposer's hook)
+		}
+		var links []link.Link
 		l, err := ex.Uprobe(site.Symbol, s.objs.AllocEnter, opts)
 		if err != nil {
 			s.warn("memory: probe %s in %s: %v", site.Symbol, info.Path, err)
@@ -433,14 +556,14 @@ func (s *Session) attach(info *elfInfo) {
 			l, err := ex.Uretprobe(site.Symbol, s.objs.AllocExit, opts)
 			if err != nil {
 				s.warn("memory: return probe %s in %s: %v", site.Symbol, info.Path, err)
-				continue
+			} else {
+				links = append(links, l)
 			}
-			links = append(links, l)
 		}
+		s.mu.Lock()
+		s.attached[id] = links
+		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	s.attached[id] = links
-	s.mu.Unlock()
 }
 
 // pollMaps keeps the latest memory map of every tracked process, so stacks
@@ -466,7 +589,7 @@ func (s *Session) refreshMaps() {
 	var pids []uint32
 	it := s.objs.Tracked.Iterate()
 	for it.Next(&pid, &state) {
-		if state == trackCount {
+		if state == trackCount || state == trackPreload {
 			pids = append(pids, pid)
 		}
 	}

@@ -57,5 +57,3 @@ func TestStaticAndChildren(t *testing.T) {
 }
 
 func itoa(v int) string { return strconv.Itoa(v) }
-
-

@@ -30,10 +30,18 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define K_FREE 6           // void f(void *p, ...)
 #define K_GO_MALLOCGC 7    // runtime.mallocgc(size uintptr, ...), register ABI, no return probe
 #define K_DELETE 8         // C++ operator delete: a free whose own call to free must not count twice
+#define K_SAMPLE 9         // codspeed_memtrack_sample(bytes) in the preload library: record the stack only
 
 // Tracking state of a process (value of the tracked map).
 #define T_COUNT 1      // count its allocations and follow its children
 #define T_FORKS_ONLY 2 // only follow its children (the runner while it launches a target)
+#define T_PRELOAD 3    // counted, but its standard C allocator calls are counted by the preload interposer
+
+// Cookie flag: the probe is on a standard C allocator function (malloc
+// family, operator new/delete) in a shared library, which processes running
+// the preload interposer count themselves.
+#define COOKIE_LIB_STD (1ULL << 16)
+#define COOKIE_KIND_MASK 0xffffULL
 
 #define SIGSTOP 19
 
@@ -156,10 +164,17 @@ static __always_inline struct counters *get_counters(void)
 	return bpf_map_lookup_elem(&counters_map, &zero);
 }
 
-static __always_inline int counted(__u32 tgid)
+// tracked_state returns the process's T_* state, 0 when not tracked.
+static __always_inline __u32 tracked_state(__u32 tgid)
 {
 	__u32 *state = bpf_map_lookup_elem(&tracked, &tgid);
-	return state && *state == T_COUNT;
+	return state ? *state : 0;
+}
+
+static __always_inline int counted(__u32 tgid)
+{
+	__u32 state = tracked_state(tgid);
+	return state == T_COUNT || state == T_PRELOAD;
 }
 
 static __always_inline void raise_peak(struct counters *c, __s64 live)
@@ -241,13 +256,17 @@ int alloc_enter(struct pt_regs *ctx)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	if (!counted(tgid))
+	__u32 state = tracked_state(tgid);
+	if (state != T_COUNT && state != T_PRELOAD)
+		return 0;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	if ((cookie & COOKIE_LIB_STD) && state == T_PRELOAD)
 		return 0;
 	struct counters *c = get_counters();
 	if (!c)
 		return 0;
 
-	__u32 kind = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 kind = (__u32)(cookie & COOKIE_KIND_MASK);
 	struct pending *outer = bpf_map_lookup_elem(&pending_map, &id);
 
 	if (kind == K_FREE) {
@@ -257,6 +276,10 @@ int alloc_enter(struct pt_regs *ctx)
 		if (outer || !p)
 			return 0;
 		count_free(c, cfg, tgid, p);
+		return 0;
+	}
+	if (kind == K_SAMPLE) {
+		record_stack(ctx, cfg, c, tgid, PT_REGS_PARM1(ctx));
 		return 0;
 	}
 	if (kind == K_GO_MALLOCGC) {
@@ -316,6 +339,9 @@ int alloc_exit(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending *pp = bpf_map_lookup_elem(&pending_map, &id);
 	if (!pp)
+		return 0;
+	// Mirror the entry's filter, or this return would close an outer call.
+	if ((bpf_get_attach_cookie(ctx) & COOKIE_LIB_STD) && tracked_state(id >> 32) == T_PRELOAD)
 		return 0;
 	if (pp->depth > 0) {
 		pp->depth--;
@@ -379,9 +405,12 @@ int follow_fork(struct bpf_raw_tracepoint_args *ctx)
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	if (ptgid == ctgid)
 		return 0; // a new thread
-	if (!bpf_map_lookup_elem(&tracked, &ptgid))
+	__u32 state = tracked_state(ptgid);
+	if (!state)
 		return 0;
-	__u32 state = T_COUNT;
+	// A forked child keeps its parent's memory, preload interposer included.
+	if (state == T_FORKS_ONLY)
+		state = T_COUNT;
 	bpf_map_update_elem(&tracked, &ctgid, &state, BPF_ANY);
 	return 0;
 }
