@@ -11,5 +11,5 @@ package memory
 // The LD_PRELOAD interposer (see preload/memtrack_preload.c), for amd64 and
 // arm64, needs gcc and gcc-aarch64-linux-gnu.
 //
-//go:generate gcc -O2 -fPIC -shared -fvisibility=hidden -fno-stack-protector -U_FORTIFY_SOURCE -Wall -Wextra -Werror -s -o preload/memtrack_preload_amd64.so preload/memtrack_preload.c -ldl
-//go:generate aarch64-linux-gnu-gcc -O2 -fPIC -shared -fvisibility=hidden -fno-stack-protector -U_FORTIFY_SOURCE -Wall -Wextra -Werror -s -o preload/memtrack_preload_arm64.so preload/memtrack_preload.c -ldl
+//go:generate gcc -O2 -fPIC -shared -fno-omit-frame-pointer -fvisibility=hidden -fno-stack-protector -U_FORTIFY_SOURCE -Wall -Wextra -Werror -s -o preload/memtrack_preload_amd64.so preload/memtrack_preload.c -ldl
+//go:generate aarch64-linux-gnu-gcc -O2 -fPIC -shared -fno-omit-frame-pointer -fvisibility=hidden -fno-stack-protector -U_FORTIFY_SOURCE -Wall -Wextra -Werror -s -o preload/memtrack_preload_arm64.so preload/memtrack_preload.c -ldl

@@ -164,17 +164,31 @@ func TestAgainstMemcheck(t *testing.T) {
 				argv[0] = p
 			}
 			wantAllocs, wantFrees, wantBytes := memcheck(t, argv...)
-			got := measure(t, SessionOptions{}, argv...)
 			t.Logf("memcheck: allocs=%v frees=%v bytes=%v", wantAllocs, wantFrees, wantBytes)
-			if got.Stats.AllocCalls != wantAllocs {
-				t.Errorf("alloc calls = %v, memcheck says %v", got.Stats.AllocCalls, wantAllocs)
-			}
-			if got.Stats.FreeCalls != wantFrees {
-				t.Errorf("free calls = %v, memcheck says %v", got.Stats.FreeCalls, wantFrees)
-			}
-			if rel := math.Abs(got.Stats.TotalAllocatedBytes-wantBytes) / wantBytes; rel > 0.001 {
-				t.Errorf("total bytes = %v, memcheck says %v (off by %.3f%%)", got.Stats.TotalAllocatedBytes, wantBytes, rel*100)
+			for _, mode := range modes {
+				t.Run(mode.name, func(t *testing.T) {
+					got := measure(t, mode.opts, argv...)
+					if got.Stats.AllocCalls != wantAllocs {
+						t.Errorf("alloc calls = %v, memcheck says %v", got.Stats.AllocCalls, wantAllocs)
+					}
+					if got.Stats.FreeCalls != wantFrees {
+						t.Errorf("free calls = %v, memcheck says %v", got.Stats.FreeCalls, wantFrees)
+					}
+					if rel := math.Abs(got.Stats.TotalAllocatedBytes-wantBytes) / max(wantBytes, 1); rel > 0.001 {
+						t.Errorf("total bytes = %v, memcheck says %v (off by %.3f%%)", got.Stats.TotalAllocatedBytes, wantBytes, rel*100)
+					}
+				})
 			}
 		})
 	}
+}
+
+// modes are the two ways the instrument counts C allocators: the preload
+// interposer (default) and eBPF probes only.
+var modes = []struct {
+	name string
+	opts SessionOptions
+}{
+	{"preload", SessionOptions{}},
+	{"ebpf", SessionOptions{EBPFOnly: true}},
 }

@@ -339,18 +339,25 @@ func (s *Session) Close() error {
 		s.reader.Close()
 	}
 	s.wg.Wait()
-	var errs []error
-	for _, l := range s.tplinks {
-		errs = append(errs, l.Close())
-	}
+	// Detaching a uprobe waits for an RCU grace period; closing the links
+	// concurrently lets those waits overlap.
+	all := append([]link.Link(nil), s.tplinks...)
 	s.mu.Lock()
 	for _, ls := range s.attached {
-		for _, l := range ls {
-			errs = append(errs, l.Close())
-		}
+		all = append(all, ls...)
 	}
 	s.attached = map[siteID][]link.Link{}
 	s.mu.Unlock()
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	for i, l := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.Close()
+		}()
+	}
+	wg.Wait()
 	errs = append(errs, s.objs.Close())
 	if s.preload != nil {
 		s.preload.close()
@@ -653,7 +660,11 @@ func (s *Session) readStacks() ([]StackBytes, error) {
 				if ips[i] == 0 {
 					continue
 				}
-				frames = append(frames, sym.frame(ms, exe, ips[i]))
+				f := sym.frame(ms, exe, ips[i])
+				if f == "codspeed_memtrack_sample" {
+					continue // the interposer's sampling hook
+				}
+				frames = append(frames, f)
 			}
 		}
 		if len(frames) == 0 {

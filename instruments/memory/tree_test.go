@@ -10,8 +10,11 @@ func TestPeak(t *testing.T) {
 	requireBPF(t)
 	bin := build(t, "peak", "peak.c")
 	const mib = 1 << 20
-	for _, tt := range []struct{ n, m int }{{30, 10}, {8, 24}} {
-		snap := measure(t, SessionOptions{}, bin, itoa(tt.n), itoa(tt.m))
+	for _, tt := range []struct {
+		n, m int
+		opts SessionOptions
+	}{{30, 10, modes[0].opts}, {8, 24, modes[0].opts}, {30, 10, modes[1].opts}, {8, 24, modes[1].opts}} {
+		snap := measure(t, tt.opts, bin, itoa(tt.n), itoa(tt.m))
 		want := float64(max(tt.n, tt.m) * mib)
 		if rel := math.Abs(snap.Stats.PeakBytes-want) / want; rel > 0.01 {
 			t.Errorf("peak(%d MiB, %d MiB) = %v bytes, want %v within 1%%", tt.n, tt.m, snap.Stats.PeakBytes, want)
@@ -29,11 +32,17 @@ func TestStaticAndChildren(t *testing.T) {
 	requireBPF(t)
 	forker := build(t, "forker", "forker.c")
 	static := build(t, "pattern-static", "pattern.c", "-static")
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { testStaticAndChildren(t, mode.opts, forker, static) })
+	}
+}
+
+func testStaticAndChildren(t *testing.T, opts SessionOptions, forker, static string) {
 
 	// Static glibc allocates a few blocks at startup that the dynamic one
 	// does not; the difference between two round counts is exact.
-	staticAlone := measure(t, SessionOptions{}, static, "50")
-	staticMore := measure(t, SessionOptions{}, static, "150")
+	staticAlone := measure(t, opts, static, "50")
+	staticMore := measure(t, opts, static, "150")
 	if got := staticMore.Stats.AllocCalls - staticAlone.Stats.AllocCalls; got != 100*8 {
 		t.Errorf("static program: alloc calls for 100 rounds = %v, want %d", got, 100*8)
 	}
@@ -41,8 +50,8 @@ func TestStaticAndChildren(t *testing.T) {
 		t.Errorf("static program: free calls for 100 rounds = %v, want %d", got, 100*8)
 	}
 
-	parentOnly := measure(t, SessionOptions{}, forker, "0")
-	withChild := measure(t, SessionOptions{}, forker, "1000")
+	parentOnly := measure(t, opts, forker, "0")
+	withChild := measure(t, opts, forker, "1000")
 	if got := withChild.Stats.AllocCalls - parentOnly.Stats.AllocCalls; got != 1000 {
 		t.Errorf("forked child: alloc calls beyond the parent's = %v, want 1000", got)
 	}
@@ -50,7 +59,7 @@ func TestStaticAndChildren(t *testing.T) {
 		t.Errorf("forked child: bytes beyond the parent's = %v, want 1000000", got)
 	}
 
-	tree := measure(t, SessionOptions{}, forker, "1000", static, "50")
+	tree := measure(t, opts, forker, "1000", static, "50")
 	if got, want := tree.Stats.AllocCalls, withChild.Stats.AllocCalls+staticAlone.Stats.AllocCalls; got != want {
 		t.Errorf("fork + exec of a static program: alloc calls = %v, want %v", got, want)
 	}

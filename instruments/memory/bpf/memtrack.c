@@ -124,9 +124,12 @@ struct {
 	__type(value, struct pending);
 } pending_map SEC(".maps");
 
-// Live allocations. Sized by user space before load (max_entries).
+// Live allocations. Sized by user space before load (max_entries); not
+// preallocated, so a session costs memory only for what it tracks (and
+// loads in milliseconds).
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 20);
 	__type(key, struct ptr_key);
 	__type(value, struct ptr_val);

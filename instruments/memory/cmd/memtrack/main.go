@@ -3,7 +3,7 @@
 // tools (heaptrack, valgrind) with hyperfine; users run `codspeed exec --mode
 // memory`.
 //
-// Usage: memtrack [-stacks] [-folded FILE] -- command [args...]
+// Usage: memtrack [-ebpf] [-stacks] [-folded FILE] -- command [args...]
 package main
 
 import (
@@ -21,12 +21,13 @@ import (
 func main() {
 	stacks := flag.Bool("stacks", false, "record bytes per call stack")
 	folded := flag.String("folded", "", "write folded stacks to this file (implies -stacks)")
+	ebpfOnly := flag.Bool("ebpf", false, "probe every allocator with eBPF (no LD_PRELOAD interposer)")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: memtrack [-stacks] [-folded FILE] -- command [args...]")
 		os.Exit(2)
 	}
-	if err := run(*stacks || *folded != "", *folded, flag.Args()); err != nil {
+	if err := run(memory.SessionOptions{Stacks: *stacks || *folded != "", EBPFOnly: *ebpfOnly}, *folded, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "memtrack:", err)
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
@@ -36,8 +37,8 @@ func main() {
 	}
 }
 
-func run(stacks bool, folded string, argv []string) error {
-	s, err := memory.NewSession(memory.SessionOptions{Stacks: stacks})
+func run(opts memory.SessionOptions, folded string, argv []string) error {
+	s, err := memory.NewSession(opts)
 	if err != nil {
 		return err
 	}
