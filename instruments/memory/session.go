@@ -387,6 +387,16 @@ func (s *Session) handleExecs() {
 			if err := s.probeProgram(pid, exe); err != nil {
 				s.warn("%v", err)
 			}
+			// The executable and the dynamic loader are mapped at exec:
+			// this snapshot symbolizes the program's own frames even if
+			// it exits before the poller sees it with its libraries.
+			if s.stacks {
+				if ms, err := readMaps(pid); err == nil {
+					s.mu.Lock()
+					s.maps[uint32(pid)] = ms
+					s.mu.Unlock()
+				}
+			}
 		}
 		// Whatever happened, the process must not stay stopped.
 		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
