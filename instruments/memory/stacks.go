@@ -91,10 +91,18 @@ func parseMaps(r io.Reader) ([]mapping, error) {
 		}
 		m := mapping{Start: start, End: end, Offset: off, Exec: strings.Contains(fields[1], "x")}
 		if len(fields) >= 6 {
-			// The path is everything after the inode, and may contain spaces.
-			idx := strings.Index(line, fields[4]) + len(fields[4])
-			m.Path = strings.TrimSpace(line[idx:])
-			m.Path = strings.TrimSuffix(m.Path, " (deleted)")
+			// The path is everything after the fifth field (the inode),
+			// and may contain spaces.
+			rest := line
+			for i := 0; i < 5; i++ {
+				rest = strings.TrimLeft(rest, " \t")
+				if j := strings.IndexAny(rest, " \t"); j >= 0 {
+					rest = rest[j:]
+				} else {
+					rest = ""
+				}
+			}
+			m.Path = strings.TrimSuffix(strings.TrimSpace(rest), " (deleted)")
 		}
 		out = append(out, m)
 	}
