@@ -159,14 +159,24 @@ func (p *preloader) close() {
 // environment names it and the program is dynamically linked against glibc
 // (the interposer is built against glibc; static programs ignore
 // LD_PRELOAD).
-func (p *preloader) activeIn(pid int, exe *elfInfo, libs []string) bool {
+//
+// A library that replaces malloc (libjemalloc, libmimalloc) makes the
+// interposer step aside (it checks where the next malloc lives), and the
+// process is counted with probes, as here.
+func (p *preloader) activeIn(pid int, exe *elfInfo, libs []*elfInfo) bool {
 	if exe.Interp == "" {
 		return false
 	}
 	glibc := false
 	for _, l := range libs {
-		if filepath.Base(l) == "libc.so.6" {
+		if filepath.Base(l.Path) == "libc.so.6" {
 			glibc = true
+			continue
+		}
+		for _, site := range l.Sites {
+			if site.Symbol == "malloc" {
+				return false
+			}
 		}
 	}
 	if !glibc {

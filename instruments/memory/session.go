@@ -335,29 +335,41 @@ func (s *Session) Close() error {
 	default:
 	}
 	close(s.done)
-	if s.reader != nil {
-		s.reader.Close()
+	// Stop new exec events first, then let the handler drain the ones
+	// already queued: each stands for a stopped process to resume.
+	var errs []error
+	for _, l := range s.tplinks {
+		errs = append(errs, l.Close())
 	}
-	s.wg.Wait()
+	if s.reader != nil {
+		// Flush wakes the reader, which returns what is queued and
+		// then ErrFlushed.
+		errs = append(errs, s.reader.Flush())
+		s.wg.Wait()
+		errs = append(errs, s.reader.Close())
+	} else {
+		s.wg.Wait()
+	}
 	// Detaching a uprobe waits for an RCU grace period; closing the links
 	// concurrently lets those waits overlap.
-	all := append([]link.Link(nil), s.tplinks...)
+	var all []link.Link
 	s.mu.Lock()
 	for _, ls := range s.attached {
 		all = append(all, ls...)
 	}
 	s.attached = map[siteID][]link.Link{}
 	s.mu.Unlock()
-	errs := make([]error, len(all))
+	linkErrs := make([]error, len(all))
 	var wg sync.WaitGroup
 	for i, l := range all {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.Close()
+			linkErrs[i] = l.Close()
 		}()
 	}
 	wg.Wait()
+	errs = append(errs, linkErrs...)
 	errs = append(errs, s.objs.Close())
 	if s.preload != nil {
 		s.preload.close()
@@ -371,7 +383,7 @@ func (s *Session) handleExecs() {
 	for {
 		rec, err := s.reader.Read()
 		if err != nil {
-			if !errors.Is(err, ringbuf.ErrClosed) {
+			if !errors.Is(err, ringbuf.ErrClosed) && !errors.Is(err, ringbuf.ErrFlushed) {
 				s.warn("memory: read exec events: %v", err)
 			}
 			return
@@ -421,7 +433,6 @@ func (s *Session) probeProgram(pid int, exe string) error {
 	}
 	ldPath := processLibraryPath(pid)
 	var libs []*elfInfo
-	var libPaths []string
 	queue := []*elfInfo{info}
 	seen := map[string]bool{info.Path: true}
 	for len(queue) > 0 {
@@ -439,11 +450,10 @@ func (s *Session) probeProgram(pid int, exe string) error {
 				continue
 			}
 			libs = append(libs, lib)
-			libPaths = append(libPaths, p)
 			queue = append(queue, lib)
 		}
 	}
-	preloaded := s.preload != nil && s.preload.activeIn(pid, info, libPaths)
+	preloaded := s.preload != nil && s.preload.activeIn(pid, info, libs)
 	if preloaded {
 		if err := s.objs.Tracked.Put(uint32(pid), trackPreload); err != nil {
 			return fmt.Errorf("memory: mark pid %d preloaded: %w", pid, err)
@@ -468,18 +478,6 @@ func (s *Session) probeProgram(pid int, exe string) error {
 	for _, lib := range libs {
 		if !preloaded {
 			s.attach(lib, true)
-			continue
-		}
-		// A library replacing malloc (libjemalloc, libmimalloc) is
-		// reached through the interposer; its own entry points may be
-		// called from its malloc and would count twice.
-		replaces := false
-		for _, site := range lib.Sites {
-			if site.Symbol == "malloc" {
-				replaces = true
-			}
-		}
-		if replaces {
 			continue
 		}
 		rest := &elfInfo{Path: lib.Path}

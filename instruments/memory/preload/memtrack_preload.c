@@ -33,8 +33,10 @@
 // architecture (dlsym moved into libc proper, as GLIBC_2.34, in 2.34).
 #if defined(__x86_64__)
 __asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
+__asm__(".symver dladdr,dladdr@GLIBC_2.2.5");
 #elif defined(__aarch64__)
 __asm__(".symver dlsym,dlsym@GLIBC_2.17");
+__asm__(".symver dladdr,dladdr@GLIBC_2.17");
 #endif
 
 #define EXPORT __attribute__((visibility("default")))
@@ -88,6 +90,9 @@ static TLS uint64_t unsampled; // bytes since this thread's last stack sample
 static char boot_arena[64 * 1024] __attribute__((aligned(64)));
 static size_t boot_used;
 static int resolving;
+// Another allocator (libjemalloc, libmimalloc) replaces glibc's malloc: the
+// runner probes it with eBPF, and counting here too would count twice.
+static int foreign_malloc;
 
 static void *boot_alloc(size_t size)
 {
@@ -239,6 +244,9 @@ static void resolve(void)
 	real_posix_memalign = (posix_memalign_fn)dlsym(RTLD_NEXT, "posix_memalign");
 	real_valloc = (valloc_fn)dlsym(RTLD_NEXT, "valloc");
 	real_pvalloc = (valloc_fn)dlsym(RTLD_NEXT, "pvalloc");
+	Dl_info info;
+	if (dladdr((void *)real_malloc, &info) && info.dli_fname && !strstr(info.dli_fname, "/libc.so"))
+		foreign_malloc = 1;
 	resolving = 0;
 }
 
@@ -248,6 +256,10 @@ static void attach_shared(void)
 {
 	int expected = 0;
 	if (!atomic_compare_exchange_strong(&attached, &expected, 1))
+		return;
+	if (!real_malloc)
+		resolve();
+	if (foreign_malloc)
 		return;
 	const char *path = getenv("CODSPEED_MEMTRACK_SHM");
 	if (!path || !*path)
