@@ -1,9 +1,31 @@
 // Package memory is the memory instrument: it counts the heap allocations of
-// a benchmark's process tree with eBPF uprobes on every allocator entry point
-// it can find (libc, C++ operator new/delete, jemalloc, mimalloc, statically
-// linked allocators, the Go runtime), aggregates them in the kernel, and
-// reports peak live bytes, total bytes allocated, allocation and free calls,
-// and bytes per call stack for the flamegraph.
+// a benchmark's process tree and reports peak live bytes, total bytes
+// allocated, allocation and free calls, and bytes per call stack for the
+// flamegraph.
+//
+// Two counters work together, and a process is counted by exactly one of them
+// for each allocator entry point:
+//
+//   - An LD_PRELOAD interposer (preload/memtrack_preload.c, embedded) counts
+//     the C allocator of dynamically linked glibc programs in-process, in a
+//     page shared with the runner. A uprobe trap costs about 4 us here, so
+//     probing every malloc and free slows a malloc-heavy program by 100x or
+//     more; the interposer costs a few atomic adds (see BENCHMARKS.md).
+//   - eBPF uprobes (bpf/memtrack.c, compiled by bpf2go) count what preloading
+//     cannot reach: statically linked programs, allocators defined in an
+//     executable, libraries that replace malloc (jemalloc, mimalloc, found
+//     with their je_/_rjem_/mi_ and *allocx entry points), C++ operator
+//     new/delete where they do not go through an interposed malloc, and Go's
+//     runtime.mallocgc (entry probe only). Everything is aggregated in the
+//     kernel: counters, a pointer-to-size map for live bytes, the peak, and
+//     bytes per stack id.
+//
+// The process tree is followed in the kernel through the sched_process_fork,
+// sched_process_exec and sched_process_exit raw tracepoints, attached with
+// BPF_RAW_TRACEPOINT_OPEN, which needs no tracefs mount. A tracked process that
+// execs is stopped before its first instruction until its new program and
+// that program's libraries (DT_NEEDED closure) are scanned and probed, so
+// nothing is missed; libraries opened later with dlopen are not probed.
 //
 // Counting follows valgrind memcheck's "total heap usage" so the two can be
 // compared: a successful malloc, calloc (n*size bytes), memalign family call,
@@ -11,8 +33,12 @@
 // realloc of a non-NULL pointer also counts one free; free(NULL) counts
 // nothing; an allocator called from inside another (operator new calling
 // malloc, delete calling free) counts once. Go's runtime.mallocgc counts
-// allocations and bytes only (Go has no free calls; peak is not tracked for
-// Go heaps).
+// allocations and requested bytes only (Go has no free calls and no peak is
+// tracked for Go heaps).
+//
+// Bytes per call stack are exact for probed allocators and sampled (every
+// SessionOptions.SamplePeriod bytes per thread) for the interposer. Stacks are
+// walked with frame pointers: frames of code built without them are lost.
 package memory
 
 import (
