@@ -5,8 +5,8 @@ package memory
 // `make bpf`) needs clang and libbpf-dev. The outputs are committed so that a
 // plain `go build` needs neither.
 //
-//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc clang-14 -target amd64 -type config -type counters -type stack_key -type stack_val memtrack bpf/memtrack.c -- -O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu
-//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc clang-14 -target arm64 -type config -type counters -type stack_key -type stack_val memtrack bpf/memtrack.c -- -O2 -g -Wall -Werror -I/usr/aarch64-linux-gnu/include
+//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc clang -target amd64 -type config -type counters -type stack_key -type stack_val memtrack bpf/memtrack.c -- -O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu
+//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc clang -target arm64 -type config -type counters -type stack_key -type stack_val memtrack bpf/memtrack.c -- -O2 -g -Wall -Werror -I/usr/aarch64-linux-gnu/include
 
 // The LD_PRELOAD interposer (see preload/memtrack_preload.c), for amd64 and
 // arm64, needs gcc and gcc-aarch64-linux-gnu.
