@@ -70,19 +70,21 @@ type memtrackStackVal struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	memtrackMapConfigMap   = "config_map"
-	memtrackMapCountersMap = "counters_map"
-	memtrackMapExecEvents  = "exec_events"
-	memtrackMapLiveMap     = "live_map"
-	memtrackMapPendingMap  = "pending_map"
-	memtrackMapStackBytes  = "stack_bytes"
-	memtrackMapStacks      = "stacks"
-	memtrackMapTracked     = "tracked"
-	memtrackProgAllocEnter = "alloc_enter"
-	memtrackProgAllocExit  = "alloc_exit"
-	memtrackProgFollowExec = "follow_exec"
-	memtrackProgFollowFork = "follow_fork"
-	memtrackProgForgetExit = "forget_exit"
+	memtrackMapConfigMap        = "config_map"
+	memtrackMapCountersMap      = "counters_map"
+	memtrackMapExecEvents       = "exec_events"
+	memtrackMapLiveMap          = "live_map"
+	memtrackMapPendingMap       = "pending_map"
+	memtrackMapStackBytes       = "stack_bytes"
+	memtrackMapStacks           = "stacks"
+	memtrackMapTracked          = "tracked"
+	memtrackProgAllocEnter      = "alloc_enter"
+	memtrackProgAllocEnterMulti = "alloc_enter_multi"
+	memtrackProgAllocExit       = "alloc_exit"
+	memtrackProgAllocExitMulti  = "alloc_exit_multi"
+	memtrackProgFollowExec      = "follow_exec"
+	memtrackProgFollowFork      = "follow_fork"
+	memtrackProgForgetExit      = "forget_exit"
 )
 
 // loadMemtrack returns the embedded CollectionSpec for memtrack.
@@ -127,11 +129,13 @@ type memtrackSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type memtrackProgramSpecs struct {
-	AllocEnter *ebpf.ProgramSpec `ebpf:"alloc_enter"`
-	AllocExit  *ebpf.ProgramSpec `ebpf:"alloc_exit"`
-	FollowExec *ebpf.ProgramSpec `ebpf:"follow_exec"`
-	FollowFork *ebpf.ProgramSpec `ebpf:"follow_fork"`
-	ForgetExit *ebpf.ProgramSpec `ebpf:"forget_exit"`
+	AllocEnter      *ebpf.ProgramSpec `ebpf:"alloc_enter"`
+	AllocEnterMulti *ebpf.ProgramSpec `ebpf:"alloc_enter_multi"`
+	AllocExit       *ebpf.ProgramSpec `ebpf:"alloc_exit"`
+	AllocExitMulti  *ebpf.ProgramSpec `ebpf:"alloc_exit_multi"`
+	FollowExec      *ebpf.ProgramSpec `ebpf:"follow_exec"`
+	FollowFork      *ebpf.ProgramSpec `ebpf:"follow_fork"`
+	ForgetExit      *ebpf.ProgramSpec `ebpf:"forget_exit"`
 }
 
 // memtrackMapSpecs contains maps before they are loaded into the kernel.
@@ -207,17 +211,21 @@ type memtrackVariables struct {
 //
 // It can be passed to loadMemtrackObjects or ebpf.CollectionSpec.LoadAndAssign.
 type memtrackPrograms struct {
-	AllocEnter *ebpf.Program `ebpf:"alloc_enter"`
-	AllocExit  *ebpf.Program `ebpf:"alloc_exit"`
-	FollowExec *ebpf.Program `ebpf:"follow_exec"`
-	FollowFork *ebpf.Program `ebpf:"follow_fork"`
-	ForgetExit *ebpf.Program `ebpf:"forget_exit"`
+	AllocEnter      *ebpf.Program `ebpf:"alloc_enter"`
+	AllocEnterMulti *ebpf.Program `ebpf:"alloc_enter_multi"`
+	AllocExit       *ebpf.Program `ebpf:"alloc_exit"`
+	AllocExitMulti  *ebpf.Program `ebpf:"alloc_exit_multi"`
+	FollowExec      *ebpf.Program `ebpf:"follow_exec"`
+	FollowFork      *ebpf.Program `ebpf:"follow_fork"`
+	ForgetExit      *ebpf.Program `ebpf:"forget_exit"`
 }
 
 func (p *memtrackPrograms) Close() error {
 	return _MemtrackClose(
 		p.AllocEnter,
+		p.AllocEnterMulti,
 		p.AllocExit,
+		p.AllocExitMulti,
 		p.FollowExec,
 		p.FollowFork,
 		p.ForgetExit,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -69,10 +70,12 @@ type Session struct {
 	mu       sync.Mutex
 	preload  *preloader
 	period   uint64
-	attached map[siteID][]link.Link // so each site is probed once
-	scanned  map[string]*elfInfo    // by path
-	maps     map[uint32][]mapping   // last /proc/<pid>/maps seen per process
-	exes     map[uint32]string      // executable per process, from exec events
+	multi    bool            // the kernel has uprobe_multi links
+	attached map[siteID]bool // so each site is probed once
+	links    []link.Link
+	scanned  map[string]*elfInfo  // by path
+	maps     map[uint32][]mapping // last /proc/<pid>/maps seen per process
+	exes     map[uint32]string    // executable per process, from exec events
 	warnings []string
 	gen      uint32
 	stacks   bool
@@ -113,12 +116,20 @@ func NewSession(opts SessionOptions) (*Session, error) {
 	}
 	s := &Session{
 		resolver: newLibraryResolver(),
-		attached: map[siteID][]link.Link{},
+		attached: map[siteID]bool{},
 		scanned:  map[string]*elfInfo{},
 		maps:     map[uint32][]mapping{},
 		exes:     map[uint32]string{},
 		stacks:   opts.Stacks,
 		done:     make(chan struct{}),
+	}
+	s.multi = features.HaveBPFLinkUprobeMulti() == nil
+	if !s.multi {
+		// Load the uprobe_multi programs as plain uprobe programs,
+		// which this kernel accepts; they are then never attached.
+		for _, name := range []string{"alloc_enter_multi", "alloc_exit_multi"} {
+			spec.Programs[name].AttachType = ebpf.AttachNone
+		}
 	}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		return nil, explainBPFError("load eBPF programs", err)
@@ -352,12 +363,10 @@ func (s *Session) Close() error {
 	}
 	// Detaching a uprobe waits for an RCU grace period; closing the links
 	// concurrently lets those waits overlap.
-	var all []link.Link
 	s.mu.Lock()
-	for _, ls := range s.attached {
-		all = append(all, ls...)
-	}
-	s.attached = map[siteID][]link.Link{}
+	all := s.links
+	s.links = nil
+	s.attached = map[siteID]bool{}
 	s.mu.Unlock()
 	linkErrs := make([]error, len(all))
 	var wg sync.WaitGroup
@@ -533,52 +542,79 @@ func (s *Session) attach(info *elfInfo, library bool) {
 		s.warn("memory: stat %s: %v", info.Path, err)
 		return
 	}
-	var ex *link.Executable
+	type todo struct {
+		site   probeSite
+		cookie uint64
+	}
+	var sites []todo
+	s.mu.Lock()
 	for _, site := range info.Sites {
 		cookie := uint64(site.Kind)
 		if library && standardAPI(site.Symbol) {
 			cookie |= cookieLibStd
 		}
 		id := siteID{uint64(st.Dev), st.Ino, site.Offset, cookie}
-		s.mu.Lock()
-		_, done := s.attached[id]
-		if !done {
-			s.attached[id] = nil
+		if !s.attached[id] {
+			s.attached[id] = true
+			sites = append(sites, todo{site, cookie})
 		}
-		s.mu.Unlock()
-		if done {
-			continue
-		}
-		if ex == nil {
-			var err error
-			if ex, err = link.OpenExecutable(info.Path); err != nil {
-				s.warn("memory: open %s: %v", info.Path, err)
-				return
+	}
+	s.mu.Unlock()
+	if len(sites) == 0 {
+		return
+	}
+	ex, err := link.OpenExecutable(info.Path)
+	if err != nil {
+		s.warn("memory: open %s: %v", info.Path, err)
+		return
+	}
+	var links []link.Link
+	if s.multi && sites[0].site.Offset != 0 {
+		// One link for the entries and one for the returns of the file.
+		var enter, exit link.UprobeMultiOptions
+		for _, t := range sites {
+			enter.Addresses = append(enter.Addresses, t.site.Offset)
+			enter.Cookies = append(enter.Cookies, t.cookie)
+			if t.site.Kind.returns() {
+				exit.Addresses = append(exit.Addresses, t.site.Offset)
+				exit.Cookies = append(exit.Cookies, t.cookie)
 			}
 		}
-		opts := &link.UprobeOptions{Address: site.Offset, Cookie: cookie}
-		if site.Offset == 0 {
-			opts.Address = 0 // resolve by name (the interposer's hook)
+		if l, err := ex.UprobeMulti(nil, s.objs.AllocEnterMulti, &enter); err != nil {
+			s.warn("memory: probe %d allocator entry points in %s: %v", len(enter.Addresses), info.Path, err)
+		} else {
+			links = append(links, l)
 		}
-		var links []link.Link
-		l, err := ex.Uprobe(site.Symbol, s.objs.AllocEnter, opts)
-		if err != nil {
-			s.warn("memory: probe %s in %s: %v", site.Symbol, info.Path, err)
-			continue
-		}
-		links = append(links, l)
-		if site.Kind.returns() {
-			l, err := ex.Uretprobe(site.Symbol, s.objs.AllocExit, opts)
-			if err != nil {
-				s.warn("memory: return probe %s in %s: %v", site.Symbol, info.Path, err)
+		if len(exit.Addresses) > 0 {
+			if l, err := ex.UretprobeMulti(nil, s.objs.AllocExitMulti, &exit); err != nil {
+				s.warn("memory: return probes on %d allocator entry points in %s: %v", len(exit.Addresses), info.Path, err)
 			} else {
 				links = append(links, l)
 			}
 		}
-		s.mu.Lock()
-		s.attached[id] = links
-		s.mu.Unlock()
+	} else {
+		for _, t := range sites {
+			// Address 0 resolves the symbol by name (the interposer's hook).
+			opts := &link.UprobeOptions{Address: t.site.Offset, Cookie: t.cookie}
+			l, err := ex.Uprobe(t.site.Symbol, s.objs.AllocEnter, opts)
+			if err != nil {
+				s.warn("memory: probe %s in %s: %v", t.site.Symbol, info.Path, err)
+				continue
+			}
+			links = append(links, l)
+			if t.site.Kind.returns() {
+				l, err := ex.Uretprobe(t.site.Symbol, s.objs.AllocExit, opts)
+				if err != nil {
+					s.warn("memory: return probe %s in %s: %v", t.site.Symbol, info.Path, err)
+					continue
+				}
+				links = append(links, l)
+			}
+		}
 	}
+	s.mu.Lock()
+	s.links = append(s.links, links...)
+	s.mu.Unlock()
 }
 
 // pollMaps keeps the latest memory map of every tracked process, so stacks

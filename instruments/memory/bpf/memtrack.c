@@ -251,8 +251,7 @@ static __always_inline void count_alloc(void *ctx, struct counters *c, struct co
 	raise_peak(c, live);
 }
 
-SEC("uprobe")
-int alloc_enter(struct pt_regs *ctx)
+static __always_inline int on_enter(struct pt_regs *ctx)
 {
 	struct config *cfg = get_config();
 	if (!cfg || !cfg->enabled)
@@ -336,8 +335,7 @@ int alloc_enter(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uretprobe")
-int alloc_exit(struct pt_regs *ctx)
+static __always_inline int on_exit(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending *pp = bpf_map_lookup_elem(&pending_map, &id);
@@ -392,6 +390,21 @@ int alloc_exit(struct pt_regs *ctx)
 		return 0;
 	}
 }
+
+// Each handler exists twice: for uprobe_multi links (one link per file,
+// kernel 6.6+; detaching waits for one RCU grace period per link instead of
+// one per probe) and for classic perf-event uprobes on older kernels.
+SEC("uprobe.multi")
+int alloc_enter_multi(struct pt_regs *ctx) { return on_enter(ctx); }
+
+SEC("uretprobe.multi")
+int alloc_exit_multi(struct pt_regs *ctx) { return on_exit(ctx); }
+
+SEC("uprobe")
+int alloc_enter(struct pt_regs *ctx) { return on_enter(ctx); }
+
+SEC("uretprobe")
+int alloc_exit(struct pt_regs *ctx) { return on_exit(ctx); }
 
 // Minimal CO-RE view of the kernel's task_struct.
 struct task_struct {
