@@ -569,10 +569,17 @@ func (s *Session) attach(info *elfInfo, library bool) {
 		return
 	}
 	var links []link.Link
-	if s.multi && sites[0].site.Offset != 0 {
+	if s.multi {
 		// One link for the entries and one for the returns of the file.
 		var enter, exit link.UprobeMultiOptions
+		var symbols []string
 		for _, t := range sites {
+			if t.site.Offset == 0 {
+				// Resolve by name (the interposer's sample hook).
+				symbols = append(symbols, t.site.Symbol)
+				enter.Cookies = append(enter.Cookies, t.cookie)
+				continue
+			}
 			enter.Addresses = append(enter.Addresses, t.site.Offset)
 			enter.Cookies = append(enter.Cookies, t.cookie)
 			if t.site.Kind.returns() {
@@ -580,8 +587,12 @@ func (s *Session) attach(info *elfInfo, library bool) {
 				exit.Cookies = append(exit.Cookies, t.cookie)
 			}
 		}
-		if l, err := ex.UprobeMulti(nil, s.objs.AllocEnterMulti, &enter); err != nil {
-			s.warn("memory: probe %d allocator entry points in %s: %v", len(enter.Addresses), info.Path, err)
+		if len(symbols) > 0 && len(enter.Addresses) > 0 {
+			s.warn("memory: %s: mixed symbol and address probes", info.Path)
+			return
+		}
+		if l, err := ex.UprobeMulti(symbols, s.objs.AllocEnterMulti, &enter); err != nil {
+			s.warn("memory: probe %d allocator entry points in %s: %v", len(enter.Cookies), info.Path, err)
 		} else {
 			links = append(links, l)
 		}
