@@ -192,3 +192,12 @@ var modes = []struct {
 	{"preload", SessionOptions{}},
 	{"ebpf", SessionOptions{EBPFOnly: true}},
 }
+
+// TestMain removes the programs built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir.dir != "" {
+		os.RemoveAll(buildDir.dir)
+	}
+	os.Exit(code)
+}
