@@ -1,0 +1,55 @@
+package memory
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+)
+
+const grantHint = "run as root, or grant CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN on kernels before 5.8); " +
+	"in Docker: --cap-add BPF --cap-add PERFMON (engines older than 20.10.x that reject those names: " +
+	"--cap-add SYS_ADMIN), plus a seccomp profile allowing bpf and perf_event_open (or --security-opt seccomp=unconfined)"
+
+// check probes, in order, what a Session needs: kernel BTF (for the CO-RE
+// relocations of the fork tracepoint), the uprobe PMU (uprobes without
+// tracefs), and the permission to load a tracing program.
+func check() error {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return fmt.Errorf("memory mode needs kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y): %w", instruments.ErrNotSupported)
+	}
+	if _, err := os.Stat("/sys/bus/event_source/devices/uprobe/type"); err != nil {
+		return fmt.Errorf("memory mode needs uprobes (the uprobe perf PMU, CONFIG_UPROBE_EVENTS=y): %w", instruments.ErrNotSupported)
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return fmt.Errorf("memory mode: raise RLIMIT_MEMLOCK (%v); %s: %w", err, grantHint, instruments.ErrNotSupported)
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.Kprobe,
+		License:      "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		return explainBPFError("load a test eBPF program", err)
+	}
+	prog.Close()
+	return nil
+}
+
+// explainBPFError turns a permission failure into an error that says what
+// to grant, wrapping instruments.ErrNotSupported.
+func explainBPFError(what string, err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("memory mode: %s: permission denied: missing CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN; %s: %w (%v)",
+			what, grantHint, instruments.ErrNotSupported, err)
+	}
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		return fmt.Errorf("memory mode: %s: the kernel lacks a needed eBPF feature: %w (%v)", what, instruments.ErrNotSupported, err)
+	}
+	return fmt.Errorf("memory mode: %s: %w", what, err)
+}

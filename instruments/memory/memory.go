@@ -1,0 +1,168 @@
+// Package memory is the memory instrument: it counts the heap allocations of
+// a benchmark's process tree and reports peak live bytes, total bytes
+// allocated, allocation and free calls, and bytes per call stack for the
+// flamegraph.
+//
+// Two counters work together, and a process is counted by exactly one of them
+// for each allocator entry point:
+//
+//   - An LD_PRELOAD interposer (preload/memtrack_preload.c, embedded) counts
+//     the C allocator of dynamically linked glibc programs in-process, in a
+//     page shared with the runner. A uprobe trap costs about 4 us here, so
+//     probing every malloc and free slows a malloc-heavy program by 100x or
+//     more; the interposer costs a few atomic adds (see BENCHMARKS.md).
+//   - eBPF uprobes (bpf/memtrack.c, compiled by bpf2go) count what preloading
+//     cannot reach: statically linked programs, allocators defined in an
+//     executable, libraries that replace malloc (jemalloc, mimalloc, found
+//     with their je_/_rjem_/mi_ and *allocx entry points), C++ operator
+//     new/delete where they do not go through an interposed malloc, and Go's
+//     runtime.mallocgc (entry probe only). Everything is aggregated in the
+//     kernel: counters, a pointer-to-size map for live bytes, the peak, and
+//     bytes per stack id.
+//
+// The process tree is followed in the kernel through the sched_process_fork,
+// sched_process_exec and sched_process_exit raw tracepoints, attached with
+// BPF_RAW_TRACEPOINT_OPEN, which needs no tracefs mount. A tracked process that
+// execs is stopped before its first instruction until its new program and
+// that program's libraries (DT_NEEDED closure) are scanned and probed, so
+// nothing is missed; libraries opened later with dlopen are not probed.
+//
+// Counting follows valgrind memcheck's "total heap usage" so the two can be
+// compared: a successful malloc, calloc (n*size bytes), memalign family call,
+// operator new or realloc counts one allocation of the requested size;
+// realloc of a non-NULL pointer also counts one free; free(NULL) counts
+// nothing; an allocator called from inside another (operator new calling
+// malloc, delete calling free) counts once. Go's runtime.mallocgc counts
+// allocations and requested bytes only (Go has no free calls and no peak is
+// tracked for Go heaps).
+//
+// Bytes per call stack are exact for probed allocators and sampled (every
+// SessionOptions.SamplePeriod bytes per thread) for the interposer. Stacks are
+// walked with frame pointers: frames of code built without them are lost.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+// Instrument is the memory instrument. The zero value records stacks off;
+// the run loop normally sets Stacks.
+type Instrument struct {
+	// Stacks records bytes per call stack and writes a folded-stacks file
+	// per benchmark.
+	Stacks bool
+}
+
+var _ instruments.Instrument = (*Instrument)(nil)
+
+// Mode returns "memory".
+func (*Instrument) Mode() string { return results.Memory }
+
+// Check reports whether this host and process can load and attach the eBPF
+// programs; failures wrap instruments.ErrNotSupported and say what to grant.
+func (*Instrument) Check() error { return check() }
+
+// Measure runs the target once with its whole process tree measured as one
+// region, and returns one benchmark named after the target. Integrations
+// that mark regions through the hooks pipe use a Session directly (Start and
+// Stop around each benchmark).
+func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
+	s, err := NewSession(SessionOptions{Stacks: in.Stacks})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+
+	var cmd *exec.Cmd
+	if len(t.Args) > 0 {
+		cmd = exec.CommandContext(ctx, t.Args[0], t.Args[1:]...)
+	} else {
+		cmd = exec.CommandContext(ctx, "bash", "-c", t.Command)
+	}
+	cmd.Dir = t.Dir
+	cmd.Env = append(append([]string(nil), env.BaseEnv...), t.Env...)
+	cmd.Stdout, cmd.Stderr = env.Stdout, env.Stderr
+	launcher := env.Launcher
+	if launcher == nil {
+		launcher = instruments.Direct
+	}
+
+	env.Progress.Phase(t.Name, "measuring")
+	if err := s.Start(); err != nil {
+		return nil, err
+	}
+	if err := s.Launch(launcher, cmd); err != nil {
+		return nil, fmt.Errorf("memory: start %s: %w", t.Name, err)
+	}
+	runErr := cmd.Wait()
+	snap, err := s.Stop()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range s.Warnings() {
+		env.Progress.Warn(w)
+	}
+	if snap.Untracked > 0 {
+		env.Progress.Warn(fmt.Sprintf("%s: %d allocations could not be tracked for live/peak bytes (too many live allocations)", t.Name, snap.Untracked))
+	}
+	b := results.Benchmark{Name: t.Name, URI: t.Name, Memory: &snap.Stats}
+	if runErr != nil {
+		b.Error = fmt.Sprintf("%s: %v", t.Name, runErr)
+	}
+	if in.Stacks && env.ProfileFolder != "" {
+		rel, err := writeFoldedFile(env.ProfileFolder, t.Name, snap.Stacks)
+		if err != nil {
+			return nil, err
+		}
+		b.Profile = &results.Profile{Event: "bytes", Folded: rel}
+	}
+	if ctx.Err() != nil {
+		return []results.Benchmark{b}, ctx.Err()
+	}
+	return []results.Benchmark{b}, nil
+}
+
+// writeFoldedFile writes stacks to <profile>/memory/<name>.folded and returns
+// the path relative to the profile folder.
+func writeFoldedFile(profile, name string, stacks []StackBytes) (string, error) {
+	rel := filepath.Join("memory", fileName(name)+".folded")
+	p := filepath.Join(profile, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return "", fmt.Errorf("memory: %w", err)
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return "", fmt.Errorf("memory: %w", err)
+	}
+	if err := WriteFolded(f, stacks); err != nil {
+		f.Close()
+		return "", fmt.Errorf("memory: write %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("memory: write %s: %w", p, err)
+	}
+	return rel, nil
+}
+
+// fileName makes a benchmark name safe as a file name.
+func fileName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, name)
+	if name == "" || name == "." || name == ".." {
+		name = "benchmark"
+	}
+	return name
+}
