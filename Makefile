@@ -5,13 +5,31 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 CC       ?= cc
 CFLAGS   ?= -O2 -g -fno-omit-frame-pointer
 
-.PHONY: build examples demo test test-short lint fmt clean
+.PHONY: build examples demo test test-short lint fmt clean preload bpf
 
-build: ## static runner binary at bin/codspeed
+build: preload ## static runner binary at bin/codspeed
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/codspeed ./cmd/codspeed
 
-bin/codspeed-linux-%: FORCE
+bin/codspeed-linux-%: preload FORCE
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/codspeed
+
+# The memory mode's LD_PRELOAD counter, compiled from source and embedded in
+# the binary (never committed). The arm64 one needs gcc-aarch64-linux-gnu; without
+# it the arm64 binary counts every allocation with eBPF (exact, slower).
+PRELOAD_SRC   := instruments/memory/preload/memtrack_preload.c
+PRELOAD_FLAGS := -O2 -fPIC -shared -fno-omit-frame-pointer -fvisibility=hidden -fno-stack-protector -U_FORTIFY_SOURCE -Wall -Wextra -Werror -s
+preload: instruments/memory/preload/memtrack_preload_amd64.so
+	@if command -v aarch64-linux-gnu-gcc >/dev/null; then $(MAKE) -s instruments/memory/preload/memtrack_preload_arm64.so; \
+	 else echo "preload: no aarch64-linux-gnu-gcc, the arm64 binary will count allocations with eBPF only"; fi
+
+instruments/memory/preload/memtrack_preload_amd64.so: $(PRELOAD_SRC)
+	gcc $(PRELOAD_FLAGS) -o $@ $< -ldl
+
+instruments/memory/preload/memtrack_preload_arm64.so: $(PRELOAD_SRC)
+	aarch64-linux-gnu-gcc $(PRELOAD_FLAGS) -o $@ $< -ldl
+
+bpf: ## regenerate the committed eBPF objects (needs clang, llvm, libbpf-dev, gcc-aarch64-linux-gnu)
+	$(GO) generate ./instruments/memory
 
 examples: bin/examples/primes
 
@@ -22,8 +40,12 @@ bin/examples/primes: examples/c/primes.c
 demo: build examples ## run the example benchmarks and print the table
 	./bin/codspeed run --config examples/codspeed.yml
 
+# The memory package's uprobes patch an int3 into libc for every process on
+# the host while they are attached, which kills programs running under
+# valgrind: its tests run after the others, never beside the simulation ones.
 test: build examples ## every test, including the end-to-end ones on the built binary
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /instruments/memory)
+	$(GO) test -count=1 ./instruments/memory/...
 
 test-short:
 	$(GO) test -short ./...

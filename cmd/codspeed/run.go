@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/memory"
 	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/instruments/simulation"
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
@@ -387,6 +388,9 @@ func newInstrument(mode, gitRoot string, wallOpts walltime.Options) (instruments
 		return walltime.New(gitRoot, wallOpts), nil
 	case results.Simulation:
 		return simulation.New(simulation.Options{}), nil
+	case results.Memory:
+		// Stacks give the allocation flamegraph (bytes by call stack).
+		return &memory.Instrument{Stacks: true}, nil
 	}
 	return nil, fmt.Errorf("%s mode is not built into this codspeed yet", mode)
 }

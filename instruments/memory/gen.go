@@ -8,8 +8,5 @@ package memory
 //go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc clang -target amd64 -type config -type counters -type stack_key -type stack_val memtrack bpf/memtrack.c -- -O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu
 //go:generate go run github.com/cilium/ebpf/cmd/bpf2go -cc clang -target arm64 -type config -type counters -type stack_key -type stack_val memtrack bpf/memtrack.c -- -O2 -g -Wall -Werror -I/usr/aarch64-linux-gnu/include
 
-// The LD_PRELOAD interposer (see preload/memtrack_preload.c), for amd64 and
-// arm64, needs gcc and gcc-aarch64-linux-gnu.
-//
-//go:generate gcc -O2 -fPIC -shared -fno-omit-frame-pointer -fvisibility=hidden -fno-stack-protector -U_FORTIFY_SOURCE -Wall -Wextra -Werror -s -o preload/memtrack_preload_amd64.so preload/memtrack_preload.c -ldl
-//go:generate aarch64-linux-gnu-gcc -O2 -fPIC -shared -fno-omit-frame-pointer -fvisibility=hidden -fno-stack-protector -U_FORTIFY_SOURCE -Wall -Wextra -Werror -s -o preload/memtrack_preload_arm64.so preload/memtrack_preload.c -ldl
+// The LD_PRELOAD counter (preload/memtrack_preload.c) is a build output,
+// compiled by `make preload` and embedded (preload_embed.go), never committed.

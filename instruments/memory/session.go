@@ -139,6 +139,9 @@ func NewSession(opts SessionOptions) (*Session, error) {
 			s.objs.Close()
 			return nil, err
 		}
+		if s.preload == nil {
+			s.warn("%s", "this codspeed was built without the preload counter (`make build` compiles it): every allocation is counted by eBPF uprobes, exactly but much more slowly")
+		}
 		s.period = opts.SamplePeriod
 		if s.period == 0 {
 			s.period = 128 << 10
