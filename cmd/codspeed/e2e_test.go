@@ -75,13 +75,22 @@ func codspeed(t *testing.T, dir string, stdin string, args ...string) result {
 	return r
 }
 
+// ambient are settings a developer's or CI's environment may carry that
+// would change what the tests see.
+var ambient = []string{"CODSPEED_TOKEN=", "CODSPEED_UPLOAD_URL=", "CODSPEED_SKIP_UPLOAD=", "CODSPEED_RUNNER_MODE=",
+	"CODSPEED_PROFILE_FOLDER=", "CODSPEED_STORE=", "ACTIONS_ID_TOKEN_REQUEST_URL=", "GITHUB_ACTIONS=", "GITLAB_CI=", "BUILDKITE=", "JENKINS_URL="}
+
 // newCmd prepares the binary in dir with an isolated store and none of the
-// caller's CodSpeed settings.
+// ambient CodSpeed or CI settings (a test's own t.Setenv values pass).
 func newCmd(dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CODSPEED_") && !strings.HasPrefix(kv, "ACTIONS_ID_TOKEN") {
+		drop := false
+		for _, a := range ambient {
+			drop = drop || strings.HasPrefix(kv, a)
+		}
+		if !drop {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}

@@ -36,7 +36,7 @@ type Instrument struct {
 	// Hooks receives the integration's start/stop events (profiling uses
 	// them to bound the measured region); nil ignores them.
 	Hooks hooks.Handler
-	prof    profiler
+	prof  profiler
 }
 
 // New returns the walltime instrument. gitRoot makes Go benchmark URIs
