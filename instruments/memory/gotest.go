@@ -50,8 +50,14 @@ func (in *Instrument) measureGo(ctx context.Context, t instruments.Target, env i
 	if err != nil {
 		return nil, err
 	}
-	if len(g.Ignored) > 0 {
-		env.Progress.Warn(fmt.Sprintf("memory mode fixes its own iteration counts; ignoring go test flags %s", strings.Join(g.Ignored, " ")))
+	var ignored []string
+	for _, f := range g.Ignored {
+		if !strings.HasPrefix(strings.TrimLeft(f, "-"), "benchmem") && !strings.HasPrefix(strings.TrimLeft(f, "-"), "test.benchmem") {
+			ignored = append(ignored, f) // -benchmem is always on
+		}
+	}
+	if len(ignored) > 0 {
+		env.Progress.Warn(fmt.Sprintf("memory mode fixes its own iteration counts; ignoring go test flags %s", strings.Join(ignored, " ")))
 	}
 	dir := t.Dir
 	if dir == "" {
