@@ -13,7 +13,6 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
-	"github.com/codspeed-go/codspeed-go/results"
 )
 
 // benchmem runs `go test -bench -benchmem` natively in dir and returns the
@@ -120,5 +119,4 @@ func TestGoTestPerOp(t *testing.T) {
 			}
 		})
 	}
-	_ = results.Memory
 }
