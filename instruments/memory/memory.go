@@ -50,6 +50,8 @@ import (
 	"strings"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/gobench"
+	"github.com/codspeed-go/codspeed-go/instruments/hooks"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -59,6 +61,10 @@ type Instrument struct {
 	// Stacks records bytes per call stack and writes a folded-stacks file
 	// per benchmark.
 	Stacks bool
+	// HooksDir is where the instrument-hooks FIFOs are made for entrypoint
+	// targets; empty means hooks.DefaultDir, where CodSpeed's integrations
+	// look for them (tests use a private directory).
+	HooksDir string
 }
 
 var _ instruments.Instrument = (*Instrument)(nil)
@@ -70,11 +76,23 @@ func (*Instrument) Mode() string { return results.Memory }
 // programs; failures wrap instruments.ErrNotSupported and say what to grant.
 func (*Instrument) Check() error { return check() }
 
-// Measure runs the target once with its whole process tree measured as one
-// region, and returns one benchmark named after the target. Integrations
-// that mark regions through the hooks pipe use a Session directly (Start and
-// Stop around each benchmark).
+// Measure measures one target:
+//
+//   - `go test -bench` entrypoints per Benchmark and sub-benchmark, per
+//     iteration (see gotest.go);
+//   - other entrypoint targets through the instrument-hooks pipe: each
+//     region an integration marks (StartBenchmark..StopBenchmark) is
+//     measured alone and belongs to the URI it announces next
+//     (CurrentBenchmark); one benchmark per URI;
+//   - exec targets, and entrypoints that mark no region, as one region
+//     spanning the whole process tree, named after the target.
 func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
+	if env.Progress == nil {
+		env.Progress = instruments.NopProgress{}
+	}
+	if t.Kind == instruments.Entrypoint && gobench.IsGoTest(t.Args) {
+		return in.measureGo(ctx, t, env)
+	}
 	s, err := NewSession(SessionOptions{Stacks: in.Stacks})
 	if err != nil {
 		return nil, err
@@ -95,14 +113,62 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 		launcher = instruments.Direct
 	}
 
+	var regions *regionHandler
+	var stopHooks func() hooks.Session
+	if t.Kind == instruments.Entrypoint {
+		regions = &regionHandler{s: s}
+		dir := in.HooksDir
+		if dir == "" {
+			dir = hooks.DefaultDir
+		}
+		var hooksEnv []string
+		stopHooks, hooksEnv, err = hooks.Attach(ctx, dir, regions, hooks.WithMode(hooks.ModeMemory))
+		if err != nil {
+			// The integration then runs as if no runner were there,
+			// and the whole tree is measured.
+			env.Progress.Warn(fmt.Sprintf("instrument-hooks pipes unavailable, integrations cannot mark their benchmarks: %v", err))
+			stopHooks = nil
+		} else {
+			cmd.Env = append(cmd.Env, hooksEnv...)
+		}
+	}
+
 	env.Progress.Phase(t.Name, "measuring")
+	// The whole tree is counted from the start; an integration's first
+	// StartBenchmark resets the counters.
 	if err := s.Start(); err != nil {
+		if stopHooks != nil {
+			stopHooks()
+		}
 		return nil, err
 	}
 	if err := s.Launch(launcher, cmd); err != nil {
+		if stopHooks != nil {
+			stopHooks()
+		}
 		return nil, fmt.Errorf("memory: start %s: %w", t.Name, err)
 	}
 	runErr := cmd.Wait()
+	if stopHooks != nil {
+		sess := stopHooks()
+		if sess.ProtocolVersion != 0 || len(sess.Benchmarks) > 0 || len(sess.Errors) > 0 {
+			if env.ProfileFolder != "" {
+				if err := hooks.WriteSession(filepath.Join(env.ProfileFolder, "hooks-session.json"), sess); err != nil {
+					env.Progress.Warn(err.Error())
+				}
+			}
+		}
+		if err := sess.Err(); err != nil {
+			env.Progress.Warn(fmt.Sprintf("instrument-hooks: %v", err))
+		}
+		if regions.marked {
+			benches, err := in.regionBenchmarks(t, env, regions, runErr)
+			if ctx.Err() != nil {
+				return benches, ctx.Err()
+			}
+			return benches, err
+		}
+	}
 	snap, err := s.Stop()
 	if err != nil {
 		return nil, err
@@ -110,24 +176,38 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 	for _, w := range s.Warnings() {
 		env.Progress.Warn(w)
 	}
-	if snap.Untracked > 0 {
-		env.Progress.Warn(fmt.Sprintf("%s: %d allocations could not be tracked for live/peak bytes (too many live allocations)", t.Name, snap.Untracked))
-	}
+	warnUntracked(env, t.Name, snap)
 	b := results.Benchmark{Name: t.Name, URI: t.Name, Memory: &snap.Stats}
 	if runErr != nil {
 		b.Error = fmt.Sprintf("%s: %v", t.Name, runErr)
 	}
-	if in.Stacks && env.ProfileFolder != "" {
-		rel, err := writeFoldedFile(env.ProfileFolder, t.Name, snap.Stacks)
-		if err != nil {
-			return nil, err
-		}
-		b.Profile = &results.Profile{Event: "bytes", Folded: rel}
+	if err := in.attachStacks(&b, env, t.Name, snap.Stacks); err != nil {
+		return nil, err
 	}
 	if ctx.Err() != nil {
 		return []results.Benchmark{b}, ctx.Err()
 	}
 	return []results.Benchmark{b}, nil
+}
+
+// warnUntracked reports allocations that escaped live-byte tracking.
+func warnUntracked(env instruments.Env, name string, snap Snapshot) {
+	if snap.Untracked > 0 {
+		env.Progress.Warn(fmt.Sprintf("%s: %d allocations could not be tracked for live/peak bytes (too many live allocations)", name, snap.Untracked))
+	}
+}
+
+// attachStacks writes the folded stacks of a benchmark when stacks are on.
+func (in *Instrument) attachStacks(b *results.Benchmark, env instruments.Env, file string, stacks []StackBytes) error {
+	if !in.Stacks || env.ProfileFolder == "" {
+		return nil
+	}
+	rel, err := writeFoldedFile(env.ProfileFolder, file, stacks)
+	if err != nil {
+		return err
+	}
+	b.Profile = &results.Profile{Event: "bytes", Folded: rel}
+	return nil
 }
 
 // writeFoldedFile writes stacks to <profile>/memory/<name>.folded and returns

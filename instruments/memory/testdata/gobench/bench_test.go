@@ -29,3 +29,20 @@ func BenchmarkMixed(b *testing.B) {
 		sink = &struct{ a, b int64 }{int64(i), 2}
 	}
 }
+
+var bufSink []byte
+
+// BenchmarkKnown allocates exactly n blocks of 4096 bytes per op (4096 is
+// a size class, so -benchmem's B/op is exact too). The sink is typed: a
+// slice stored in an interface would allocate its header as well.
+func BenchmarkKnown(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run("allocs="+strconv.Itoa(n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				for j := 0; j < n; j++ {
+					bufSink = make([]byte, 4096)
+				}
+			}
+		})
+	}
+}

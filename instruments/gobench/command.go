@@ -1,0 +1,247 @@
+package gobench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// TestCommand is a `go test -bench` command line split into what an
+// instrument that builds the test binary itself (`go test -c`) and runs one
+// benchmark at a time needs.
+type TestCommand struct {
+	Dir   string   // -C, as written (relative to the command's directory)
+	Pkgs  []string // package patterns (default ".")
+	Bench string   // -bench regexp
+	// Build holds the build flags, for `go list` and `go test -c`.
+	Build []string
+	// BinFlags are flags for the test binary that do not change what is
+	// measured (-test.short, -test.timeout, -test.failfast, and what
+	// follows -args).
+	BinFlags []string
+	// Ignored are flags the instrument replaces with its own (-run,
+	// -benchtime, -count, -cpu, -benchmem, -v, -json, ...).
+	Ignored []string
+}
+
+// Flags of `go test` that take a value, split by where they go.
+var (
+	buildValueFlags = map[string]bool{"asmflags": true, "buildmode": true, "compiler": true, "gccgoflags": true,
+		"gcflags": true, "installsuffix": true, "ldflags": true, "mod": true, "modfile": true, "overlay": true,
+		"pgo": true, "pkgdir": true, "tags": true, "toolexec": true, "p": true}
+	buildBoolFlags = map[string]bool{"a": true, "race": true, "msan": true, "asan": true, "trimpath": true,
+		"linkshared": true, "buildvcs": true, "cover": true, "work": true, "x": true, "n": true}
+	testValueFlags = map[string]bool{"bench": true, "benchtime": true, "blockprofile": true, "blockprofilerate": true,
+		"count": true, "coverprofile": true, "covermode": true, "coverpkg": true, "cpu": true, "cpuprofile": true,
+		"fuzz": true, "fuzztime": true, "fuzzminimizetime": true, "list": true, "memprofile": true,
+		"memprofilerate": true, "mutexprofile": true, "mutexprofilefraction": true, "outputdir": true,
+		"parallel": true, "run": true, "skip": true, "timeout": true, "trace": true, "shuffle": true, "o": true,
+		"exec": true, "vet": true, "C": true}
+)
+
+// ParseTestCommand splits argv, a `go test` command line (argv[0] "go",
+// argv[1] "test"), into a TestCommand. The only error is a value flag at
+// the end of the line without its value.
+func ParseTestCommand(argv []string) (TestCommand, error) {
+	var g TestCommand
+	if len(argv) < 2 {
+		return g, fmt.Errorf("not a go test command line: %q", argv)
+	}
+	args := argv[2:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "-args" || a == "--args" {
+			g.BinFlags = append(g.BinFlags, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			g.Pkgs = append(g.Pkgs, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		name = strings.TrimPrefix(name, "test.")
+		if !hasVal && (buildValueFlags[name] || testValueFlags[name]) {
+			if i+1 >= len(args) {
+				return g, fmt.Errorf("go test flag -%s needs a value", name)
+			}
+			i++
+			val = args[i]
+		}
+		switch {
+		case name == "C":
+			g.Dir = val
+		case name == "bench":
+			g.Bench = val
+		case buildValueFlags[name]:
+			g.Build = append(g.Build, "-"+name+"="+val)
+		case buildBoolFlags[name]:
+			g.Build = append(g.Build, a)
+		case name == "short" || name == "timeout" || name == "failfast":
+			f := "-test." + name
+			if hasVal || name == "timeout" {
+				f += "=" + val
+			}
+			g.BinFlags = append(g.BinFlags, f)
+		default:
+			g.Ignored = append(g.Ignored, a)
+		}
+	}
+	if len(g.Pkgs) == 0 {
+		g.Pkgs = []string{"."}
+	}
+	return g, nil
+}
+
+// WorkDir is the directory the go command runs in: dir, moved by -C.
+func (g TestCommand) WorkDir(dir string) string {
+	if g.Dir == "" {
+		return dir
+	}
+	if filepath.IsAbs(g.Dir) {
+		return g.Dir
+	}
+	return filepath.Join(dir, g.Dir)
+}
+
+// TopLevelRegexp compiles the first level of the -bench pattern, which
+// selects top-level Benchmark functions.
+func (g TestCommand) TopLevelRegexp() (*regexp.Regexp, error) {
+	re, err := regexp.Compile(SplitBenchRegexp(g.Bench)[0])
+	if err != nil {
+		return nil, fmt.Errorf("go test -bench %q: %w", g.Bench, err)
+	}
+	return re, nil
+}
+
+// Package is what `go list` says about a package.
+type Package struct {
+	ImportPath   string
+	Dir          string
+	TestGoFiles  []string
+	XTestGoFiles []string
+	Error        *struct{ Err string }
+}
+
+// BenchmarkDecls maps each Benchmark function of the package's test files
+// to the file that declares it.
+func (p Package) BenchmarkDecls() (map[string]string, error) {
+	var files []string
+	for _, name := range append(append([]string{}, p.TestGoFiles...), p.XTestGoFiles...) {
+		files = append(files, filepath.Join(p.Dir, name))
+	}
+	return BenchmarkDecls(files)
+}
+
+// ListPackages runs `go list` for the command's packages, in dir with env.
+func ListPackages(ctx context.Context, dir string, env []string, g TestCommand) ([]Package, error) {
+	args := append(append([]string{"list", "-e", "-json=ImportPath,Dir,TestGoFiles,XTestGoFiles,Error"}, g.Build...), g.Pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir, cmd.Env = dir, env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list %s: %w\n%s", strings.Join(g.Pkgs, " "), err, stderr.String())
+	}
+	var pkgs []Package
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p Package
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("go list output: %w", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs, nil
+}
+
+// Leaf is a benchmark that runs iterations (one without sub-benchmarks),
+// as a run of the test binary listed it.
+type Leaf struct {
+	Name    string  // full name without the GOMAXPROCS suffix
+	NsPerOp float64 // from the listing run
+	// Failed is the "--- FAIL:" line of a benchmark that failed in the
+	// listing run ("" when it did not).
+	Failed string
+}
+
+// Leaves lists the leaf benchmarks of a test binary's -test.bench output in
+// order: sub-benchmarks exist only at run time, so running the binary
+// briefly is the only way to learn them. Benchmarks that failed are listed
+// with Failed set.
+func Leaves(out []byte) []Leaf {
+	res, _ := Parse(bytes.NewReader(out), "benchmark listing")
+	byLine := map[int]Result{}
+	for _, r := range res {
+		byLine[r.Line] = r
+	}
+	var leaves []Leaf
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		if r, ok := byLine[n]; ok {
+			leaves = append(leaves, Leaf{Name: r.Name, NsPerOp: r.NsPerOp})
+		} else if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "--- FAIL: "); ok {
+			if f := strings.Fields(rest); len(f) > 0 && strings.HasPrefix(f[0], "Benchmark") {
+				leaves = append(leaves, Leaf{Name: trimProcs([]byte(f[0])), Failed: strings.TrimSpace(sc.Text())})
+			}
+		}
+	}
+	return leaves
+}
+
+// Selector is a -test.bench pattern matching exactly the benchmark named
+// name ("BenchmarkX/sub/subsub"), one anchored element per level.
+func Selector(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	return strings.Join(parts, "/")
+}
+
+// SplitBenchRegexp splits a -bench pattern into per-level patterns like
+// package testing does (at '/' outside brackets and parentheses).
+func SplitBenchRegexp(s string) []string {
+	if s == "" {
+		return []string{"."}
+	}
+	var out []string
+	depth, cs, start := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			cs++
+		case ']':
+			if cs > 0 {
+				cs--
+			}
+		case '(':
+			if cs == 0 {
+				depth++
+			}
+		case ')':
+			if cs == 0 && depth > 0 {
+				depth--
+			}
+		case '\\':
+			i++
+		case '/':
+			if depth == 0 && cs == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
