@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,90 +19,6 @@ import (
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/results"
 )
-
-// goTestArgs is a `go test` command line split into what the Go method
-// needs.
-type goTestArgs struct {
-	dir      string   // -C
-	pkgs     []string // package patterns (default ".")
-	bench    string   // -bench regexp
-	build    []string // flags for go list / go test -c
-	binFlags []string // flags passed to the test binary
-	ignored  []string // flags that make no sense here
-}
-
-// Flags of `go test` that take a value, split by where they go.
-var (
-	goBuildValueFlags = map[string]bool{"asmflags": true, "buildmode": true, "compiler": true, "gccgoflags": true,
-		"gcflags": true, "installsuffix": true, "ldflags": true, "mod": true, "modfile": true, "overlay": true,
-		"pgo": true, "pkgdir": true, "tags": true, "toolexec": true, "p": true}
-	goBuildBoolFlags = map[string]bool{"a": true, "race": true, "msan": true, "asan": true, "trimpath": true,
-		"linkshared": true, "buildvcs": true, "cover": true, "work": true, "x": true, "n": true}
-	goTestValueFlags = map[string]bool{"bench": true, "benchtime": true, "blockprofile": true, "blockprofilerate": true,
-		"count": true, "coverprofile": true, "covermode": true, "coverpkg": true, "cpu": true, "cpuprofile": true,
-		"fuzz": true, "fuzztime": true, "fuzzminimizetime": true, "list": true, "memprofile": true,
-		"memprofilerate": true, "mutexprofile": true, "mutexprofilefraction": true, "outputdir": true,
-		"parallel": true, "run": true, "skip": true, "timeout": true, "trace": true, "shuffle": true, "o": true,
-		"exec": true, "vet": true, "C": true}
-)
-
-func parseGoTestArgs(argv []string) (goTestArgs, error) {
-	var g goTestArgs
-	args := argv[2:]
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "-args" || a == "--args" {
-			g.binFlags = append(g.binFlags, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			g.pkgs = append(g.pkgs, a)
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		name = strings.TrimPrefix(name, "test.")
-		if !hasVal && (goBuildValueFlags[name] || goTestValueFlags[name]) {
-			if i+1 >= len(args) {
-				return g, fmt.Errorf("go test flag -%s needs a value", name)
-			}
-			i++
-			val = args[i]
-		}
-		switch {
-		case name == "C":
-			g.dir = val
-		case name == "bench":
-			g.bench = val
-		case goBuildValueFlags[name]:
-			g.build = append(g.build, "-"+name+"="+val)
-		case goBuildBoolFlags[name]:
-			g.build = append(g.build, a)
-		case name == "short" || name == "timeout" || name == "failfast":
-			f := "-test." + name
-			if hasVal || name == "timeout" {
-				f += "=" + val
-			}
-			g.binFlags = append(g.binFlags, f)
-		default:
-			// -run, -benchtime, -count, -cpu, -benchmem, -v, -json...:
-			// the method fixes its own.
-			g.ignored = append(g.ignored, a)
-		}
-	}
-	if len(g.pkgs) == 0 {
-		g.pkgs = []string{"."}
-	}
-	return g, nil
-}
-
-// goPackage is what `go list` says about a package.
-type goPackage struct {
-	ImportPath   string
-	Dir          string
-	TestGoFiles  []string
-	XTestGoFiles []string
-	Error        *struct{ Err string }
-}
 
 // goEnv is the environment the test binaries run with, added to base: one
 // P and no automatic GC make the Go runtime's own work (scheduling,
@@ -124,31 +38,24 @@ func goEnv(base []string) []string {
 
 // measureGo measures `go test -bench` benchmarks per op; see README.md.
 func (in *Instrument) measureGo(ctx context.Context, p Probe, t instruments.Target, argv []string, env instruments.Env) ([]results.Benchmark, error) {
-	g, err := parseGoTestArgs(argv)
+	g, err := gobench.ParseTestCommand(argv)
 	if err != nil {
 		return nil, err
 	}
-	if len(g.ignored) > 0 {
-		env.Progress.Warn(fmt.Sprintf("simulation fixes its own iteration counts; ignoring go test flags %s", strings.Join(g.ignored, " ")))
+	if len(g.Ignored) > 0 {
+		env.Progress.Warn(fmt.Sprintf("simulation fixes its own iteration counts; ignoring go test flags %s", strings.Join(g.Ignored, " ")))
 	}
 	dir := t.Dir
 	if dir == "" {
 		dir, _ = os.Getwd()
 	}
-	if g.dir != "" {
-		if filepath.IsAbs(g.dir) {
-			dir = g.dir
-		} else {
-			dir = filepath.Join(dir, g.dir)
-		}
-	}
-	levels := splitBenchRegexp(g.bench)
-	top, err := regexp.Compile(levels[0])
+	dir = g.WorkDir(dir)
+	top, err := g.TopLevelRegexp()
 	if err != nil {
-		return nil, fmt.Errorf("go test -bench %q: %w", g.bench, err)
+		return nil, err
 	}
 	baseEnv := in.envFor(t, env)
-	pkgs, err := goList(ctx, dir, baseEnv, g)
+	pkgs, err := gobench.ListPackages(ctx, dir, baseEnv, g)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +71,7 @@ func (in *Instrument) measureGo(ctx context.Context, p Probe, t instruments.Targ
 		if pkg.Error != nil {
 			return out, fmt.Errorf("package %s: %s", pkg.ImportPath, pkg.Error.Err)
 		}
-		decls, err := benchmarkDecls(pkg)
+		decls, err := pkg.BenchmarkDecls()
 		if err != nil {
 			return out, err
 		}
@@ -215,7 +122,7 @@ func (in *Instrument) measureGo(ctx context.Context, p Probe, t instruments.Targ
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no benchmark matched -bench %q in %s", g.bench, strings.Join(g.pkgs, " "))
+		return nil, fmt.Errorf("no benchmark matched -bench %q in %s", g.Bench, strings.Join(g.Pkgs, " "))
 	}
 	return out, nil
 }
@@ -229,8 +136,8 @@ const fixedHeapExperiment = "norandomizedheapbase64"
 // buildTestBinary runs `go test -c`, with a fixed heap base when the
 // toolchain knows the experiment (older ones have no randomisation and
 // reject the name, so the build is retried without it).
-func buildTestBinary(ctx context.Context, dir string, env []string, g goTestArgs, pkg, bin string) error {
-	args := append(append([]string{"test", "-c", "-o", bin}, g.build...), pkg)
+func buildTestBinary(ctx context.Context, dir string, env []string, g gobench.TestCommand, pkg, bin string) error {
+	args := append(append([]string{"test", "-c", "-o", bin}, g.Build...), pkg)
 	exp := fixedHeapExperiment
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "GOEXPERIMENT="); ok && v != "" {
@@ -262,8 +169,8 @@ var benchLineRe = regexp.MustCompile(`^(Benchmark\S*)\s+(\d+)\s+([0-9.e+]+) ns/o
 
 // discover runs the test binary natively, briefly, to learn the leaf
 // benchmarks (sub-benchmarks exist only at run time) and their speed.
-func (in *Instrument) discover(ctx context.Context, bin, dir string, g goTestArgs, baseEnv []string, env instruments.Env) ([]goLeaf, error) {
-	args := append([]string{"-test.run=^$", "-test.bench=" + g.bench, "-test.benchtime=10ms"}, g.binFlags...)
+func (in *Instrument) discover(ctx context.Context, bin, dir string, g gobench.TestCommand, baseEnv []string, env instruments.Env) ([]goLeaf, error) {
+	args := append([]string{"-test.run=^$", "-test.bench=" + g.Bench, "-test.benchtime=10ms"}, g.BinFlags...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir, cmd.Env = dir, goEnv(baseEnv)
 	var stdout bytes.Buffer
@@ -427,19 +334,19 @@ const maxAttempts = 3
 // the test binary with -test.benchtime=<n>x for n = lo and hi, each giving
 // the cost of its timed regions; the difference divided by hi-lo is the
 // cost of one iteration (README.md says why it is exact).
-func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Benchmark, lf goLeaf, bin, dir string, g goTestArgs, baseEnv []string, env instruments.Env) error {
+func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Benchmark, lf goLeaf, bin, dir string, g gobench.TestCommand, baseEnv []string, env instruments.Env) error {
 	delta := iterationsFor(lf.nsPerOp, in.opts.GoTargetNs)
 	lo, hi := int64(2), 2+delta
 	outDir, err := newOutDir(env.ProfileFolder, lf.name)
 	if err != nil {
 		return err
 	}
-	sel := benchSelector(lf.name)
+	sel := gobench.Selector(lf.name)
 	var timed [2]Counts
 	var stacks map[string]float64
 	var raw []string
 	for k, n := range []int64{lo, hi} {
-		args := append([]string{bin, "-test.run=^$", "-test.bench=" + sel, "-test.benchtime=" + strconv.FormatInt(n, 10) + "x"}, g.binFlags...)
+		args := append([]string{bin, "-test.run=^$", "-test.bench=" + sel, "-test.benchtime=" + strconv.FormatInt(n, 10) + "x"}, g.BinFlags...)
 		// Sysmon preempts a goroutine that has run for 10ms of wall time;
 		// whether it is awake to do so during the timed region depends on
 		// timing, and each preemption adds scheduler work. Preemption only
@@ -586,86 +493,6 @@ func iterationsFor(nsPerOp, targetNs float64) int64 {
 		return 2 * p
 	}
 	return p
-}
-
-// benchSelector is a -test.bench pattern matching exactly the benchmark
-// named name ("BenchmarkX/sub/subsub"), one anchored element per level.
-func benchSelector(name string) string {
-	parts := strings.Split(name, "/")
-	for i, p := range parts {
-		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
-	}
-	return strings.Join(parts, "/")
-}
-
-// splitBenchRegexp splits a -bench pattern into per-level patterns like
-// package testing does (at '/' outside brackets and parentheses).
-func splitBenchRegexp(s string) []string {
-	if s == "" {
-		return []string{"."}
-	}
-	var out []string
-	depth, cs, start := 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '[':
-			cs++
-		case ']':
-			if cs > 0 {
-				cs--
-			}
-		case '(':
-			if cs == 0 {
-				depth++
-			}
-		case ')':
-			if cs == 0 && depth > 0 {
-				depth--
-			}
-		case '\\':
-			i++
-		case '/':
-			if depth == 0 && cs == 0 {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
-}
-
-func goList(ctx context.Context, dir string, env []string, g goTestArgs) ([]goPackage, error) {
-	args := append(append([]string{"list", "-e", "-json=ImportPath,Dir,TestGoFiles,XTestGoFiles,Error"}, g.build...), g.pkgs...)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir, cmd.Env = dir, env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("go list %s: %w\n%s", strings.Join(g.pkgs, " "), err, stderr.String())
-	}
-	var pkgs []goPackage
-	dec := json.NewDecoder(bytes.NewReader(out))
-	for {
-		var p goPackage
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("go list output: %w", err)
-		}
-		pkgs = append(pkgs, p)
-	}
-	return pkgs, nil
-}
-
-// benchmarkDecls maps each Benchmark function of a package's test files to
-// the file that declares it.
-func benchmarkDecls(pkg goPackage) (map[string]string, error) {
-	var files []string
-	for _, name := range append(append([]string{}, pkg.TestGoFiles...), pkg.XTestGoFiles...) {
-		files = append(files, filepath.Join(pkg.Dir, name))
-	}
-	return gobench.BenchmarkDecls(files)
 }
 
 // gitRoot is the top of the git work tree holding dir (URIs are relative

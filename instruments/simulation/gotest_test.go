@@ -1,7 +1,6 @@
 package simulation
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"os"
@@ -110,43 +109,6 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-func TestParseGoTestArgs(t *testing.T) {
-	g, err := parseGoTestArgs(strings.Fields("go test -C sub -tags=a,b -race -bench Sort/n=1 -benchtime=3s -count 5 -short -timeout 5m ./x ./y -args -custom=1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g.dir != "sub" || g.bench != "Sort/n=1" || strings.Join(g.pkgs, " ") != "./x ./y" {
-		t.Errorf("got %+v", g)
-	}
-	if strings.Join(g.build, " ") != "-tags=a,b -race" {
-		t.Errorf("build = %q", g.build)
-	}
-	if strings.Join(g.binFlags, " ") != "-test.short -test.timeout=5m -custom=1" {
-		t.Errorf("binFlags = %q", g.binFlags)
-	}
-	if strings.Join(g.ignored, " ") != "-benchtime=3s -count" {
-		t.Errorf("ignored = %q", g.ignored)
-	}
-	if _, err := parseGoTestArgs([]string{"go", "test", "-bench"}); err == nil {
-		t.Error("missing value not reported")
-	}
-}
-
-func TestSplitBenchRegexp(t *testing.T) {
-	for in, want := range map[string]string{
-		"":             ".",
-		"A/B":          "A|B",
-		"A(x/y)/B":     "A(x/y)|B",
-		"A[/]/B":       "A[/]|B",
-		`A\/B`:         `A\/B`,
-		"^Sort$/n=100": "^Sort$|n=100",
-	} {
-		if got := strings.Join(splitBenchRegexp(in), "|"); got != want {
-			t.Errorf("split(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestIterationsFor(t *testing.T) {
 	for _, tt := range []struct {
 		ns, target float64
@@ -159,13 +121,6 @@ func TestIterationsFor(t *testing.T) {
 			t.Errorf("iterationsFor(%v, %v) = %d, want %d", tt.ns, tt.target, got, tt.want)
 		}
 	}
-}
-
-func TestBenchSelector(t *testing.T) {
-	if got := benchSelector("BenchmarkSort/n=100/a.b"); got != `^BenchmarkSort$/^n=100$/^a\.b$` {
-		t.Errorf("got %q", got)
-	}
-	_ = context.Background
 }
 
 // TestTimedDumps: which dumps belong to timed regions, including the second
