@@ -12,8 +12,10 @@ cs=./bin/codspeed
 cmd=(./bin/examples/primes 2000000 5)
 reps=${REPS:-10}
 
-# Load: one CPU hog pinned to CPU 0 plus a memory-bandwidth hog that may run anywhere.
-stress-ng --cpu 1 --taskset 0 --vm 1 --vm-bytes 256M --timeout 600s >/dev/null 2>&1 &
+# Load on the other core (CPU 0): a CPU hog (LOAD=vm adds a memory-bandwidth hog there too, which
+# reaches every core through the shared cache and memory bus: no pinning can remove that).
+if [ "${LOAD:-cpu}" = vm ]; then extra=(--vm 1 --vm-bytes 256M); else extra=(); fi
+stress-ng --cpu 1 "${extra[@]}" --taskset 0 --timeout 600s >/dev/null 2>&1 &
 stress=$!
 sleep 1
 
