@@ -62,14 +62,15 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 	}
 	if s := in.prof.start(env); s != nil {
 		env.Launcher = s.Launcher(env.Launcher)
-		benches, err := in.measure(ctx, t, env)
-		in.prof.finish(s, t, env, benches)
+		regions := newRegionMarker(s, in.Hooks)
+		benches, err := in.measure(ctx, t, env, regions)
+		in.prof.finish(s, t, env, benches, regions)
 		return benches, err
 	}
-	return in.measure(ctx, t, env)
+	return in.measure(ctx, t, env, in.Hooks)
 }
 
-func (in *Instrument) measure(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
+func (in *Instrument) measure(ctx context.Context, t instruments.Target, env instruments.Env, h hooks.Handler) ([]results.Benchmark, error) {
 	if t.Kind == instruments.Exec {
 		b, err := in.Harness.Measure(ctx, t, env)
 		if b.Stats == nil {
@@ -77,7 +78,7 @@ func (in *Instrument) measure(ctx context.Context, t instruments.Target, env ins
 		}
 		return []results.Benchmark{b}, err
 	}
-	return in.entrypoint(ctx, t, env)
+	return in.entrypoint(ctx, t, env, h)
 }
 
 // tailWriter keeps the last n bytes written to it.
@@ -101,7 +102,7 @@ func (w *tailWriter) String() string {
 	return string(w.buf)
 }
 
-func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
+func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env instruments.Env, h hooks.Handler) ([]results.Benchmark, error) {
 	args := t.Args
 	if len(args) == 0 {
 		args = []string{"bash", "-c", t.Command}
@@ -138,7 +139,7 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 	if hooksDir == "" {
 		hooksDir = hooks.DefaultDir
 	}
-	stopHooks, hooksEnv, herr := hooks.Attach(ctx, hooksDir, in.Hooks, hooks.WithMode(hooks.ModeWalltime))
+	stopHooks, hooksEnv, herr := hooks.Attach(ctx, hooksDir, h, hooks.WithMode(hooks.ModeWalltime))
 	if herr != nil {
 		// Integrations then run as if no runner were there: they still
 		// measure, but cannot mark their regions.

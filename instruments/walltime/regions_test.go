@@ -1,0 +1,63 @@
+package walltime
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/perf"
+)
+
+// TestHooksBoundProfiles: an integration marks two regions over the pipe;
+// each benchmark's flamegraph holds its own region's code only, and code
+// outside the regions is not sampled.
+func TestHooksBoundProfiles(t *testing.T) {
+	if _, err := perf.Probe(); err != nil {
+		t.Skipf("this host cannot sample: %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "regions")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/regions")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	pf := filepath.Join(dir, "pf")
+	in := New("", Options{Perf: true, PerfUnwinding: perf.FramePointer})
+	in.HooksDir = filepath.Join(dir, "hooks")
+	os.MkdirAll(in.HooksDir, 0o755)
+	target := instruments.Target{Name: "regions", Kind: instruments.Entrypoint, Command: bin, Args: []string{bin}, Dir: dir}
+	env := instruments.Env{ProfileFolder: pf, BaseEnv: append(os.Environ(), "CODSPEED_PROFILE_FOLDER="+pf), Progress: instruments.NopProgress{}}
+	benches, err := in.Measure(context.Background(), target, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(benches) != 2 {
+		t.Fatalf("benchmarks: %+v", benches)
+	}
+	want := map[string]string{"regions::alpha": "hotAlpha", "regions::beta": "hotBeta"}
+	for _, b := range benches {
+		if b.Profile == nil || b.Profile.Folded == "" {
+			t.Fatalf("%s: no profile", b.URI)
+		}
+		folded, err := os.ReadFile(filepath.Join(pf, b.Profile.Folded))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(folded)
+		if !strings.Contains(text, "main."+want[b.URI]) {
+			t.Errorf("%s: its region's function is missing:\n%s", b.URI, text)
+		}
+		for other, fn := range want {
+			if other != b.URI && strings.Contains(text, "main."+fn) {
+				t.Errorf("%s: holds the other region's %s", b.URI, fn)
+			}
+		}
+		if strings.Contains(text, "main.coldOutside") {
+			t.Errorf("%s: code outside the regions was sampled:\n%s", b.URI, text)
+		}
+	}
+}
