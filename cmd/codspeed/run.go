@@ -57,7 +57,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
 		defMode = results.Walltime
 	}
 	fs.StringSliceVarP(&f.modes, "mode", "m", []string{defMode},
-		"instrument(s), comma-separated, run in turn: walltime, simulation (old name: instrumentation), memory [$CODSPEED_RUNNER_MODE] (default walltime)")
+		"instrument(s), comma-separated, run in turn: walltime, simulation (old name: instrumentation), memory [$CODSPEED_RUNNER_MODE]")
 	fs.StringVar(&f.workDir, "working-directory", "", "directory the benchmarks run in (default: the current one)")
 	fs.StringVar(&f.profileFolder, "profile-folder", os.Getenv("CODSPEED_PROFILE_FOLDER"), "where results and profiles are written (default: the run's folder in the local store) [$CODSPEED_PROFILE_FOLDER]")
 	fs.StringVar(&f.configPath, "config", "", "project config file (default: codspeed.yml found from here up to the git root)")
