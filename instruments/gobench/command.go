@@ -140,6 +140,25 @@ func (p Package) BenchmarkDecls() (map[string]string, error) {
 	return BenchmarkDecls(files)
 }
 
+// MatchingBenchmarks returns the package's Benchmark declarations (function
+// -> file) and whether any of them is selected by top; a package that go
+// list could not load is an error naming it.
+func (p Package) MatchingBenchmarks(top *regexp.Regexp) (map[string]string, bool, error) {
+	if p.Error != nil {
+		return nil, false, fmt.Errorf("package %s: %s", p.ImportPath, p.Error.Err)
+	}
+	decls, err := p.BenchmarkDecls()
+	if err != nil {
+		return nil, false, err
+	}
+	for name := range decls {
+		if top.MatchString(name) {
+			return decls, true, nil
+		}
+	}
+	return decls, false, nil
+}
+
 // ListPackages runs `go list` for the command's packages, in dir with env.
 func ListPackages(ctx context.Context, dir string, env []string, g TestCommand) ([]Package, error) {
 	args := append(append([]string{"list", "-e", "-json=ImportPath,Dir,TestGoFiles,XTestGoFiles,Error"}, g.Build...), g.Pkgs...)

@@ -1,7 +1,10 @@
 package gobench
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -125,4 +128,24 @@ func FuzzLeaves(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMatchingBenchmarks(t *testing.T) {
+	dir := t.TempDir()
+	src := "package p\n\nimport \"testing\"\n\nfunc BenchmarkSort(b *testing.B) {}\nfunc BenchmarkFind(b *testing.B) {}\nfunc Benchmarkx(b *testing.B) {}\n"
+	if err := os.WriteFile(filepath.Join(dir, "p_test.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := Package{ImportPath: "example.com/p", Dir: dir, TestGoFiles: []string{"p_test.go"}}
+	decls, ok, err := p.MatchingBenchmarks(regexp.MustCompile("Sort"))
+	if err != nil || !ok || len(decls) != 2 || decls["BenchmarkSort"] != filepath.Join(dir, "p_test.go") {
+		t.Fatalf("decls %v, matched %v, err %v", decls, ok, err)
+	}
+	if _, ok, _ := p.MatchingBenchmarks(regexp.MustCompile("^Nothing$")); ok {
+		t.Fatal("nothing should match")
+	}
+	broken := Package{ImportPath: "example.com/q", Error: &struct{ Err string }{"no Go files"}}
+	if _, _, err := broken.MatchingBenchmarks(regexp.MustCompile(".")); err == nil || !strings.Contains(err.Error(), "example.com/q: no Go files") {
+		t.Fatalf("error %v", err)
+	}
 }

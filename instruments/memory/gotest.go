@@ -96,16 +96,9 @@ func (in *Instrument) measureGo(ctx context.Context, t instruments.Target, env i
 	}()
 	var out []results.Benchmark
 	for _, pkg := range pkgs {
-		if pkg.Error != nil {
-			return out, fmt.Errorf("package %s: %s", pkg.ImportPath, pkg.Error.Err)
-		}
-		decls, err := pkg.BenchmarkDecls()
+		decls, matched, err := pkg.MatchingBenchmarks(top)
 		if err != nil {
 			return out, err
-		}
-		matched := false
-		for name := range decls {
-			matched = matched || top.MatchString(name)
 		}
 		if !matched {
 			continue

@@ -68,20 +68,11 @@ func (in *Instrument) measureGo(ctx context.Context, p Probe, t instruments.Targ
 
 	var out []results.Benchmark
 	for _, pkg := range pkgs {
-		if pkg.Error != nil {
-			return out, fmt.Errorf("package %s: %s", pkg.ImportPath, pkg.Error.Err)
-		}
-		decls, err := pkg.BenchmarkDecls()
+		decls, matched, err := pkg.MatchingBenchmarks(top)
 		if err != nil {
 			return out, err
 		}
-		any := false
-		for name := range decls {
-			if top.MatchString(name) {
-				any = true
-			}
-		}
-		if !any {
+		if !matched {
 			continue
 		}
 		env.Progress.Phase(pkg.ImportPath, "building")
