@@ -7,6 +7,7 @@
 #                                   each), for the false-positive rate and the
 #                                   detection power (TestVerdictRates)
 # Usage: scripts/record-compare-testdata.sh [RUNS]   (after `make build examples`)
+#        ONLY_PAIR=1 records only the three pair files, ONLY_RUNS=1 only primes_runs.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-40}
@@ -24,9 +25,11 @@ one() { # one NAME ARGS...: one run, its results file copied to $out/NAME.json
 		--name primes -- ./bin/examples/primes "$@" >/dev/null 2>&1
 	cp "$tmp/$name"/results/*.json "$out/$name.json"
 }
-one base 200000 40
-one rerun 200000 40
-one slower 200000 42
+if [ -z "${ONLY_RUNS:-}" ]; then
+	one base 200000 40
+	one rerun 200000 40
+	one slower 200000 42
+fi
 [ -n "$only_pair" ] && exit 0
 
 for i in $(seq 1 "$runs"); do
