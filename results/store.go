@@ -35,6 +35,17 @@ type RunMeta struct {
 	Parts []Part   `json:"parts"`
 	// Missing names what was not measured when the run is partial.
 	Missing []string `json:"missing,omitempty"`
+	// CI is set when the run happened in a CI job: several codspeed
+	// invocations in one job get distinct part indexes, which the upload
+	// turns into distinct runPartIds.
+	CI *CIRun `json:"ci,omitempty"`
+}
+
+// CIRun places a run in its CI job.
+type CIRun struct {
+	Provider  string `json:"provider"`
+	RunID     string `json:"run_id"`
+	PartIndex int    `json:"part_index"`
 }
 
 // Part is one instrument's share of a run.

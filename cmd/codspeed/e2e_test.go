@@ -591,3 +591,33 @@ func TestProfileInsideSandbox(t *testing.T) {
 		t.Fatalf("the profile does not reach the benchmark's main:\n%s", folded)
 	}
 }
+
+// TestCIRunParts: several codspeed invocations in one CI job are distinct
+// parts of that job's run, recorded in each run's record.
+func TestCIRunParts(t *testing.T) {
+	dir := t.TempDir()
+	gitlab := []string{"CI=true", "GITLAB_CI=true", "CI_PIPELINE_SOURCE=push", "CI_COMMIT_REF_NAME=main", "CI_COMMIT_BRANCH=main",
+		"CI_COMMIT_SHA=0f9e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c", "CI_JOB_ID=1", "CI_JOB_NAME=bench", "CI_PIPELINE_ID=777",
+		"CI_PROJECT_DIR=" + dir, "CI_PROJECT_NAME=p", "CI_PROJECT_NAMESPACE=team", "GITLAB_USER_ID=1", "GITLAB_USER_LOGIN=a"}
+	var parts []int
+	for i := 0; i < 2; i++ {
+		cmd := newCmd(dir, "exec", "--warmup-time", "0", "--max-rounds", "1", "--", primes, "100")
+		cmd.Env = append(cmd.Env, gitlab...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "section_start:") {
+			t.Fatalf("no GitLab log section:\n%s", out)
+		}
+	}
+	for _, r := range storeRuns(t, dir) {
+		if r.CI == nil || r.CI.RunID != "777" || r.CI.Provider != "GITLAB_CI" {
+			t.Fatalf("run %s: CI record %+v", r.ID, r.CI)
+		}
+		parts = append(parts, r.CI.PartIndex)
+	}
+	if len(parts) != 2 || parts[0] == parts[1] {
+		t.Fatalf("part indexes %v, want two distinct", parts)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/results/upload"
 )
 
 // runFlags are the flags `run` and `exec` share (compat.md §1).
@@ -290,6 +291,15 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	}
 	if info := ciInfo(cwd); info != nil {
 		req.Progress.WithGroups(info)
+		if info.RunID != "" {
+			// Each invocation in one CI job is a distinct part of that job's
+			// run (a counter under .codspeed/run-state, locked).
+			idx, err := upload.NextRunPart(upload.StateDir(info, cwd), info.RunID)
+			if err != nil {
+				return fail(exitFailed, "%v", err)
+			}
+			req.CI = &results.CIRun{Provider: info.Provider, RunID: info.RunID, PartIndex: idx}
+		}
 	}
 	out, err := run.Execute(ctx, req)
 	if out != nil && out.Meta != nil && !req.JSONEvents {

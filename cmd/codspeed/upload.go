@@ -102,8 +102,12 @@ func uploadRun(ctx context.Context, u uploadFlags, meta *results.RunMeta, cwd st
 			errs = append(errs, fmt.Errorf("%s: archive %s: %w", part.Mode, part.ProfileFolder, err))
 			continue
 		}
-		index, err := upload.NextRunPart(upload.StateDir(info, cwd), base)
-		if err != nil {
+		// The part index was taken when the run started in CI; a run
+		// uploaded later (or made locally) takes the next one now.
+		index := 0
+		if meta.CI != nil && meta.CI.RunID == base {
+			index = meta.CI.PartIndex
+		} else if index, err = upload.NextRunPart(upload.StateDir(info, cwd), base); err != nil {
 			errs = append(errs, err)
 			continue
 		}

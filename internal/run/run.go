@@ -49,6 +49,8 @@ type Request struct {
 	AllowEmpty    bool
 	// Args is the codspeed command line for the run record (no secrets).
 	Args []string
+	// CI places the run in its CI job (nil outside CI).
+	CI *results.CIRun
 
 	// ShowOutput passes the benchmark's own output through.
 	ShowOutput bool
@@ -80,7 +82,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 	now := time.Now()
 	meta := &results.RunMeta{
 		ID: results.NewRunID(now), Status: results.StatusRunning, StartedAt: now,
-		Args: req.Args, Modes: req.Modes, Git: req.Git, Host: host.Info(),
+		Args: req.Args, Modes: req.Modes, Git: req.Git, Host: host.Info(), CI: req.CI,
 	}
 	if err := req.Store.Create(meta); err != nil {
 		return nil, err
