@@ -20,7 +20,7 @@ import (
 // containerExecutor prepares the containers of a config with a `container:`
 // section: the engine, the benchmark image (built or pulled, progress on
 // stderr) and the runner binary to inject. The caller closes it.
-func containerExecutor(ctx context.Context, cfg *config.Config, workspace string, progress *run.Progress) (*orchestrate.Executor, error) {
+func containerExecutor(ctx context.Context, cfg *config.Config, workspace string, progress *run.Progress, runnerFlags []string) (*orchestrate.Executor, error) {
 	// The orchestrator's decisions that deserve attention (a capability
 	// fallback, an engine warning) are shown once each, like other warnings.
 	log := slog.New(slog.NewTextHandler(&warnLines{p: progress}, &slog.HandlerOptions{
@@ -39,6 +39,7 @@ func containerExecutor(ctx context.Context, cfg *config.Config, workspace string
 		Runner:      os.Getenv("CODSPEED_RUNNER_BINARY"),
 		BuildOutput: os.Stderr,
 		Docker:      docker.Options{Log: log},
+		RunnerFlags: runnerFlags,
 	})
 }
 

@@ -310,6 +310,19 @@ func TestBadConfigs(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "codspeed.yml:2: max-round") || !strings.Contains(r.stderr, `"max-rounds"`) {
 		t.Fatalf("unknown key: exit %d\n%s", r.code, r.stderr)
 	}
+	// A command-line bound replaces the config's bound it cannot be combined
+	// with: flags win over the config.
+	writeConfig(t, dir, "options:\n  min-time: 1s\n  warmup-time: 0\n")
+	r = codspeed(t, dir, "", "exec", "--max-rounds", "2", "--", primes, "100")
+	if r.code != 0 || !strings.Contains(r.stdout, "2 rounds") {
+		t.Fatalf("CLI --max-rounds over a configured min-time: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// An empty benchmark list measures nothing: exit 1.
+	writeConfig(t, dir, "benchmarks: []\n")
+	r = codspeed(t, dir, "", "run")
+	if r.code != 1 || !strings.Contains(r.stderr, "defines no benchmarks") {
+		t.Fatalf("empty benchmarks: exit %d\n%s", r.code, r.stderr)
+	}
 	// Conflicting CLI flags fail before anything runs.
 	r = codspeed(t, dir, "", "exec", "--min-time", "1s", "--max-rounds", "3", "--", primes, "10")
 	if r.code != 2 || !strings.Contains(r.stderr, "min-time") {
@@ -372,7 +385,7 @@ benchmarks:
 
 func TestJSONEventsAndStdin(t *testing.T) {
 	dir := t.TempDir()
-	input := fmt.Sprintf(`[{"command": "%[1]s 500", "name": "tiny"}, {"command": "%[1]s 5000", "options": {"max-rounds": "4"}}]`, primes)
+	input := fmt.Sprintf(`[{"command": "%[1]s 500", "name": "tiny"}, {"command": "%[1]s 5000", "options": {"max-rounds": 4, "cpus": "1"}}]`, primes)
 	r := codspeed(t, dir, input, "exec", "--message-format", "json", "--warmup-time", "0", "--max-rounds", "2", "-")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
@@ -443,6 +456,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"exec"}, 2, "exec needs a command"},
+		{[]string{"exec", "-"}, 1, "no commands were given on standard input"},
 		{[]string{"run"}, 2, "nothing to run"},
 		{[]string{"exec", "--mode", "bogus", "--", "true"}, 2, `unknown mode "bogus"`},
 		{[]string{"exec", "--max-time", "fast", "--", "true"}, 2, "--max-time"},

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,6 +148,26 @@ func (f *runFlags) cliOptions(fs *pflag.FlagSet) (config.Options, error) {
 	return o, o.Validate()
 }
 
+// overCLI merges lower-level options under the command line's. A bound given
+// on the command line replaces the config's bound that it may not be combined
+// with (--max-rounds drops a configured min-time, --max-time a min-rounds,
+// and the reverse), so that flags always win, as documented.
+func overCLI(cli, lower config.Options) config.Options {
+	if cli.MaxRounds != nil {
+		lower.MinTime = nil
+	}
+	if cli.MinTime != nil {
+		lower.MaxRounds = nil
+	}
+	if cli.MaxTime != nil {
+		lower.MinRounds = nil
+	}
+	if cli.MinRounds != nil {
+		lower.MaxTime = nil
+	}
+	return cli.Merge(lower)
+}
+
 func toInstrumentOptions(o config.Options) instruments.Options {
 	return instruments.Options{WarmupTime: o.WarmupTime, MaxTime: o.MaxTime, MinTime: o.MinTime,
 		MaxRounds: o.MaxRounds, MinRounds: o.MinRounds}
@@ -231,7 +252,11 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		if f.allowEmpty {
 			return exitOK
 		}
-		return fail(exitUsage, "%s defines no benchmarks", cfg.Path)
+		// Nothing to measure is exit 1, like a run that measured nothing.
+		if cfg != nil && len(cmdArgs) == 0 {
+			return fail(exitFailed, "%s defines no benchmarks (use --allow-empty to accept that)", cfg.Path)
+		}
+		return fail(exitFailed, "no commands were given on standard input (use --allow-empty to accept that)")
 	}
 
 	// The config's targets run in containers when it has a container:
@@ -269,7 +294,8 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		if err != nil {
 			return fail(exitUsage, "container: %v", err)
 		}
-		ex, err := containerExecutor(ctx, cfg, workspace, progress)
+		inner := []string{fmt.Sprintf("--enable-perf=%t", f.enablePerf), "--perf-unwinding-mode", string(unwinding)}
+		ex, err := containerExecutor(ctx, cfg, workspace, progress, inner)
 		if err != nil {
 			code := exitFailed
 			if errors.Is(err, context.Canceled) {
@@ -462,7 +488,7 @@ func target(name string, kind instruments.Kind, command string, argv []string, o
 func commandTarget(args []string, kind instruments.Kind, name string, cfg *config.Config, cli config.Options, cwd string) ([]instruments.Target, error) {
 	o := cli
 	if cfg != nil {
-		o = cli.Merge(cfg.Options)
+		o = overCLI(cli, cfg.Options)
 	}
 	line := strings.Join(args, " ")
 	if name == "" {
@@ -482,7 +508,7 @@ func configTargets(cfg *config.Config, cli config.Options, cwd string) ([]instru
 	var ts []instruments.Target
 	var errs []error
 	for _, ct := range cfg.Targets {
-		o := cli.Merge(ct.Options.Merge(cfg.Options))
+		o := overCLI(cli, ct.Options.Merge(cfg.Options))
 		kind, command := instruments.Exec, ct.Exec
 		if ct.Entrypoint != "" {
 			kind, command = instruments.Entrypoint, ct.Entrypoint
@@ -501,7 +527,7 @@ func configTargets(cfg *config.Config, cli config.Options, cwd string) ([]instru
 type stdinTarget struct {
 	Command string            `json:"command"`
 	Name    string            `json:"name"`
-	Options map[string]string `json:"options"`
+	Options map[string]any `json:"options"`
 }
 
 // stdinTargets reads commands for `codspeed exec -`: a JSON array of
@@ -513,7 +539,7 @@ func stdinTargets(r io.Reader, cfg *config.Config, cli config.Options, cwd strin
 	}
 	base := cli
 	if cfg != nil {
-		base = cli.Merge(cfg.Options)
+		base = overCLI(cli, cfg.Options)
 	}
 	trimmed := strings.TrimSpace(string(data))
 	var ts []instruments.Target
@@ -534,7 +560,7 @@ func stdinTargets(r io.Reader, cfg *config.Config, cli config.Options, cwd strin
 			if name == "" {
 				name = e.Command
 			}
-			t, err := target(name, instruments.Exec, e.Command, nil, cli.Merge(o.Merge(base)), cwd)
+			t, err := target(name, instruments.Exec, e.Command, nil, overCLI(cli, o.Merge(base)), cwd)
 			if err != nil {
 				return nil, err
 			}
@@ -557,10 +583,21 @@ func stdinTargets(r io.Reader, cfg *config.Config, cli config.Options, cwd strin
 	return ts, nil
 }
 
-// optionsFromMap reads harness options given as strings in JSON input.
-func optionsFromMap(m map[string]string) (config.Options, error) {
+// optionsFromMap reads the options of a JSON stdin entry: the config's
+// option keys, each a string ("2s", "512M") or a number (bare seconds for
+// durations).
+func optionsFromMap(m map[string]any) (config.Options, error) {
 	var o config.Options
-	for k, v := range m {
+	for k, raw := range m {
+		var v string
+		switch x := raw.(type) {
+		case string:
+			v = x
+		case float64:
+			v = strconv.FormatFloat(x, 'f', -1, 64)
+		default:
+			return o, fmt.Errorf("%s: expected a string or a number, got %v", k, raw)
+		}
 		switch k {
 		case "warmup-time", "max-time", "min-time":
 			d, err := config.ParseDuration(v)
@@ -576,8 +613,8 @@ func optionsFromMap(m map[string]string) (config.Options, error) {
 				o.MinTime = &d
 			}
 		case "max-rounds", "min-rounds":
-			var n int64
-			if _, err := fmt.Sscan(v, &n); err != nil || n <= 0 {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
 				return o, fmt.Errorf("%s: expected a positive integer, got %q", k, v)
 			}
 			if k == "max-rounds" {
@@ -585,9 +622,22 @@ func optionsFromMap(m map[string]string) (config.Options, error) {
 			} else {
 				o.MinRounds = &n
 			}
+		case "cpus":
+			if err := config.ValidateCPUs(v); err != nil {
+				return o, fmt.Errorf("%s: %w", k, err)
+			}
+			o.CPUs = v
+		case "memory-limit":
+			n, err := config.ParseBytes(v)
+			if err != nil {
+				return o, fmt.Errorf("%s: %w", k, err)
+			}
+			o.MemoryLimit = &n
+		case "working-directory":
+			o.WorkingDirectory, _ = filepath.Abs(v)
 		default:
-			return o, fmt.Errorf("unknown option %q", k)
+			return o, fmt.Errorf("unknown option %q (known: warmup-time, max-time, min-time, max-rounds, min-rounds, cpus, memory-limit, working-directory)", k)
 		}
 	}
-	return o, nil
+	return o, o.Validate()
 }

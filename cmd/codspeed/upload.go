@@ -77,6 +77,9 @@ func cmdUpload(ctx context.Context, args []string) int {
 // uploadRun uploads each part (mode) of a run. A failure loses nothing: the
 // run stays in the store and the message says how to retry.
 func uploadRun(ctx context.Context, u uploadFlags, meta *results.RunMeta, cwd string, allowEmpty bool) error {
+	if len(meta.Parts) == 0 {
+		return fmt.Errorf("run %s (%s) has no results to upload", meta.ID, meta.Status)
+	}
 	client := &http.Client{Timeout: 2 * time.Minute}
 	token, source, err := upload.ResolveToken(ctx, u.token, os.Getenv, client, upload.DefaultOIDCAudience)
 	if err != nil && !errors.Is(err, upload.ErrNoOIDC) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/results"
 )
 
 // fakeCodSpeed is a CodSpeed-compatible upload endpoint on loopback that
@@ -125,5 +128,12 @@ func TestRedactArgs(t *testing.T) {
 	got := strings.Join(redactArgs([]string{"codspeed", "run", "--token", "s1", "--token=s2", "--", "prog", "--token", "x"}), " ")
 	if got != "codspeed run --token [redacted] --token=[redacted] -- prog --token x" {
 		t.Fatal(got)
+	}
+}
+
+func TestUploadEmptyRun(t *testing.T) {
+	err := uploadRun(context.Background(), uploadFlags{url: "http://127.0.0.1:1/upload"}, &results.RunMeta{ID: "r1", Status: results.StatusRunning}, t.TempDir(), false)
+	if err == nil || !strings.Contains(err.Error(), "has no results to upload") {
+		t.Fatalf("err %v", err)
 	}
 }

@@ -67,6 +67,10 @@ type Options struct {
 	// Docker configures the engine connection; its Log receives the
 	// orchestrator's decisions (capabilities and why).
 	Docker docker.Options
+	// RunnerFlags are passed to every inner runner before the command
+	// (flags of the outer run that the inner one must honour, such as
+	// --enable-perf and --perf-unwinding-mode).
+	RunnerFlags []string
 }
 
 // Executor runs targets in containers of one benchmark image. It implements
@@ -77,6 +81,7 @@ type Executor struct {
 	runner    string
 	workspace string
 	network   bool
+	flags     []string
 	log       *slog.Logger
 	// Records lists the container records written, in run order.
 	Records []string
@@ -126,7 +131,7 @@ func New(ctx context.Context, o Options) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Executor{orch: orch, image: ImageRef(o.Container), workspace: o.Workspace, network: o.Container.Network, log: log}
+	e := &Executor{orch: orch, image: ImageRef(o.Container), workspace: o.Workspace, network: o.Container.Network, flags: o.RunnerFlags, log: log}
 	var build *docker.BuildSpec
 	if b := o.Container.Build; b != nil {
 		build = &docker.BuildSpec{Context: b.Context, Dockerfile: b.Dockerfile, Target: b.Target, Args: b.Args}
@@ -192,7 +197,7 @@ func ContainerPath(workspace, hostPath string) (string, error) {
 // `exec` (exec targets, the argv as split on the host) or `run` (entrypoint
 // targets, the command line as written), for one mode, with the harness
 // options, CPUs and working directory, writing to docker.ProfileDir.
-func RunnerArgs(mode string, t instruments.Target, dir, cpus string, showOutput bool) []string {
+func RunnerArgs(mode string, t instruments.Target, dir, cpus string, showOutput bool, flags ...string) []string {
 	sub := "exec"
 	if t.Kind == instruments.Entrypoint {
 		sub = "run"
@@ -225,6 +230,7 @@ func RunnerArgs(mode string, t instruments.Target, dir, cpus string, showOutput 
 	if showOutput {
 		args = append(args, "--show-output")
 	}
+	args = append(args, flags...)
 	args = append(args, "--")
 	switch {
 	case sub == "run":
@@ -282,7 +288,7 @@ func (e *Executor) Execute(ctx context.Context, job run.Job) ([]results.Benchmar
 	ro := docker.RunOptions{
 		Image:         e.image,
 		RunnerBinary:  e.runner,
-		RunnerArgs:    RunnerArgs(job.Mode, t, cdir, cpus, job.ShowOutput),
+		RunnerArgs:    RunnerArgs(job.Mode, t, cdir, cpus, job.ShowOutput, e.flags...),
 		ProfileVolume: dir,
 		Workspace:     &docker.Mount{Source: e.workspace, Target: WorkspaceDir},
 		CPUs:          cpus,

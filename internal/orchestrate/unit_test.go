@@ -200,3 +200,13 @@ func TestCollect(t *testing.T) {
 		t.Errorf("tail %q", tb.String())
 	}
 }
+
+// The outer run's profiling flags reach the runner inside the container,
+// before the command.
+func TestRunnerArgsPassFlags(t *testing.T) {
+	tg := instruments.Target{Name: "b", Kind: instruments.Exec, Args: []string{"./b"}}
+	got := strings.Join(RunnerArgs(results.Walltime, tg, "/src", "1", false, "--enable-perf=false", "--perf-unwinding-mode", "dwarf"), " ")
+	if !strings.Contains(got, "--enable-perf=false --perf-unwinding-mode dwarf -- ./b") {
+		t.Fatalf("args: %s", got)
+	}
+}
