@@ -525,8 +525,8 @@ func configTargets(cfg *config.Config, cli config.Options, cwd string) ([]instru
 
 // stdinTarget is one entry of `codspeed exec -` JSON input.
 type stdinTarget struct {
-	Command string            `json:"command"`
-	Name    string            `json:"name"`
+	Command string         `json:"command"`
+	Name    string         `json:"name"`
 	Options map[string]any `json:"options"`
 }
 
