@@ -85,7 +85,19 @@ type Benchmark struct {
 	// profile folder.
 	Profile *Profile `json:"profile,omitempty"`
 
+	// Command is how an exec benchmark was run, so that it can be run
+	// again as it was (compare --confirm).
+	Command *Command `json:"command,omitempty"`
+
 	Error string `json:"error,omitempty"`
+}
+
+// Command is an exec benchmark's command: the line as written, the argv it
+// was spawned with (empty when a shell ran the line) and its directory.
+type Command struct {
+	Line string   `json:"line"`
+	Args []string `json:"args,omitempty"`
+	Dir  string   `json:"dir,omitempty"`
 }
 
 // BenchConfig is the walltime configuration a benchmark ran with; nil fields

@@ -280,7 +280,12 @@ func remeasurer(cfg *config.Config, cwd, gitRoot string) compare.Remeasure {
 				continue
 			}
 			o := optionsFromBenchConfig(b.HeadBenchmark)
-			t, err := target(b.Name, instruments.Exec, b.Name, nil, o, cwd)
+			line, argv := b.Name, []string(nil)
+			if c := b.HeadBenchmark.Command; c != nil && c.Line != "" {
+				// The head recorded what it ran and where: run exactly that.
+				line, argv, o.WorkingDirectory = c.Line, c.Args, c.Dir
+			}
+			t, err := target(b.Name, instruments.Exec, line, argv, o, cwd)
 			if err != nil {
 				continue
 			}

@@ -143,6 +143,10 @@ func TestExecCExample(t *testing.T) {
 	if !(s.MinNs > 0 && s.MinNs <= s.Q1Ns && s.Q1Ns <= s.MedianNs && s.MedianNs <= s.Q3Ns && s.Q3Ns <= s.MaxNs) {
 		t.Fatalf("order: %+v", s)
 	}
+	// The command is recorded as it ran, so compare --confirm can run it again.
+	if b.Command == nil || b.Command.Line != wantName || len(b.Command.Args) != 2 || b.Command.Args[0] != primes || b.Command.Dir != dir {
+		t.Fatalf("command record: %+v", b.Command)
+	}
 	// Every target runs in a sandbox that says where; as root here that is
 	// its own cgroup, pinned to one CPU, with its spec kept.
 	if b.Sandbox == nil || b.Sandbox.CPUs == "" || b.Sandbox.Kind == "" || b.Sandbox.Kind == "none" {

@@ -202,7 +202,8 @@ type Harness struct {
 
 // Measure runs t under the exec harness and returns its one benchmark.
 func (h Harness) Measure(ctx context.Context, t instruments.Target, env instruments.Env) (results.Benchmark, error) {
-	b := results.Benchmark{Name: t.Name, URI: ExecURI(t.Name)}
+	b := results.Benchmark{Name: t.Name, URI: ExecURI(t.Name),
+		Command: &results.Command{Line: t.Command, Args: t.Args, Dir: t.Dir}}
 	plan, err := NewPlan(t.Options)
 	if err != nil {
 		return b, err
