@@ -86,10 +86,11 @@ func DefaultStoreRoot(gitRoot string) string {
 	return filepath.Join(data, "codspeed-go", "runs")
 }
 
-// NewRunID returns a unique, sortable run id: UTC time then random hex, so
-// that two invocations in the same second still differ.
+// NewRunID returns a unique, sortable run id: UTC time then 48 random bits,
+// so that invocations in the same second still differ (a thousand in one
+// second collide with probability about 2e-9).
 func NewRunID(t time.Time) string {
-	var b [3]byte
+	var b [6]byte
 	rand.Read(b[:])
 	return t.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }
