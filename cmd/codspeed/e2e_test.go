@@ -639,3 +639,32 @@ func TestCIRunParts(t *testing.T) {
 		t.Fatalf("part indexes %v, want two distinct", parts)
 	}
 }
+
+// TestInterruptEntrypointKillsTree: Ctrl-C during `codspeed run -- CMD`
+// stops at once and leaves nothing CMD started running, even a grandchild
+// that holds the output pipe open.
+func TestInterruptEntrypointKillsTree(t *testing.T) {
+	dir := t.TempDir()
+	marker := "61.2345" // a sleep duration no other process uses
+	cmd := newCmd(dir, "run", "--no-sandbox", "--", "sleep "+marker+" | cat")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %v to stop", took)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v\n%s", err, out.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if left, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output(); len(left) > 0 {
+		exec.Command("pkill", "-f", "sleep "+marker).Run()
+		t.Fatalf("left running after the interrupt: pids %s", left)
+	}
+}

@@ -101,14 +101,14 @@ func explain(err error, paranoid int) error {
 		}
 		return fmt.Errorf("perf: sampling not permitted (%v; kernel.perf_event_paranoid=%s): %s: %w: %w", err, paranoidString(paranoid), fix, ErrNotPermitted, instruments.ErrNotSupported)
 	case unix.ENOENT, unix.EOPNOTSUPP, unix.ENODEV:
-		return fmt.Errorf("perf: the cpu-clock event is not available (%v): %w", err, instruments.ErrNotSupported)
+		return fmt.Errorf("perf: this kernel or VM offers no such sampling event (%v): hardware events (cycles) need a PMU, which VMs often lack (codspeed then samples cpu-clock); software events need a kernel built with CONFIG_PERF_EVENTS: %w", err, instruments.ErrNotSupported)
 	}
 	return fmt.Errorf("perf: cannot open a sampling event: %w (%w)", instruments.ErrNotSupported, err)
 }
 
 func seccompHint(inContainer bool) string {
 	if inContainer {
-		return "run the container with a seccomp profile that allows perf_event_open (docker run --security-opt seccomp=PROFILE.json, Docker's default profile plus perf_event_open), or --security-opt seccomp=unconfined, plus --cap-add PERFMON (SYS_ADMIN on Docker engines before 23)"
+		return "run the container with a seccomp profile that allows perf_event_open (docker run --security-opt seccomp=sandbox/docker/seccomp.json from codspeed-go: Docker's default profile plus perf_event_open and bpf; never seccomp=unconfined), plus --cap-add PERFMON (SYS_ADMIN on Docker engines before 23)"
 	}
 	return "start codspeed outside the sandbox that installs the filter, or allow perf_event_open in its seccomp profile"
 }

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
@@ -117,8 +119,9 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 			n = int(*t.Options.MaxRounds)
 		}
 		// GOFLAGS reaches the test binary's -count without editing the
-		// user's command line.
-		extraEnv = append(extraEnv, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -count="+strconv.Itoa(n)))
+		// user's command line; the target's own GOFLAGS are kept.
+		goflags := lastValue(append(append([]string(nil), env.BaseEnv...), t.Env...), "GOFLAGS")
+		extraEnv = append(extraEnv, "GOFLAGS="+strings.TrimSpace(goflags+" -count="+strconv.Itoa(n)))
 	}
 
 	var stdout bytes.Buffer
@@ -128,6 +131,13 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 	cmd.Env = append(append(append([]string(nil), env.BaseEnv...), t.Env...), extraEnv...)
 	cmd.Stdout = io.MultiWriter(&stdout, orDiscard(env.Stdout))
 	cmd.Stderr = io.MultiWriter(errTail, orDiscard(env.Stderr))
+	// The command has its own process group, so that an interrupt stops
+	// everything it started (the test binary under `go test`, a script's
+	// children), not just the first process; WaitDelay bounds the wait for
+	// output pipes that a surviving grandchild would hold open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
 	if env.Progress != nil {
 		env.Progress.Phase(t.Name, "running")
 	}
@@ -157,7 +167,7 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 	if stopHooks != nil {
 		sess := stopHooks()
 		if sess.ProtocolVersion != 0 || len(sess.Benchmarks) > 0 || len(sess.Errors) > 0 {
-			if err := hooks.WriteSession(filepath.Join(env.ProfileFolder, "hooks-session.json"), sess); err != nil {
+			if err := hooks.WriteSession(filepath.Join(env.ProfileFolder, "hooks", dirName(t.Name)+".json"), sess); err != nil {
 				warn(env, err.Error())
 			}
 		}
@@ -191,6 +201,18 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 		return benches, fmt.Errorf("%s: %s", t.Command, msg)
 	}
 	return benches, nil
+}
+
+// lastValue is the value of key in an environment list, the last one
+// winning as for exec.
+func lastValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
 }
 
 func warn(env instruments.Env, msg string) {
@@ -283,7 +305,10 @@ func collectIntegrationResults(profileFolder string) ([]results.Benchmark, error
 		if err := json.Unmarshal(data, &rf); err != nil {
 			return benches, fmt.Errorf("%s: results written by the benchmark are not valid JSON: %w", f, err)
 		}
-		if rf.Creator.Pid == os.Getpid() {
+		if rf.Creator.Pid == os.Getpid() || rf.Creator.Name == "codspeed-go" {
+			// The runner's own merged results (this run's, or an earlier
+			// run's when the profile folder is reused) are not an
+			// integration's output.
 			continue
 		}
 		benches = append(benches, rf.Benchmarks...)

@@ -236,7 +236,13 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	defer sb.Close()
+	defer func() {
+		// A sandbox that cannot be cleaned (processes left in its cgroup,
+		// a cgroup that cannot be removed) is reported, not ignored.
+		if err := sb.Close(); err != nil {
+			req.Progress.Warn(fmt.Sprintf("%s: sandbox cleanup: %v", t.Name, err))
+		}
+	}()
 	env := instruments.Env{
 		ProfileFolder: pf,
 		Launcher:      sb,

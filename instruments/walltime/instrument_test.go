@@ -1,0 +1,40 @@
+package walltime
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The runner's own merged results from an earlier run in a reused profile
+// folder are not an integration's output; an integration's file is taken
+// and moved aside.
+func TestCollectIntegrationResults(t *testing.T) {
+	pf := t.TempDir()
+	dir := filepath.Join(pf, "results")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "1.json"), []byte(`{"creator":{"name":"codspeed-go","pid":1},"instrument":{"type":"walltime"},"benchmarks":[{"name":"old","uri":"x::old"}]}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "2.json"), []byte(`{"creator":{"name":"pytest-codspeed","pid":2},"instrument":{"type":"walltime"},"benchmarks":[{"name":"new","uri":"t.py::new"}]}`), 0o644)
+	benches, err := collectIntegrationResults(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(benches) != 1 || benches[0].URI != "t.py::new" {
+		t.Fatalf("collected %+v", benches)
+	}
+	if _, err := os.Stat(filepath.Join(pf, "integration-results", "2.json")); err != nil {
+		t.Fatal("the integration's file was not moved aside")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "1.json")); err != nil {
+		t.Fatal("the runner's own file must stay")
+	}
+}
+
+func TestLastValue(t *testing.T) {
+	if got := lastValue([]string{"A=1", "GOFLAGS=-tags=x", "B=2", "GOFLAGS=-tags=y -race"}, "GOFLAGS"); got != "-tags=y -race" {
+		t.Fatal(got)
+	}
+	if lastValue([]string{"A=1"}, "GOFLAGS") != "" {
+		t.Fatal("absent key")
+	}
+}
