@@ -392,14 +392,22 @@ func (s *Session) Close() error {
 // handleExecs probes each program a tracked process execs, then lets it run.
 func (s *Session) handleExecs() {
 	defer s.wg.Done()
+	failures := 0
 	for {
 		rec, err := s.reader.Read()
-		if err != nil {
-			if !errors.Is(err, ringbuf.ErrClosed) && !errors.Is(err, ringbuf.ErrFlushed) {
-				s.warn("memory: read exec events: %v", err)
-			}
+		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
 			return
 		}
+		if err != nil {
+			// Keep reading: a process that execs is stopped until its
+			// event is handled, so giving up would leave it stopped.
+			if failures++; failures == 1 {
+				s.warn("memory: read exec events: %v", err)
+			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		failures = 0
 		if len(rec.RawSample) < 4 {
 			continue
 		}

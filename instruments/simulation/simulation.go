@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,12 +274,24 @@ func logTail(dir string) string {
 	return b.String()
 }
 
+// outPid is the pid in a callgrind file name (<pid>.out); names that are not
+// numbers sort last.
+func outPid(path string) int {
+	n, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(path), ".out"))
+	if err != nil {
+		return int(^uint(0) >> 1)
+	}
+	return n
+}
+
 // loadProfiles parses every callgrind file of dir, in pid order.
 func loadProfiles(dir string) ([]*callgrind.Profile, []string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.out"))
 	if err != nil {
 		return nil, nil, err
 	}
+	// Glob sorts as text ("10.out" before "9.out"): order by pid.
+	sort.SliceStable(files, func(i, j int) bool { return outPid(files[i]) < outPid(files[j]) })
 	var profs []*callgrind.Profile
 	for _, f := range files {
 		p, err := callgrind.ParseFile(f)
