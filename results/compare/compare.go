@@ -97,6 +97,15 @@ type entry struct {
 	pf string // profile folder
 }
 
+// benchKey identifies a benchmark across runs: its instrument and URI, or
+// its name when it has no URI.
+func benchKey(instrument string, b *results.Benchmark) key {
+	if b.URI == "" {
+		return key{instrument, b.Name}
+	}
+	return key{instrument, b.URI}
+}
+
 func index(s *Side) (map[key]entry, []key) {
 	m := map[key]entry{}
 	var order []key
@@ -106,11 +115,7 @@ func index(s *Side) (map[key]entry, []key) {
 	for _, p := range s.Parts {
 		for i := range p.File.Benchmarks {
 			b := &p.File.Benchmarks[i]
-			uri := b.URI
-			if uri == "" {
-				uri = b.Name
-			}
-			k := key{p.File.Instrument.Type, uri}
+			k := benchKey(p.File.Instrument.Type, b)
 			if _, dup := m[k]; !dup {
 				order = append(order, k)
 			}

@@ -57,12 +57,12 @@ func Confirm(ctx context.Context, c *results.Comparison, times int, remeasure Re
 		for _, f := range files {
 			for j := range f.Benchmarks {
 				b := &f.Benchmarks[j]
-				fresh[key{f.Instrument.Type, b.URI}] = b
+				fresh[benchKey(f.Instrument.Type, b)] = b
 			}
 		}
 		for _, i := range idx {
 			old := c.Benchmarks[i]
-			h, ok := fresh[key{old.Instrument, old.URI}]
+			h, ok := fresh[benchKey(old.Instrument, &results.Benchmark{URI: old.URI, Name: old.Name})]
 			if !ok {
 				c.Benchmarks[i].Notes = append(c.Benchmarks[i].Notes, "could not be re-measured to confirm the regression")
 				continue
