@@ -159,6 +159,18 @@ func (p Package) MatchingBenchmarks(top *regexp.Regexp) (map[string]string, bool
 	return decls, false, nil
 }
 
+// BuildTestBinary compiles pkg's test binary to bin (`go test -c` with the
+// command's build flags), in dir with env. The error carries go's output.
+func BuildTestBinary(ctx context.Context, dir string, env []string, g TestCommand, pkg, bin string) error {
+	args := append(append([]string{"test", "-c", "-o", bin}, g.Build...), pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go test -c %s: %w\n%s", pkg, err, out)
+	}
+	return nil
+}
+
 // ListPackages runs `go list` for the command's packages, in dir with env.
 func ListPackages(ctx context.Context, dir string, env []string, g TestCommand) ([]Package, error) {
 	args := append(append([]string{"list", "-e", "-json=ImportPath,Dir,TestGoFiles,XTestGoFiles,Error"}, g.Build...), g.Pkgs...)

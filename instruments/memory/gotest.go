@@ -105,11 +105,8 @@ func (in *Instrument) measureGo(ctx context.Context, t instruments.Target, env i
 		}
 		env.Progress.Phase(pkg.ImportPath, "building")
 		bin := filepath.Join(binDir, fileName(pkg.ImportPath)+".test")
-		args := append(append([]string{"test", "-c", "-o", bin}, g.Build...), pkg.ImportPath)
-		build := exec.CommandContext(ctx, "go", args...)
-		build.Dir, build.Env = dir, baseEnv
-		if o, err := build.CombinedOutput(); err != nil {
-			return out, fmt.Errorf("go test -c %s: %w\n%s", pkg.ImportPath, err, o)
+		if err := gobench.BuildTestBinary(ctx, dir, baseEnv, g, pkg.ImportPath, bin); err != nil {
+			return out, err
 		}
 		env.Progress.Phase(pkg.ImportPath, "listing benchmarks")
 		listing, err := runGoTest(ctx, nil, env, bin, pkg.Dir, baseEnv, append([]string{

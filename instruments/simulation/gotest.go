@@ -128,25 +128,17 @@ const fixedHeapExperiment = "norandomizedheapbase64"
 // toolchain knows the experiment (older ones have no randomisation and
 // reject the name, so the build is retried without it).
 func buildTestBinary(ctx context.Context, dir string, env []string, g gobench.TestCommand, pkg, bin string) error {
-	args := append(append([]string{"test", "-c", "-o", bin}, g.Build...), pkg)
 	exp := fixedHeapExperiment
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "GOEXPERIMENT="); ok && v != "" {
 			exp = v + "," + fixedHeapExperiment
 		}
 	}
-	build := exec.CommandContext(ctx, "go", args...)
-	build.Dir, build.Env = dir, append(append([]string{}, env...), "GOEXPERIMENT="+exp)
-	o, err := build.CombinedOutput()
-	if err != nil && bytes.Contains(o, []byte(fixedHeapExperiment)) {
-		build = exec.CommandContext(ctx, "go", args...)
-		build.Dir, build.Env = dir, env
-		o, err = build.CombinedOutput()
+	err := gobench.BuildTestBinary(ctx, dir, append(append([]string{}, env...), "GOEXPERIMENT="+exp), g, pkg, bin)
+	if err != nil && strings.Contains(err.Error(), fixedHeapExperiment) {
+		err = gobench.BuildTestBinary(ctx, dir, env, g, pkg, bin)
 	}
-	if err != nil {
-		return fmt.Errorf("go test -c %s: %w\n%s", pkg, err, o)
-	}
-	return nil
+	return err
 }
 
 // goLeaf is a benchmark that runs iterations (one without sub-benchmarks).
