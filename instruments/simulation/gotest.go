@@ -20,20 +20,12 @@ import (
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
-// goEnv is the environment the test binaries run with, added to base: one
-// P and no automatic GC make the Go runtime's own work (scheduling,
-// background marking) independent of wall time, and without asynchronous
-// preemption no timer-driven SIGURG lands in the benchmark (callgrind 3.19
-// also asserts on some signals delivered while it dumps).
+// goEnv is the environment the test binaries run with, added to base (which
+// envFor already gave GODEBUG=asyncpreemptoff=1): one P and no automatic GC
+// make the Go runtime's own work (scheduling, background marking)
+// independent of wall time.
 func goEnv(base []string) []string {
-	env := append([]string{}, base...)
-	debug := "asyncpreemptoff=1"
-	for _, e := range base {
-		if v, ok := strings.CutPrefix(e, "GODEBUG="); ok && v != "" {
-			debug = v + "," + debug
-		}
-	}
-	return append(env, "GOMAXPROCS=1", "GOGC=off", "GODEBUG="+debug)
+	return append(append([]string{}, base...), "GOMAXPROCS=1", "GOGC=off")
 }
 
 // measureGo measures `go test -bench` benchmarks per op; see README.md.

@@ -220,3 +220,26 @@ fn=runtime.lock2
 		t.Errorf("preemptions = %d, want 1", n)
 	}
 }
+
+func TestWithoutAsyncPreempt(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		want string // the GODEBUG a process started with env sees
+	}{
+		{[]string{"PATH=/bin"}, "asyncpreemptoff=1"},
+		{[]string{"GODEBUG=gctrace=1"}, "gctrace=1,asyncpreemptoff=1"},
+		{[]string{"GODEBUG=asyncpreemptoff=0"}, "asyncpreemptoff=0"}, // the user's choice stands
+		{[]string{"GODEBUG=asyncpreemptoff=0", "GODEBUG=x=1"}, "x=1,asyncpreemptoff=1"},
+		{[]string{"GODEBUG="}, "asyncpreemptoff=1"},
+	} {
+		got := ""
+		for _, e := range withoutAsyncPreempt(c.env) {
+			if v, ok := strings.CutPrefix(e, "GODEBUG="); ok {
+				got = v
+			}
+		}
+		if got != c.want {
+			t.Errorf("withoutAsyncPreempt(%q): GODEBUG=%q, want %q", c.env, got, c.want)
+		}
+	}
+}

@@ -386,7 +386,32 @@ func (in *Instrument) envFor(t instruments.Target, env instruments.Env) []string
 	if len(e) == 0 {
 		e = os.Environ()
 	}
-	return append(e, t.Env...)
+	return withoutAsyncPreempt(append(e, t.Env...))
+}
+
+// withoutAsyncPreempt turns off the Go runtime's asynchronous preemption for
+// every Go program of the benchmark, unless env already says otherwise. Its
+// SIGURG is sent from timers, so it would land at points that depend on
+// wall time; worse, callgrind 3.19 asserts (threads.c, post_signal:
+// "sigNum == current_state.sig") when one arrives on one thread while it is
+// handling another's, and the whole run aborts. Programs not written in Go
+// ignore the variable.
+func withoutAsyncPreempt(env []string) []string {
+	debug := ""
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "GODEBUG="); ok {
+			debug = v // the last one wins, as in os/exec
+		}
+	}
+	for _, kv := range strings.Split(debug, ",") {
+		if strings.HasPrefix(strings.TrimSpace(kv), "asyncpreemptoff=") {
+			return env
+		}
+	}
+	if debug != "" {
+		debug += ","
+	}
+	return append(env, "GODEBUG="+debug+"asyncpreemptoff=1")
 }
 
 // measureExec measures the whole command: instrumentation is on from the

@@ -107,12 +107,15 @@ func TestUnderCallgrind(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command(vg, "--tool=callgrind", "--instr-atstart=no",
 		"--callgrind-out-file="+filepath.Join(out, "callgrind.out"), bin)
-	cmd.Env = append(os.Environ(), "CODSPEED_HOOKS_DIR="+t.TempDir())
+	// As the simulation instrument runs Go programs: without asynchronous
+	// preemption, whose SIGURG can make callgrind 3.19 abort (threads.c
+	// post_signal assertion; seen about once in 150 runs under load).
+	cmd.Env = append(os.Environ(), "CODSPEED_HOOKS_DIR="+t.TempDir(), "GODEBUG=asyncpreemptoff=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("valgrind: %v\n%s\n%s", err, stdout, lastLines(stderr.String(), 15))
+		t.Fatalf("valgrind: %v\n%s\n%s", err, stdout, excerpt(stderr.String()))
 	}
 	for _, want := range []string{"running_on_valgrind=1", "active=true valgrind=true"} {
 		if !strings.Contains(string(stdout), want) {
@@ -270,11 +273,13 @@ func TestArm64UnderQemu(t *testing.T) {
 	}
 }
 
-// lastLines keeps the end of valgrind's report for a failure message.
-func lastLines(s string, n int) string {
+// excerpt keeps the head of valgrind's report (where an assertion or a
+// crash is named) and its end (the program's last words) for a failure
+// message.
+func excerpt(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	if len(lines) > 40 {
+		lines = append(append(lines[:25:25], "[...]"), lines[len(lines)-15:]...)
 	}
 	return strings.Join(lines, "\n")
 }
