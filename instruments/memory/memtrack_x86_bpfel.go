@@ -30,6 +30,7 @@ type memtrackCounters struct {
 	PeakBytes   int64
 	Untracked   uint64
 	StackErrors uint64
+	Images      uint64
 }
 
 type memtrackPending struct {
@@ -38,6 +39,13 @@ type memtrackPending struct {
 	Aux   uint64
 	Kind  uint32
 	Depth uint32
+}
+
+type memtrackProcVal struct {
+	_          structs.HostLayout
+	Live       int64
+	Image      uint32
+	Generation uint32
 }
 
 type memtrackPtrKey struct {
@@ -51,7 +59,7 @@ type memtrackPtrVal struct {
 	_          structs.HostLayout
 	Size       uint64
 	Generation uint32
-	Pad        uint32
+	Image      uint32
 }
 
 type memtrackStackKey struct {
@@ -75,6 +83,7 @@ const (
 	memtrackMapExecEvents       = "exec_events"
 	memtrackMapLiveMap          = "live_map"
 	memtrackMapPendingMap       = "pending_map"
+	memtrackMapProcs            = "procs"
 	memtrackMapStackBytes       = "stack_bytes"
 	memtrackMapStacks           = "stacks"
 	memtrackMapTracked          = "tracked"
@@ -147,6 +156,7 @@ type memtrackMapSpecs struct {
 	ExecEvents  *ebpf.MapSpec `ebpf:"exec_events"`
 	LiveMap     *ebpf.MapSpec `ebpf:"live_map"`
 	PendingMap  *ebpf.MapSpec `ebpf:"pending_map"`
+	Procs       *ebpf.MapSpec `ebpf:"procs"`
 	StackBytes  *ebpf.MapSpec `ebpf:"stack_bytes"`
 	Stacks      *ebpf.MapSpec `ebpf:"stacks"`
 	Tracked     *ebpf.MapSpec `ebpf:"tracked"`
@@ -183,6 +193,7 @@ type memtrackMaps struct {
 	ExecEvents  *ebpf.Map `ebpf:"exec_events"`
 	LiveMap     *ebpf.Map `ebpf:"live_map"`
 	PendingMap  *ebpf.Map `ebpf:"pending_map"`
+	Procs       *ebpf.Map `ebpf:"procs"`
 	StackBytes  *ebpf.Map `ebpf:"stack_bytes"`
 	Stacks      *ebpf.Map `ebpf:"stacks"`
 	Tracked     *ebpf.Map `ebpf:"tracked"`
@@ -195,6 +206,7 @@ func (m *memtrackMaps) Close() error {
 		m.ExecEvents,
 		m.LiveMap,
 		m.PendingMap,
+		m.Procs,
 		m.StackBytes,
 		m.Stacks,
 		m.Tracked,

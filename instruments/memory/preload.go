@@ -19,10 +19,12 @@ import (
 // executable, the Go runtime, and non-standard allocator APIs in libraries.
 
 const (
-	preloadEnvShm  = "CODSPEED_MEMTRACK_SHM"
-	sharedMagic    = 0x6b7274636d6d6570
-	sharedVersion  = 1
-	sharedPageSize = 4096
+	preloadEnvShm = "CODSPEED_MEMTRACK_SHM"
+	sharedMagic   = 0x6b7274636d6d6570
+	sharedVersion = 2
+	sharedHeader  = 4096 // the sharedPage, then the process slots
+	sharedSlots   = 4096
+	sharedSize    = sharedHeader + sharedSlots*int(unsafe.Sizeof(procSlot{}))
 )
 
 // sharedPage mirrors struct shared in memtrack_preload.c.
@@ -42,6 +44,14 @@ type sharedPage struct {
 	Processes    uint64
 }
 
+// procSlot mirrors struct proc_slot: the live bytes of one process, so that
+// they can be taken out of the total when it ends.
+type procSlot struct {
+	Pid  int32
+	_    uint32
+	Live int64
+}
+
 // preloader owns the interposer's files: the library written out from the
 // embedded copy and the shared counters page.
 type preloader struct {
@@ -50,6 +60,7 @@ type preloader struct {
 	shmPath string
 	mem     []byte
 	page    *sharedPage
+	slots   []procSlot
 }
 
 func newPreloader() (*preloader, error) {
@@ -82,16 +93,17 @@ func newPreloader() (*preloader, error) {
 		p.close()
 		return nil, fmt.Errorf("memory: shared counters: %w", err)
 	}
-	if err := f.Truncate(sharedPageSize); err != nil {
+	if err := f.Truncate(int64(sharedSize)); err != nil {
 		p.close()
 		return nil, fmt.Errorf("memory: shared counters: %w", err)
 	}
-	p.mem, err = syscall.Mmap(int(f.Fd()), 0, sharedPageSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	p.mem, err = syscall.Mmap(int(f.Fd()), 0, sharedSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		p.close()
 		return nil, fmt.Errorf("memory: map shared counters: %w", err)
 	}
 	p.page = (*sharedPage)(unsafe.Pointer(&p.mem[0]))
+	p.slots = unsafe.Slice((*procSlot)(unsafe.Pointer(&p.mem[sharedHeader])), sharedSlots)
 	p.page.Version = sharedVersion
 	atomic.StoreUint64(&p.page.Magic, sharedMagic)
 	return p, nil
@@ -129,6 +141,9 @@ func (p *preloader) start(generation uint32, samplePeriod uint64) {
 	atomic.StoreInt64(&pg.PeakBytes, 0)
 	atomic.StoreUint64(&pg.Untracked, 0)
 	atomic.StoreUint64(&pg.SamplePeriod, samplePeriod)
+	for i := range p.slots {
+		atomic.StoreInt64(&p.slots[i].Live, 0)
+	}
 	atomic.StoreUint32(&pg.Generation, generation)
 	atomic.StoreUint32(&pg.Enabled, 1)
 }
@@ -147,10 +162,28 @@ func (p *preloader) stop() sharedPage {
 	}
 }
 
+// release settles the slot of process pid, which exited or exec'd: the bytes
+// it still had allocated are gone with it and leave the live total. The
+// process no longer writes to its slot (it is dead, or stopped at exec
+// until the caller resumes it, and its new image takes a new slot).
+func (p *preloader) release(pid uint32) {
+	for i := range p.slots {
+		sl := &p.slots[i]
+		if atomic.LoadInt32(&sl.Pid) != int32(pid) {
+			continue
+		}
+		if live := atomic.SwapInt64(&sl.Live, 0); live != 0 {
+			atomic.AddInt64(&p.page.LiveBytes, -live)
+		}
+		atomic.StoreInt32(&sl.Pid, 0)
+		return
+	}
+}
+
 func (p *preloader) close() {
 	if p.mem != nil {
 		syscall.Munmap(p.mem)
-		p.mem, p.page = nil, nil
+		p.mem, p.page, p.slots = nil, nil, nil
 	}
 	os.RemoveAll(p.dir)
 }

@@ -275,6 +275,9 @@ func (s *Session) Start() error {
 	if err := clearMap(s.objs.Stacks); err != nil {
 		return fmt.Errorf("memory: reset stacks: %w", err)
 	}
+	if err := clearMap(s.objs.Procs); err != nil {
+		return fmt.Errorf("memory: reset process live bytes: %w", err)
+	}
 	s.gen++
 	if s.preload != nil {
 		var period uint64
@@ -389,7 +392,15 @@ func (s *Session) Close() error {
 	return errors.Join(errs...)
 }
 
-// handleExecs probes each program a tracked process execs, then lets it run.
+// Event types of the exec_events ring buffer (EV_* in memtrack.c).
+const (
+	eventExec = 0
+	eventExit = 1
+)
+
+// handleExecs probes each program a tracked process execs, then lets it run;
+// when a process exits or execs, what the interposer counted live in it is
+// settled.
 func (s *Session) handleExecs() {
 	defer s.wg.Done()
 	failures := 0
@@ -408,10 +419,17 @@ func (s *Session) handleExecs() {
 			continue
 		}
 		failures = 0
-		if len(rec.RawSample) < 4 {
+		if len(rec.RawSample) < 8 {
 			continue
 		}
 		pid := int(binary.NativeEndian.Uint32(rec.RawSample))
+		typ := binary.NativeEndian.Uint32(rec.RawSample[4:])
+		if s.preload != nil {
+			s.preload.release(uint32(pid))
+		}
+		if typ == eventExit {
+			continue
+		}
 		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
 			s.mu.Lock()
 			s.exes[uint32(pid)] = exe
@@ -579,10 +597,31 @@ func (s *Session) attach(info *elfInfo, library bool) {
 		s.warn("memory: open %s: %v", info.Path, err)
 		return
 	}
+	// Return probes go in first, and an entry whose return probe failed is
+	// not attached: an entry alone would leave its call pending forever,
+	// and every later allocation of that thread would count as nested in
+	// it. A return without its entry finds nothing pending and does
+	// nothing.
 	var links []link.Link
 	if s.multi {
-		// One link for the entries and one for the returns of the file.
-		var enter, exit link.UprobeMultiOptions
+		// One link for the returns and one for the entries of the file.
+		var exit link.UprobeMultiOptions
+		for _, t := range sites {
+			if t.site.Offset != 0 && t.site.Kind.returns() {
+				exit.Addresses = append(exit.Addresses, t.site.Offset)
+				exit.Cookies = append(exit.Cookies, t.cookie)
+			}
+		}
+		returnsOK := true
+		if len(exit.Addresses) > 0 {
+			if l, err := ex.UretprobeMulti(nil, s.objs.AllocExitMulti, &exit); err != nil {
+				s.warn("memory: return probes on %d allocator entry points in %s (their calls are not counted): %v", len(exit.Addresses), info.Path, err)
+				returnsOK = false
+			} else {
+				links = append(links, l)
+			}
+		}
+		var enter link.UprobeMultiOptions
 		var symbols []string
 		for _, t := range sites {
 			if t.site.Offset == 0 {
@@ -591,25 +630,19 @@ func (s *Session) attach(info *elfInfo, library bool) {
 				enter.Cookies = append(enter.Cookies, t.cookie)
 				continue
 			}
+			if t.site.Kind.returns() && !returnsOK {
+				continue
+			}
 			enter.Addresses = append(enter.Addresses, t.site.Offset)
 			enter.Cookies = append(enter.Cookies, t.cookie)
-			if t.site.Kind.returns() {
-				exit.Addresses = append(exit.Addresses, t.site.Offset)
-				exit.Cookies = append(exit.Cookies, t.cookie)
-			}
 		}
-		if len(symbols) > 0 && len(enter.Addresses) > 0 {
+		switch {
+		case len(symbols) > 0 && len(enter.Addresses) > 0:
 			s.warn("memory: %s: mixed symbol and address probes", info.Path)
-			return
-		}
-		if l, err := ex.UprobeMulti(symbols, s.objs.AllocEnterMulti, &enter); err != nil {
-			s.warn("memory: probe %d allocator entry points in %s: %v", len(enter.Cookies), info.Path, err)
-		} else {
-			links = append(links, l)
-		}
-		if len(exit.Addresses) > 0 {
-			if l, err := ex.UretprobeMulti(nil, s.objs.AllocExitMulti, &exit); err != nil {
-				s.warn("memory: return probes on %d allocator entry points in %s: %v", len(exit.Addresses), info.Path, err)
+		case len(enter.Cookies) == 0:
+		default:
+			if l, err := ex.UprobeMulti(symbols, s.objs.AllocEnterMulti, &enter); err != nil {
+				s.warn("memory: probe %d allocator entry points in %s: %v", len(enter.Cookies), info.Path, err)
 			} else {
 				links = append(links, l)
 			}
@@ -618,20 +651,20 @@ func (s *Session) attach(info *elfInfo, library bool) {
 		for _, t := range sites {
 			// Address 0 resolves the symbol by name (the interposer's hook).
 			opts := &link.UprobeOptions{Address: t.site.Offset, Cookie: t.cookie}
+			if t.site.Kind.returns() {
+				l, err := ex.Uretprobe(t.site.Symbol, s.objs.AllocExit, opts)
+				if err != nil {
+					s.warn("memory: return probe %s in %s (its calls are not counted): %v", t.site.Symbol, info.Path, err)
+					continue
+				}
+				links = append(links, l)
+			}
 			l, err := ex.Uprobe(t.site.Symbol, s.objs.AllocEnter, opts)
 			if err != nil {
 				s.warn("memory: probe %s in %s: %v", t.site.Symbol, info.Path, err)
 				continue
 			}
 			links = append(links, l)
-			if t.site.Kind.returns() {
-				l, err := ex.Uretprobe(t.site.Symbol, s.objs.AllocExit, opts)
-				if err != nil {
-					s.warn("memory: return probe %s in %s: %v", t.site.Symbol, info.Path, err)
-					continue
-				}
-				links = append(links, l)
-			}
 		}
 	}
 	s.mu.Lock()

@@ -25,6 +25,30 @@ func TestPeak(t *testing.T) {
 	}
 }
 
+// TestPeakAcrossProcesses: blocks that a process still holds when it exits
+// or execs leave the live total with it, and blocks a forked child inherited
+// are its parent's (freeing them in both is not two frees off the books).
+func TestPeakAcrossProcesses(t *testing.T) {
+	requireBPF(t)
+	bin := build(t, "peaktree", "peaktree.c")
+	const mib = 1 << 20
+	for _, mode := range modes {
+		for _, tt := range []struct {
+			what string
+			n, m int
+		}{{"exit", 16, 8}, {"exit", 8, 16}, {"exec", 16, 8}, {"exec", 8, 16}, {"fork", 8, 24}} {
+			t.Run(mode.name+"/"+tt.what, func(t *testing.T) {
+				snap := measure(t, mode.opts, bin, tt.what, itoa(tt.n), itoa(tt.m))
+				want := float64(max(tt.n, tt.m) * mib)
+				if rel := math.Abs(snap.Stats.PeakBytes-want) / want; rel > 0.01 {
+					t.Errorf("peaktree %s %d %d: peak = %.0f bytes (%.2f MiB), want %.0f within 1%%",
+						tt.what, tt.n, tt.m, snap.Stats.PeakBytes, snap.Stats.PeakBytes/mib, want)
+				}
+			})
+		}
+	}
+}
+
 // TestStaticAndChildren runs a dynamically linked parent that forks a
 // child (which allocates) and then forks and execs a statically linked
 // program whose allocator is only visible in its own symbol table.

@@ -60,6 +60,7 @@ struct counters {
 	__s64 peak_bytes;
 	__u64 untracked;   // allocations whose pointer could not be remembered (map full)
 	__u64 stack_errors; // call stacks that could not be recorded
+	__u64 images;      // process images seen in this region (numbers them)
 };
 
 struct pending {
@@ -78,7 +79,16 @@ struct ptr_key {
 struct ptr_val {
 	__u64 size;
 	__u32 generation;
-	__u32 pad;
+	__u32 image; // proc_val.image of the allocating process image
+};
+
+// Live bytes of one process image (a process between two execs) in the
+// current region: when the image ends (exit or exec), its blocks are gone
+// without being freed and their bytes leave the tree's live total.
+struct proc_val {
+	__s64 live;
+	__u32 image;      // unique in a region: blocks of an earlier image of the same pid do not match
+	__u32 generation;
 };
 
 struct stack_key {
@@ -91,9 +101,13 @@ struct stack_val {
 	__u64 calls;
 };
 
+// Events for user space (exec_events ring buffer).
+#define EV_EXEC 0 // a tracked process exec'd and is stopped until user space resumes it
+#define EV_EXIT 1 // a tracked process exited
+
 struct exec_event {
 	__u32 tgid;
-	__u32 pad;
+	__u32 type;
 };
 
 struct {
@@ -136,6 +150,13 @@ struct {
 } live_map SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct proc_val);
+} procs SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 16384);
 	__uint(key_size, sizeof(__u32));
@@ -151,7 +172,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096 * 4);
+	__uint(max_entries, 256 * 1024); // 16k events: exits come in bursts
 } exec_events SEC(".maps");
 
 
@@ -221,6 +242,35 @@ static __always_inline void record_stack(void *ctx, struct config *cfg, struct c
 	}
 }
 
+// current_proc returns the live-bytes record of tgid's current image in
+// this region, creating it on first use.
+static __always_inline struct proc_val *current_proc(struct counters *c, struct config *cfg, __u32 tgid)
+{
+	struct proc_val *pv = bpf_map_lookup_elem(&procs, &tgid);
+	if (pv && pv->generation == cfg->generation)
+		return pv;
+	struct proc_val init = {
+		.image = (__u32)__sync_add_and_fetch(&c->images, 1),
+		.generation = cfg->generation,
+	};
+	bpf_map_update_elem(&procs, &tgid, &init, BPF_ANY);
+	return bpf_map_lookup_elem(&procs, &tgid);
+}
+
+// end_image takes the still-live bytes of tgid's image out of the tree's
+// live total: the image exited or exec'd, and its heap went with it.
+static __always_inline void end_image(__u32 tgid)
+{
+	struct proc_val *pv = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pv)
+		return;
+	struct config *cfg = get_config();
+	struct counters *c = get_counters();
+	if (cfg && c && pv->generation == cfg->generation && pv->live != 0)
+		__sync_fetch_and_add(&c->live_bytes, -pv->live);
+	bpf_map_delete_elem(&procs, &tgid);
+}
+
 // count_free forgets p and counts one free call.
 static __always_inline void count_free(struct counters *c, struct config *cfg, __u32 tgid, __u64 p)
 {
@@ -229,8 +279,15 @@ static __always_inline void count_free(struct counters *c, struct config *cfg, _
 	struct ptr_val *v = bpf_map_lookup_elem(&live_map, &key);
 	if (!v)
 		return;
-	if (v->generation == cfg->generation)
-		__sync_fetch_and_add(&c->live_bytes, -(__s64)v->size);
+	if (v->generation == cfg->generation) {
+		// Only a block of the current image is still on the books: an
+		// older image's bytes were taken off when it ended.
+		struct proc_val *pv = bpf_map_lookup_elem(&procs, &tgid);
+		if (pv && pv->generation == cfg->generation && pv->image == v->image) {
+			__sync_fetch_and_add(&pv->live, -(__s64)v->size);
+			__sync_fetch_and_add(&c->live_bytes, -(__s64)v->size);
+		}
+	}
 	bpf_map_delete_elem(&live_map, &key);
 }
 
@@ -241,12 +298,18 @@ static __always_inline void count_alloc(void *ctx, struct counters *c, struct co
 	record_stack(ctx, cfg, c, tgid, size);
 	if (!p)
 		return;
+	struct proc_val *pv = current_proc(c, cfg, tgid);
+	if (!pv) {
+		__sync_fetch_and_add(&c->untracked, 1);
+		return;
+	}
 	struct ptr_key key = {.ptr = p, .tgid = tgid};
-	struct ptr_val val = {.size = size, .generation = cfg->generation};
+	struct ptr_val val = {.size = size, .generation = cfg->generation, .image = pv->image};
 	if (bpf_map_update_elem(&live_map, &key, &val, BPF_ANY) != 0) {
 		__sync_fetch_and_add(&c->untracked, 1);
 		return;
 	}
+	__sync_fetch_and_add(&pv->live, (__s64)size);
 	__s64 live = __sync_add_and_fetch(&c->live_bytes, (__s64)size);
 	raise_peak(c, live);
 }
@@ -437,6 +500,7 @@ int follow_exec(struct bpf_raw_tracepoint_args *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!counted(tgid))
 		return 0;
+	end_image(tgid);
 	struct config *cfg = get_config();
 	if (!cfg || !cfg->stop_on_exec)
 		return 0;
@@ -452,7 +516,7 @@ int follow_exec(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	}
 	e->tgid = tgid;
-	e->pad = 0;
+	e->type = EV_EXEC;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -465,6 +529,20 @@ int forget_exit(struct bpf_raw_tracepoint_args *ctx)
 	if ((__u32)id != (__u32)(id >> 32))
 		return 0; // a thread, not the whole process
 	__u32 tgid = id >> 32;
+	// The exit of the thread group leader stands for the process's (a
+	// leader that leaves before its other threads is not followed).
+	if (counted(tgid)) {
+		end_image(tgid);
+		// User space settles what the preload interposer counted for
+		// this process. Exits are not worth stopping for: a lost event
+		// leaves that process's last live bytes in the total.
+		struct exec_event *e = bpf_ringbuf_reserve(&exec_events, sizeof(*e), 0);
+		if (e) {
+			e->tgid = tgid;
+			e->type = EV_EXIT;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
 	bpf_map_delete_elem(&tracked, &tgid);
 	return 0;
 }

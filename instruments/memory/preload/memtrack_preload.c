@@ -11,7 +11,11 @@
 // counts one free; free(NULL) counts nothing; a call made from inside another
 // (an allocator calling malloc) counts once. Live bytes need each pointer's
 // size at free: a lock-free open-addressing table per process maps pointers to
-// sizes. Bytes by call stack are sampled: every sample_period bytes a thread
+// sizes. Each process also keeps its own live bytes in a slot of the shared
+// file, so that when it exits or execs with blocks still allocated the runner
+// can take them out of the tree's live total (their memory went with the
+// process). A forked child starts with an empty table: the blocks it
+// inherited stay the parent's. Bytes by call stack are sampled: every sample_period bytes a thread
 // calls codspeed_memtrack_sample(bytes), where the runner's eBPF uprobe records
 // the user stack; the hook is an empty function otherwise.
 //
@@ -21,6 +25,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,7 +48,10 @@ __asm__(".symver dladdr,dladdr@GLIBC_2.17");
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
 #define SHARED_MAGIC 0x6b7274636d6d6570ULL // "pemmctrk"
-#define SHARED_VERSION 1
+#define SHARED_VERSION 2
+#define SHARED_HEADER 4096 // the header page, then the process slots
+#define SHARED_SLOTS 4096
+#define SHARED_SIZE (SHARED_HEADER + SHARED_SLOTS * sizeof(struct proc_slot))
 
 // Layout shared with preload.go (sharedPage).
 struct shared {
@@ -62,7 +70,18 @@ struct shared {
 	_Atomic uint64_t processes;
 };
 
+// A process's live bytes (layout shared with preload.go, procSlot). The
+// process claims a free slot (pid 0) when it attaches; the runner releases
+// it when the process exits or execs.
+struct proc_slot {
+	_Atomic int32_t pid;
+	uint32_t pad;
+	_Atomic int64_t live;
+};
+
 static struct shared *shm;
+static struct proc_slot *slots; // SHARED_SLOTS of them, after the header
+static struct proc_slot *self;  // this process's, or NULL when all were taken
 
 typedef void *(*malloc_fn)(size_t);
 typedef void (*free_fn)(void *);
@@ -177,6 +196,7 @@ EXPORT __attribute__((noinline)) void codspeed_memtrack_sample(uint64_t bytes)
 }
 
 static void attach_shared(void);
+static void claim_slot(void);
 static _Atomic int attached;
 
 // counting maps the shared page on first use: libraries initialized before
@@ -214,8 +234,18 @@ static void count_alloc(void *p, uint64_t size)
 		atomic_fetch_add_explicit(&shm->untracked, 1, memory_order_relaxed);
 		return;
 	}
+	if (self)
+		atomic_fetch_add_explicit(&self->live, (int64_t)size, memory_order_relaxed);
 	int64_t live = atomic_fetch_add_explicit(&shm->live_bytes, (int64_t)size, memory_order_relaxed) + (int64_t)size;
 	raise_peak(live);
+}
+
+// uncount_live takes a freed block of the current region off the books.
+static void uncount_live(uint64_t size)
+{
+	if (self)
+		atomic_fetch_add_explicit(&self->live, -(int64_t)size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&shm->live_bytes, -(int64_t)size, memory_order_relaxed);
 }
 
 // forget removes p from the table (always, so a pointer freed outside a
@@ -229,7 +259,7 @@ static void forget(void *p, int count)
 		return;
 	atomic_fetch_add_explicit(&shm->free_calls, 1, memory_order_relaxed);
 	if (found && gen == atomic_load_explicit(&shm->generation, memory_order_relaxed))
-		atomic_fetch_add_explicit(&shm->live_bytes, -(int64_t)size, memory_order_relaxed);
+		uncount_live(size);
 }
 
 static void resolve(void)
@@ -267,21 +297,52 @@ static void attach_shared(void)
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *m = mmap(NULL, SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (m == MAP_FAILED)
 		return;
 	struct shared *s = m;
 	if (s->magic != SHARED_MAGIC || s->version != SHARED_VERSION) {
-		munmap(m, 4096);
+		munmap(m, SHARED_SIZE);
 		return;
 	}
 	void *t = mmap(NULL, TABLE_SIZE * sizeof(struct slot), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (t != MAP_FAILED)
 		table = t;
+	slots = (struct proc_slot *)((char *)m + SHARED_HEADER);
+	claim_slot();
 	atomic_fetch_add(&s->processes, 1);
 	shm = s;
+}
+
+// claim_slot takes a free process slot for this process.
+static void claim_slot(void)
+{
+	int32_t pid = (int32_t)getpid();
+	self = NULL;
+	for (int i = 0; i < SHARED_SLOTS; i++) {
+		int32_t free_pid = 0;
+		if (atomic_load_explicit(&slots[i].pid, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_strong(&slots[i].pid, &free_pid, pid)) {
+			atomic_store(&slots[i].live, 0);
+			self = &slots[i];
+			return;
+		}
+	}
+}
+
+// A forked child (fork runs no other code of ours in it first) starts with
+// no blocks of its own: those it inherited are the parent's, and freeing
+// them must not take them off the books twice.
+static void after_fork_child(void)
+{
+	if (!shm)
+		return;
+	if (table)
+		madvise(table, TABLE_SIZE * sizeof(struct slot), MADV_DONTNEED); // private anonymous: reads back zero
+	claim_slot();
+	atomic_fetch_add(&shm->processes, 1);
 }
 
 __attribute__((constructor)) static void init(void)
@@ -289,6 +350,7 @@ __attribute__((constructor)) static void init(void)
 	if (!real_malloc)
 		resolve();
 	attach_shared();
+	pthread_atfork(NULL, NULL, after_fork_child);
 }
 
 #define ENSURE_RESOLVED()                          \
@@ -346,9 +408,12 @@ EXPORT void *realloc(void *old, size_t size)
 {
 	ENSURE_RESOLVED();
 	if (is_boot(old)) {
+		// A boot block's size is not recorded: copy what the arena
+		// holds from it, up to the new size.
+		size_t avail = (size_t)(boot_arena + sizeof(boot_arena) - (char *)old);
 		void *p = malloc(size);
 		if (p)
-			memcpy(p, old, size); // the arena is larger than any boot block
+			memcpy(p, old, size < avail ? size : avail);
 		return p;
 	}
 	depth++;
@@ -373,7 +438,7 @@ EXPORT void *realloc(void *old, size_t size)
 		if (old) {
 			atomic_fetch_add_explicit(&shm->free_calls, 1, memory_order_relaxed);
 			if (found && ogen == atomic_load_explicit(&shm->generation, memory_order_relaxed))
-				atomic_fetch_add_explicit(&shm->live_bytes, -(int64_t)osize, memory_order_relaxed);
+				uncount_live(osize);
 		}
 		if (p)
 			count_alloc(p, size);
