@@ -183,6 +183,7 @@ type containerRecord struct {
 		CapDrop     []string
 		CpusetCpus  string
 		NetworkMode string
+		PidMode     string
 		Memory      int64
 		SecurityOpt []string
 	} `json:"host_config"`
@@ -669,5 +670,59 @@ benchmarks:
 		n, slices.Min(direct), slices.Min(contained), overhead, median(direct), median(contained))
 	if overhead > time.Second {
 		t.Errorf("overhead %v a target, goal <= 1s", overhead)
+	}
+}
+
+// TestDockerOrchestratedMemory: memory mode in an orchestrated container
+// measures for real (the static primes' one sieve allocation, seen by eBPF
+// in the program's own allocator), with the eBPF capabilities and the
+// host's PID namespace that its probes need, and nothing more.
+func TestDockerOrchestratedMemory(t *testing.T) {
+	needEngine(t)
+	if os.Geteuid() != 0 {
+		t.Skip("memory mode needs root for eBPF (the CI host runs as root)")
+	}
+	dir := benchProject(t, `
+container:
+  build:
+    context: .
+    dockerfile: bench.Dockerfile
+benchmarks:
+  - name: primes in memory mode
+    exec: primes 1000000
+`)
+	r := codspeed(t, dir, "", "run", "--mode", "memory")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	runs := storeRuns(t, dir)
+	if len(runs) != 1 || len(runs[0].Parts) != 1 {
+		t.Fatalf("want one run with one part, got %+v", runs)
+	}
+	runDir := filepath.Join(dir, "store", runs[0].ID)
+	f, err := results.ReadResults(filepath.Join(runDir, runs[0].Parts[0].Results))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Benchmarks) != 1 {
+		t.Fatalf("benchmarks: %+v", f.Benchmarks)
+	}
+	b := f.Benchmarks[0]
+	// primes N allocates its sieve, N+1 bytes, once (static glibc adds its
+	// own few start-up blocks).
+	if b.Error != "" || b.Memory == nil || b.Memory.AllocCalls < 1 || b.Memory.PeakBytes < 1000001 || b.Memory.PeakBytes > 1000001+64<<10 {
+		t.Fatalf("memory result: error %q memory %+v\n%s", b.Error, b.Memory, r.stderr)
+	}
+	recs := readRecords(t, filepath.Join(runDir, "memory", "sandbox"))
+	if len(recs) != 1 {
+		t.Fatalf("want one container record, got %d", len(recs))
+	}
+	hc := recs[0].HostConfig
+	want := []string{"CAP_BPF", "CAP_PERFMON"}
+	if !engine.KnowsPerfmonCaps {
+		want = []string{"CAP_SYS_ADMIN"}
+	}
+	if hc.Privileged || hc.PidMode != "host" || hc.NetworkMode != "none" || !slices.Equal(hc.CapAdd, want) {
+		t.Errorf("host config: privileged=%v pid=%q network=%q add=%v, want pid host, add %v", hc.Privileged, hc.PidMode, hc.NetworkMode, hc.CapAdd, want)
 	}
 }
