@@ -59,6 +59,13 @@ type Client struct {
 	mode     hooks.IntegrationMode
 	timeout  time.Duration
 	pid      int32
+	// in holds answer bytes read but not yet used: a wait that times out
+	// in the middle of a frame keeps its first part here.
+	in []byte
+	// late counts answers still owed to requests that timed out. The
+	// runner answers in order, so the next answers read are theirs and are
+	// discarded: one slow answer does not shift every later one.
+	late int
 }
 
 // Connect connects with the default Options.
@@ -179,23 +186,54 @@ func expectAck(c hooks.Command) error {
 	return fmt.Errorf("unexpected answer %T", c)
 }
 
-// roundTrip sends one command and reads one answer. Callers hold c.mu or
-// own c exclusively.
+// roundTrip sends one command and reads its answer, after the answers owed
+// to earlier requests that timed out. Callers hold c.mu or own c
+// exclusively.
 func (c *Client) roundTrip(cmd hooks.Command) (hooks.Command, error) {
 	if _, err := c.ctl.Write(hooks.AppendFrame(nil, cmd)); err != nil {
 		return nil, fmt.Errorf("send %T: %w", cmd, err)
 	}
-	if err := c.ack.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
-		return nil, fmt.Errorf("wait for answer to %T: %w", cmd, err)
+	deadline := time.Now().Add(c.timeout)
+	for {
+		ans, err := c.readAnswer(deadline)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.late++
+			return nil, fmt.Errorf("%w to %T within %v", ErrNoAnswer, cmd, c.timeout)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read answer to %T: %w", cmd, err)
+		}
+		if c.late > 0 {
+			c.late-- // a late answer to an earlier request
+			continue
+		}
+		return ans, nil
 	}
-	ans, err := hooks.ReadFrame(c.ack)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return nil, fmt.Errorf("%w to %T within %v", ErrNoAnswer, cmd, c.timeout)
+}
+
+// readAnswer returns the next whole frame from the ack pipe, reading until
+// deadline. Bytes of a frame cut by the deadline stay in c.in.
+func (c *Client) readAnswer(deadline time.Time) (hooks.Command, error) {
+	var buf [512]byte
+	for {
+		payload, n, err := hooks.SplitFrame(c.in)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			ans, err := hooks.Decode(payload)
+			c.in = c.in[:copy(c.in, c.in[n:])]
+			return ans, err
+		}
+		if err := c.ack.SetReadDeadline(deadline); err != nil {
+			return nil, err
+		}
+		m, err := c.ack.Read(buf[:])
+		c.in = append(c.in, buf[:m]...)
+		if err != nil && m == 0 {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read answer to %T: %w", cmd, err)
-	}
-	return ans, nil
 }
 
 func (c *Client) send(cmd hooks.Command) error {
