@@ -75,7 +75,14 @@ func sampleComparison(t *testing.T) *results.Comparison {
 		wallBench("sieve 2M", 14.9e6, "head.folded"), wallBench("fast | op <b>", 815, ""), wallBench("added", 9e3, ""),
 		crash, wallBench("speedup", 0.8e6, ""),
 	}, mem(1<<20, 4<<20, 120), sim(1.21e6, 403))
-	return compare.Compare(base, head, compare.Options{})
+	// One benchmark with thresholds of its own, as codspeed.yml can give.
+	limits := func(instrument string, b *results.Benchmark) compare.Limits {
+		if b.Name == "speedup" {
+			return compare.Limits{Regression: 0.10, Improvement: 0.15}
+		}
+		return compare.DefaultLimits(instrument)
+	}
+	return compare.Compare(base, head, compare.Options{Limits: limits})
 }
 
 func TestComparisonRenderersGolden(t *testing.T) {

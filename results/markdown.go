@@ -69,23 +69,65 @@ func RenderMarkdown(w io.Writer, c *Comparison) error {
 }
 
 // methodLine says how verdicts were reached, so a reader of a comment can
-// judge them without the tool's documentation.
+// judge them without the tool's documentation. Each instrument's threshold
+// is the one most of its benchmarks have; benchmarks with their own (from
+// codspeed.yml) are named after it.
 func methodLine(c *Comparison) string {
-	var th []string
-	seen := map[string]bool{}
+	type limits struct{ reg, imp float64 }
+	var order []string
+	byInstr := map[string][]BenchmarkChange{}
 	for _, b := range c.Benchmarks {
-		if seen[b.Instrument] {
-			continue
+		if b.Threshold == 0 && b.ImprovementThreshold == 0 {
+			continue // nothing was compared (new, missing)
 		}
-		seen[b.Instrument] = true
-		th = append(th, fmt.Sprintf("%s %s%%", b.Instrument, strconv.FormatFloat(100*b.Threshold, 'g', 4, 64)))
+		if _, ok := byInstr[b.Instrument]; !ok {
+			order = append(order, b.Instrument)
+		}
+		byInstr[b.Instrument] = append(byInstr[b.Instrument], b)
 	}
-	s := "Thresholds: " + strings.Join(th, ", ") + "."
-	if seen[Walltime] {
+	pct := func(f float64) string { return strconv.FormatFloat(100*f, 'g', 4, 64) + "%" }
+	text := func(l limits) string {
+		if l.imp == l.reg {
+			return pct(l.reg)
+		}
+		return pct(l.reg) + ", improvements " + pct(l.imp)
+	}
+	var th []string
+	for _, instr := range order {
+		bs := byInstr[instr]
+		count := map[limits]int{}
+		common := limits{bs[0].Threshold, bs[0].ImprovementThreshold}
+		for _, b := range bs {
+			l := limits{b.Threshold, b.ImprovementThreshold}
+			if count[l]++; count[l] > count[common] {
+				common = l
+			}
+		}
+		var own []string
+		for _, b := range bs {
+			if l := (limits{b.Threshold, b.ImprovementThreshold}); l != common {
+				own = append(own, mdEscape(b.Name)+": "+text(l))
+			}
+		}
+		entry := instr + " " + text(common)
+		if len(own) > 0 {
+			const shown = 5
+			if len(own) > shown {
+				own = append(own[:shown], fmt.Sprintf("%d more", len(own)-shown))
+			}
+			entry += " (" + strings.Join(own, "; ") + ")"
+		}
+		th = append(th, entry)
+	}
+	s := ""
+	if len(th) > 0 {
+		s = "Thresholds: " + strings.Join(th, ", ") + "."
+	}
+	if _, ok := byInstr[Walltime]; ok {
 		s += fmt.Sprintf(" Walltime compares the fastest rounds of each run (their median: \"fast median\") with a Mann-Whitney U test at α=%g;"+
 			" a change beyond the threshold that the test cannot confirm is \"not significant\".", c.Alpha)
 	}
-	return "<sub>" + s + "</sub>"
+	return "<sub>" + strings.TrimSpace(s) + "</sub>"
 }
 
 func ciText(iv *Interval, unit string) string {
