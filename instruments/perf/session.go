@@ -192,8 +192,15 @@ type Session struct {
 
 	mu       sync.Mutex
 	marks    []Record
-	launched []uint32
+	launched []launch
 	stopped  bool
+}
+
+// launch is a process started through the Launcher, and the time (on the
+// records' clock) just before its fork.
+type launch struct {
+	pid   uint32
+	after uint64
 }
 
 // ringPages is the ring buffer size per CPU in pages: enough for about a
@@ -287,11 +294,12 @@ func (s *Session) Launcher(inner instruments.Launcher) instruments.Launcher {
 		if !s.external && unix.Gettid() != s.tid {
 			return errors.New("perf: the profiling launcher was used from another goroutine than the one that started the session")
 		}
+		before := monotonicNow()
 		if err := inner.Start(cmd); err != nil {
 			return err
 		}
 		s.mu.Lock()
-		s.launched = append(s.launched, uint32(cmd.Process.Pid))
+		s.launched = append(s.launched, launch{pid: uint32(cmd.Process.Pid), after: before})
 		s.mu.Unlock()
 		return nil
 	})
@@ -569,21 +577,50 @@ func (s *Session) Stop() (*Recording, error) {
 
 // keepLaunched keeps the records of the launched processes and of their
 // descendants (found through the fork records, in time order), and the
-// benchmark marks.
-func keepLaunched(all []Record, launched []uint32) []Record {
+// benchmark marks. A process is followed from its fork to its exit, so
+// that a PID the kernel reuses afterwards (or had used before) for a
+// process of the runner's own is not taken for it. A launched process whose
+// fork was not recorded is followed from the start.
+func keepLaunched(all []Record, launched []launch) []Record {
 	keep := make(map[uint32]bool, len(launched))
-	for _, pid := range launched {
-		keep[pid] = true
+	// Launched PIDs whose forks are recorded, with the times just before
+	// each launch of that PID (a PID can come back in a later round).
+	waiting := make(map[uint32][]uint64, len(launched))
+	forks := map[uint32][]uint64{}
+	for _, r := range all {
+		if r.Kind == KindFork {
+			forks[r.Pid] = append(forks[r.Pid], r.Time)
+		}
+	}
+	for _, l := range launched {
+		if slices.ContainsFunc(forks[l.pid], func(t uint64) bool { return t >= l.after }) {
+			waiting[l.pid] = append(waiting[l.pid], l.after)
+		} else {
+			keep[l.pid] = true
+		}
+	}
+	for _, w := range waiting {
+		slices.Sort(w)
 	}
 	out := all[:0]
 	for _, r := range all {
 		switch r.Kind {
 		case KindBenchStart, KindBenchStop:
 		case KindFork:
-			if !keep[r.Ppid] {
+			if w := waiting[r.Pid]; len(w) > 0 && r.Time >= w[0] {
+				waiting[r.Pid] = w[1:]
+				keep[r.Pid] = true
+			} else if keep[r.Ppid] {
+				keep[r.Pid] = true
+			} else {
+				delete(keep, r.Pid) // a reused PID, outside the tree
 				continue
 			}
-			keep[r.Pid] = true
+		case KindExit:
+			if !keep[r.Pid] {
+				continue
+			}
+			delete(keep, r.Pid)
 		default:
 			if !keep[r.Pid] {
 				continue
