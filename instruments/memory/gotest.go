@@ -104,7 +104,7 @@ func (in *Instrument) measureGo(ctx context.Context, t instruments.Target, env i
 			continue
 		}
 		env.Progress.Phase(pkg.ImportPath, "building")
-		bin := filepath.Join(binDir, fileName(pkg.ImportPath)+".test")
+		bin := filepath.Join(binDir, instruments.FileName(pkg.ImportPath, "pkg")+".test")
 		if err := gobench.BuildTestBinary(ctx, dir, baseEnv, g, pkg.ImportPath, bin); err != nil {
 			return out, err
 		}

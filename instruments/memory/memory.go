@@ -43,11 +43,12 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"strconv"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
@@ -210,17 +211,28 @@ func (in *Instrument) attachStacks(b *results.Benchmark, env instruments.Env, fi
 	return nil
 }
 
-// writeFoldedFile writes stacks to <profile>/memory/<name>.folded and returns
-// the path relative to the profile folder.
+// writeFoldedFile writes stacks to <profile>/memory/<name>.folded (or
+// <name>-2.folded, and so on, when another benchmark's name made the same
+// file name) and returns the path relative to the profile folder.
 func writeFoldedFile(profile, name string, stacks []StackBytes) (string, error) {
-	rel := filepath.Join("memory", fileName(name)+".folded")
-	p := filepath.Join(profile, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	base := instruments.FileName(name, "benchmark")
+	if err := os.MkdirAll(filepath.Join(profile, "memory"), 0o755); err != nil {
 		return "", fmt.Errorf("memory: %w", err)
 	}
-	f, err := os.Create(p)
-	if err != nil {
-		return "", fmt.Errorf("memory: %w", err)
+	var rel, p string
+	var f *os.File
+	for n := 1; ; n++ {
+		rel = filepath.Join("memory", base+".folded")
+		if n > 1 {
+			rel = filepath.Join("memory", base+"-"+strconv.Itoa(n)+".folded")
+		}
+		p = filepath.Join(profile, rel)
+		var err error
+		if f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("memory: %w", err)
+		}
 	}
 	if err := WriteFolded(f, stacks); err != nil {
 		f.Close()
@@ -230,19 +242,4 @@ func writeFoldedFile(profile, name string, stacks []StackBytes) (string, error) 
 		return "", fmt.Errorf("memory: write %s: %w", p, err)
 	}
 	return rel, nil
-}
-
-// fileName makes a benchmark name safe as a file name.
-func fileName(name string) string {
-	name = strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, name)
-	if name == "" || name == "." || name == ".." {
-		name = "benchmark"
-	}
-	return name
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -97,16 +98,25 @@ func TestWriteFolded(t *testing.T) {
 	}
 }
 
-func TestFileName(t *testing.T) {
-	for in, want := range map[string]string{
-		"bench_sort":           "bench_sort",
-		"pkg/sub::Bench[1/2]":  "pkg_sub__Bench_1_2_",
-		"":                     "benchmark",
-		"..":                   "benchmark",
-		"with space.and-dash_": "with_space.and-dash_",
-	} {
-		if got := fileName(in); got != want {
-			t.Errorf("fileName(%q) = %q, want %q", in, got, want)
+// TestFoldedFilesDoNotCollide: two benchmarks whose names make the same file
+// name get a file each.
+func TestFoldedFilesDoNotCollide(t *testing.T) {
+	dir := t.TempDir()
+	a, err := writeFoldedFile(dir, "bench[a/b]", []StackBytes{{Frames: []string{"main", "f"}, Bytes: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := writeFoldedFile(dir, "bench[a b]", []StackBytes{{Frames: []string{"main", "g"}, Bytes: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b || a != filepath.Join("memory", "bench_a_b.folded") || b != filepath.Join("memory", "bench_a_b-2.folded") {
+		t.Fatalf("files %q and %q", a, b)
+	}
+	for rel, want := range map[string]string{a: "main;f 1\n", b: "main;g 2\n"} {
+		got, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", rel, got, err, want)
 		}
 	}
 }

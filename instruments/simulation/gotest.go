@@ -68,7 +68,7 @@ func (in *Instrument) measureGo(ctx context.Context, p Probe, t instruments.Targ
 			continue
 		}
 		env.Progress.Phase(pkg.ImportPath, "building")
-		bin := filepath.Join(binDir, slug(pkg.ImportPath)+".test")
+		bin := filepath.Join(binDir, instruments.FileName(pkg.ImportPath, "pkg")+".test")
 		if err := buildTestBinary(ctx, dir, baseEnv, g, pkg.ImportPath, bin); err != nil {
 			return out, err
 		}

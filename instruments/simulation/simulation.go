@@ -307,7 +307,7 @@ func loadProfiles(dir string) ([]*callgrind.Profile, []string, error) {
 // named after the target, so that the files of one target are never mixed
 // with another's.
 func newOutDir(profileFolder, name string) (string, error) {
-	base := filepath.Join(profileFolder, "simulation", slug(name))
+	base := filepath.Join(profileFolder, "simulation", instruments.FileName(name, "target"))
 	dir := base
 	for i := 2; ; i++ {
 		err := os.MkdirAll(filepath.Dir(dir), 0o755)
@@ -322,19 +322,6 @@ func newOutDir(profileFolder, name string) (string, error) {
 		}
 		dir = fmt.Sprintf("%s-%d", base, i)
 	}
-}
-
-var slugRe = regexp.MustCompile(`[^A-Za-z0-9._=-]+`)
-
-func slug(s string) string {
-	s = strings.Trim(slugRe.ReplaceAllString(s, "_"), "_")
-	if len(s) > 80 {
-		s = s[:80]
-	}
-	if s == "" {
-		s = "target"
-	}
-	return s
 }
 
 func rel(base, path string) string {
@@ -456,7 +443,7 @@ func (in *Instrument) measureExec(ctx context.Context, p Probe, t instruments.Ta
 	}
 	st := Stats(in.opts.CostModel, total)
 	b.Simulation = &st
-	b.Profile, err = writeProfile(env.ProfileFolder, dir, slug(name), stacks, files)
+	b.Profile, err = writeProfile(env.ProfileFolder, dir, instruments.FileName(name, "target"), stacks, files)
 	if err != nil {
 		return nil, err
 	}
@@ -562,7 +549,7 @@ func (in *Instrument) measureEntrypoint(ctx context.Context, p Probe, t instrume
 			b := results.Benchmark{Name: uriName(uri), URI: uri}
 			st := Stats(in.opts.CostModel, CountsOf(part))
 			b.Simulation = &st
-			b.Profile, err = writeProfile(env.ProfileFolder, dir, slug(uri), part.Stacks(part.EventIndex("Ir"), callgrind.StackOptions{}), files[i:i+1])
+			b.Profile, err = writeProfile(env.ProfileFolder, dir, instruments.FileName(uri, "benchmark"), part.Stacks(part.EventIndex("Ir"), callgrind.StackOptions{}), files[i:i+1])
 			if err != nil {
 				return out, err
 			}

@@ -167,7 +167,7 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 	if stopHooks != nil {
 		sess := stopHooks()
 		if sess.ProtocolVersion != 0 || len(sess.Benchmarks) > 0 || len(sess.Errors) > 0 {
-			if err := hooks.WriteSession(filepath.Join(env.ProfileFolder, "hooks", dirName(t.Name)+".json"), sess); err != nil {
+			if err := hooks.WriteSession(filepath.Join(env.ProfileFolder, "hooks", instruments.FileName(t.Name, "target")+".json"), sess); err != nil {
 				warn(env, err.Error())
 			}
 		}

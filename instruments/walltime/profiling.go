@@ -3,7 +3,6 @@ package walltime
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
@@ -91,7 +90,7 @@ func (p *profiler) finish(s *perf.Session, t instruments.Target, env instruments
 		}
 		ps.SelectGoBenchmark(b.URI, b.Name)
 	}
-	dir := filepath.Join(env.ProfileFolder, "perf", dirName(t.Name))
+	dir := filepath.Join(env.ProfileFolder, "perf", instruments.FileName(t.Name, "target"))
 	arts, err := ps.WriteFiles(rec, dir, env.ProfileFolder, t.Name)
 	if err != nil {
 		env.Progress.Warn(fmt.Sprintf("profile of %s not written: %v", t.Name, err))
@@ -100,27 +99,6 @@ func (p *profiler) finish(s *perf.Session, t instruments.Target, env instruments
 	for i := range benches {
 		benches[i].Profile = arts.Profile(benches[i].URI, rec.Event)
 	}
-}
-
-// dirName makes a target name into a folder name.
-func dirName(name string) string {
-	var b strings.Builder
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-		if b.Len() >= 80 {
-			break
-		}
-	}
-	s := strings.Trim(b.String(), "._")
-	if s == "" {
-		return "target"
-	}
-	return s
 }
 
 // regionMarker bounds profiling with the instrument-hooks pipe: once an

@@ -248,7 +248,7 @@ func RunnerArgs(mode string, t instruments.Target, dir, cpus string, showOutput 
 // results come back through the target's profile subfolder.
 func (e *Executor) Execute(ctx context.Context, job run.Job) ([]results.Benchmark, error) {
 	t := job.Target
-	name := fmt.Sprintf("%02d-%s", job.Index+1, slug(t.Name))
+	name := fmt.Sprintf("%02d-%s", job.Index+1, instruments.FileName(t.Name, "target"))
 	dir := filepath.Join(job.ProfileFolder, "targets", name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("target profile folder: %w", err)
@@ -377,24 +377,6 @@ func anyFailed(bs []results.Benchmark) bool {
 		}
 	}
 	return false
-}
-
-// slug makes a file-name-safe version of a target name (as the run loop names
-// its sandbox records).
-func slug(name string) string {
-	var b strings.Builder
-	for _, r := range name {
-		if b.Len() >= 60 {
-			break
-		}
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
 }
 
 func shortID(id string) string {

@@ -294,30 +294,13 @@ func newSandbox(req Request, t instruments.Target, pf string, index int) (sandbo
 	if err != nil {
 		return nil, warnings, err
 	}
-	path := filepath.Join(pf, "sandbox", fmt.Sprintf("%02d-%s.json", index+1, slug(t.Name)))
+	path := filepath.Join(pf, "sandbox", fmt.Sprintf("%02d-%s.json", index+1, instruments.FileName(t.Name, "target")))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
 		if err := sandbox.WriteSpec(path, spec); err != nil {
 			warnings = append(warnings, fmt.Sprintf("could not keep the sandbox spec: %v", err))
 		}
 	}
 	return sb, warnings, nil
-}
-
-// slug makes a file-name-safe version of a benchmark name.
-func slug(name string) string {
-	var b strings.Builder
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-		if b.Len() >= 60 {
-			break
-		}
-	}
-	return b.String()
 }
 
 // renderFlamegraphs draws the SVG of every benchmark whose instrument wrote

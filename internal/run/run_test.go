@@ -26,17 +26,6 @@ func TestBenchmarkEnv(t *testing.T) {
 	}
 }
 
-func TestSlug(t *testing.T) {
-	for in, want := range map[string]string{"primes 2M": "primes_2M", "a/b::c": "a_b__c", "ok-1.2": "ok-1.2"} {
-		if got := slug(in); got != want {
-			t.Errorf("slug(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := slug(strings.Repeat("x", 200)); len(got) > 60 {
-		t.Errorf("slug not bounded: %d", len(got))
-	}
-}
-
 func TestRenderFlamegraphs(t *testing.T) {
 	pf := t.TempDir()
 	os.WriteFile(filepath.Join(pf, "b.folded"), []byte("main;work 30\nmain;idle 10\n"), 0o644)
