@@ -38,3 +38,24 @@ func TestKeepLaunchedFollowsPIDsFromForkToExit(t *testing.T) {
 		t.Errorf("kept records at times %v, want %v", times, want)
 	}
 }
+
+// TestLateMarkPutBackInPlace: a benchmark mark handed to the poller late
+// (after records with later times were processed) still opens its region
+// before them.
+func TestLateMarkPutBackInPlace(t *testing.T) {
+	done := []Record{
+		{Kind: KindFork, Pid: 100, Ppid: 10, Time: 1},
+		{Kind: KindSample, Pid: 100, Time: 5},
+		{Kind: KindSample, Pid: 100, Time: 6},
+		{Kind: KindBenchStart, Name: "late", Time: 4}, // processed after the samples
+		{Kind: KindBenchStop, Time: 7},
+	}
+	got := finalRecords(done, []launch{{pid: 100, after: 0}})
+	var kinds []Kind
+	for _, r := range got {
+		kinds = append(kinds, r.Kind)
+	}
+	if want := []Kind{KindFork, KindBenchStart, KindSample, KindSample, KindBenchStop}; !slices.Equal(kinds, want) {
+		t.Errorf("kinds in order %v, want %v", kinds, want)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/flamegraph"
 )
@@ -315,29 +316,13 @@ func writeFile(path string, write func(io.Writer) error) error {
 }
 
 // fileName makes a benchmark URI into a file name: the part after the first
-// "::" (the benchmark's name without its file), with anything but letters,
-// digits and ._- replaced.
+// "::" (the benchmark's name without its file), as instruments.FileName
+// makes it.
 func fileName(uri string) string {
 	if i := strings.Index(uri, "::"); i >= 0 && i+2 < len(uri) {
 		uri = uri[i+2:]
 	}
-	var b strings.Builder
-	for _, r := range uri {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-		if b.Len() >= 100 {
-			break
-		}
-	}
-	s := strings.Trim(b.String(), "._")
-	if s == "" {
-		s = "benchmark"
-	}
-	return s
+	return instruments.FileName(uri, "benchmark")
 }
 
 func sortedKeys[V any](m map[uint32]V) []uint32 {

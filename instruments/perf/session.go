@@ -410,15 +410,7 @@ func (s *Session) poll() {
 // the processed ones, replaying side-band records and unwinding DWARF
 // samples on the way.
 func (s *Session) process(limit uint64) {
-	slices.SortStableFunc(s.pending, func(a, b Record) int {
-		switch {
-		case a.Time < b.Time:
-			return -1
-		case a.Time > b.Time:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(s.pending, byTime)
 	n, _ := slices.BinarySearchFunc(s.pending, limit, func(r Record, limit uint64) int {
 		if r.Time < limit {
 			return -1
@@ -437,6 +429,16 @@ func (s *Session) process(limit uint64) {
 	rest := copy(s.pending, s.pending[n:])
 	clear(s.pending[rest:])
 	s.pending = s.pending[:rest]
+}
+
+func byTime(a, b Record) int {
+	switch {
+	case a.Time < b.Time:
+		return -1
+	case a.Time > b.Time:
+		return 1
+	}
+	return 0
 }
 
 // perfContextMax is PERF_CONTEXT_MAX: callchain entries at or above it are
@@ -569,10 +571,20 @@ func (s *Session) Stop() (*Recording, error) {
 	}
 
 	rec := &Recording{Event: s.cfg.Event, Unwinding: s.cfg.Unwinding, Frequency: s.cfg.Frequency, Lost: s.lost.Load()}
-	rec.Records = keepLaunched(s.done, s.launched)
+	rec.Records = finalRecords(s.done, s.launched)
 	s.done = nil
 	rec.objs = s.objs
 	return rec, nil
+}
+
+// finalRecords puts the processed records in time order and keeps those of
+// the launched processes. A mark whose goroutine was descheduled between
+// taking its time and handing it over can reach the poller after records
+// with later times were processed: the sort puts it back in its place
+// (everything else is in order already).
+func finalRecords(done []Record, launched []launch) []Record {
+	slices.SortStableFunc(done, byTime)
+	return keepLaunched(done, launched)
 }
 
 // keepLaunched keeps the records of the launched processes and of their
