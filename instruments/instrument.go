@@ -80,6 +80,14 @@ type ThreadLauncher interface {
 	ForkThread() int
 }
 
+// ForkClock is implemented by Launchers that fork on another thread than
+// their caller's (a sandbox's launcher thread): ForkedAt is when the last
+// Start forked, read on that thread just before the fork, so that a timed
+// round can leave the hand-off to that thread out. Zero when unknown.
+type ForkClock interface {
+	ForkedAt() time.Time
+}
+
 // LauncherFunc adapts a function to a Launcher.
 type LauncherFunc func(*exec.Cmd) error
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +40,12 @@ type launcher struct {
 
 type launchReq struct {
 	cmd *exec.Cmd
-	err chan error
+	res chan launchRes
+}
+
+type launchRes struct {
+	err error
+	at  time.Time // just before the fork, on the launcher thread
 }
 
 // threadPlacement moves the calling thread (by TID) into the sandbox and
@@ -116,16 +122,19 @@ func (l *launcher) run(cpus CPUSet, place threadPlacement, ready chan<- error) {
 	l.tid = tid
 	ready <- nil
 	for r := range l.reqs {
-		r.err <- r.cmd.Start()
+		at := time.Now()
+		r.res <- launchRes{err: r.cmd.Start(), at: at}
 	}
 	l.done <- restore()
 }
 
 // start runs cmd.Start on the launcher thread.
-func (l *launcher) start(cmd *exec.Cmd) error {
-	errc := make(chan error, 1)
-	l.reqs <- launchReq{cmd: cmd, err: errc}
-	return <-errc
+// It returns the time read on that thread just before the fork.
+func (l *launcher) start(cmd *exec.Cmd) (time.Time, error) {
+	res := make(chan launchRes, 1)
+	l.reqs <- launchReq{cmd: cmd, res: res}
+	r := <-res
+	return r.at, r.err
 }
 
 // stop takes the thread out of the sandbox and ends the launcher. Start must

@@ -71,8 +71,9 @@ type local struct {
 	v2fd     int // cgroup2 directory to clone children into, -1 if none
 	l        *launcher
 
-	mu     sync.Mutex
-	closed bool
+	mu       sync.Mutex
+	closed   bool
+	forkedAt time.Time // of the last Start
 }
 
 var cgroupSeq atomic.Int64
@@ -305,7 +306,18 @@ func (s *local) Start(cmd *exec.Cmd) error {
 			cmd.SysProcAttr.CgroupFD = s.v2fd
 		}
 	}
-	return s.l.start(cmd)
+	at, err := s.l.start(cmd)
+	s.forkedAt = at
+	return err
+}
+
+// ForkedAt is when the last Start forked, read on the launcher thread just
+// before the fork (instruments.ForkClock): a round timed from there leaves
+// out the hand-off to that thread.
+func (s *local) ForkedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.forkedAt
 }
 
 // Usage reports the cgroup's CPU time and peak memory so far (zero for the

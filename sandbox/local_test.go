@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codspeed-go/codspeed-go/instruments"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -82,9 +83,16 @@ func TestLocalV1Pinned(t *testing.T) {
 	if spec.Linux.CgroupsPath != u.Cgroup || spec.Linux.Resources.CPU.Mems == "" {
 		t.Errorf("spec not updated: cgroupsPath %q mems %q", spec.Linux.CgroupsPath, spec.Linux.Resources.CPU.Mems)
 	}
+	before := time.Now()
 	cgs, status := observe(t, s)
 	if got := statusField(t, status, "Cpus_allowed_list"); got != cpus.String() {
 		t.Errorf("child affinity %s, want %s", got, cpus)
+	}
+	// The fork time, read on the launcher thread, is what walltime rounds
+	// start from.
+	fc, ok := s.(instruments.ForkClock)
+	if !ok || !fc.ForkedAt().After(before) || !fc.ForkedAt().Before(time.Now()) {
+		t.Errorf("ForkedAt: launcher %T, clock %v, want between %v and now", s, ok, before)
 	}
 	for _, ctrl := range []string{"cpuset", "cpuacct", "memory"} {
 		p, ok := cgroupPathOf(cgs, ctrl)

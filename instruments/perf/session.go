@@ -290,7 +290,7 @@ func (s *Session) Launcher(inner instruments.Launcher) instruments.Launcher {
 	if inner == nil {
 		inner = instruments.Direct
 	}
-	return instruments.LauncherFunc(func(cmd *exec.Cmd) error {
+	return &profilingLauncher{inner: inner, start: func(cmd *exec.Cmd) error {
 		if !s.external && unix.Gettid() != s.tid {
 			return errors.New("perf: the profiling launcher was used from another goroutine than the one that started the session")
 		}
@@ -302,7 +302,23 @@ func (s *Session) Launcher(inner instruments.Launcher) instruments.Launcher {
 		s.launched = append(s.launched, launch{pid: uint32(cmd.Process.Pid), after: before})
 		s.mu.Unlock()
 		return nil
-	})
+	}}
+}
+
+// profilingLauncher is the Session's Launcher; it passes on the inner
+// launcher's fork clock (instruments.ForkClock), if it has one.
+type profilingLauncher struct {
+	inner instruments.Launcher
+	start func(*exec.Cmd) error
+}
+
+func (l *profilingLauncher) Start(cmd *exec.Cmd) error { return l.start(cmd) }
+
+func (l *profilingLauncher) ForkedAt() time.Time {
+	if fc, ok := l.inner.(instruments.ForkClock); ok {
+		return fc.ForkedAt()
+	}
+	return time.Time{}
 }
 
 // Enable switches sampling on in every process that inherited the events

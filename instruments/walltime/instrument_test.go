@@ -1,9 +1,14 @@
 package walltime
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
 )
 
 // The runner's own merged results from an earlier run in a reused profile
@@ -36,5 +41,40 @@ func TestLastValue(t *testing.T) {
 	}
 	if lastValue([]string{"A=1"}, "GOFLAGS") != "" {
 		t.Fatal("absent key")
+	}
+}
+
+// slowHandOff is a launcher whose hand-off to its forking thread takes
+// delay, and that tells when it forked (instruments.ForkClock).
+type slowHandOff struct {
+	delay time.Duration
+	at    time.Time
+}
+
+func (l *slowHandOff) Start(cmd *exec.Cmd) error {
+	time.Sleep(l.delay)
+	l.at = time.Now()
+	return cmd.Start()
+}
+
+func (l *slowHandOff) ForkedAt() time.Time { return l.at }
+
+// TestRoundTimedFromTheFork: a round is timed from the launcher's fork, so
+// its hand-off to a launcher thread is not in the figure.
+func TestRoundTimedFromTheFork(t *testing.T) {
+	const delay = 200 * time.Millisecond
+	l := &slowHandOff{delay: delay}
+	r, err := newRoundRunner(instruments.Target{Name: "true", Command: "true", Args: []string{"true"}}, instruments.Env{Launcher: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	d, err := r.round(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// `true` takes about a millisecond; the hand-off alone takes 200.
+	if d >= delay {
+		t.Errorf("round of `true` took %v: the launcher's hand-off (%v) is in it", d, delay)
 	}
 }
