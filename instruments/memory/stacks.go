@@ -53,13 +53,25 @@ type MapsSyntaxError struct {
 
 func (e *MapsSyntaxError) Error() string { return fmt.Sprintf("maps:%d: %s", e.Line, e.Msg) }
 
+// readMaps reads the mappings of process pid.
+//
+// A process that has exited but is not yet reaped (a zombie) has no address
+// space: its maps file reads empty, without an error. That is an error here,
+// so that callers keep the maps they saw while it lived instead of
+// replacing them with nothing (which left every frame of its stacks
+// unsymbolized when the poller caught a process between its exit and its
+// reaping).
 func readMaps(pid int) ([]mapping, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/maps", pid))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return parseMaps(f)
+	ms, err := parseMaps(f)
+	if err == nil && len(ms) == 0 {
+		err = fmt.Errorf("process %d has no address space (it exited)", pid)
+	}
+	return ms, err
 }
 
 // parseMaps reads the format of proc(5) /proc/<pid>/maps:

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseMaps(t *testing.T) {
@@ -118,5 +121,26 @@ func TestFoldedFilesDoNotCollide(t *testing.T) {
 		if err != nil || string(got) != want {
 			t.Errorf("%s = %q, %v; want %q", rel, got, err, want)
 		}
+	}
+}
+
+// TestReadMapsOfZombie: an exited, unreaped process has an empty maps file;
+// readMaps says so rather than return no mappings.
+func TestReadMapsOfZombie(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	// Wait for it to exit without reaping it.
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := readMaps(cmd.Process.Pid); err == nil {
+		t.Fatalf("readMaps of a zombie = %d mappings, nil error; want an error", len(ms))
+	}
+	if ms, err := readMaps(os.Getpid()); err != nil || len(ms) == 0 {
+		t.Fatalf("readMaps of self = %d mappings, %v", len(ms), err)
 	}
 }
