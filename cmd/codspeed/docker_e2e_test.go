@@ -726,3 +726,45 @@ benchmarks:
 		t.Errorf("host config: privileged=%v pid=%q network=%q add=%v, want pid host, add %v", hc.Privileged, hc.PidMode, hc.NetworkMode, hc.CapAdd, want)
 	}
 }
+
+// TestComposeStack: compose.yaml as the README shows it, with docker-compose
+// (or the compose plugin): the runner service measures a benchmark of the
+// mounted workspace and the results land in the workspace on the host. The
+// project folder is a copy (compose.yaml, the seccomp profile it names, a
+// static primes), so nothing is written into this repository.
+func TestComposeStack(t *testing.T) {
+	needEngine(t)
+	compose := []string{"docker-compose"}
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		if exec.Command("docker", "compose", "version").Run() != nil {
+			t.Skip("neither docker-compose nor the docker compose plugin is installed (apt-get install docker-compose)")
+		}
+		compose = []string{"docker", "compose"}
+	}
+	image := runnerImage(t)
+	proj := t.TempDir()
+	copyFile(t, "../../compose.yaml", filepath.Join(proj, "compose.yaml"), 0o644)
+	copyFile(t, "../../sandbox/docker/seccomp.json", filepath.Join(proj, "sandbox", "docker", "seccomp.json"), 0o644)
+	copyFile(t, primesStatic(t), filepath.Join(proj, "primes"), 0o755)
+	// Engines before 23.0 reject PERFMON/BPF by name: the legacy service.
+	service := "codspeed"
+	if !engine.KnowsPerfmonCaps {
+		service = "codspeed-legacy"
+	}
+	for _, mode := range []string{results.Simulation, results.Walltime} {
+		args := append(slices.Clone(compose[1:]), "-f", filepath.Join(proj, "compose.yaml"), "-p", "codspeed-e2e",
+			"run", "--rm", service, "exec", "--mode", mode, "--warmup-time", "0", "--max-rounds", "5",
+			"--name", "primes-compose-"+mode, "--", "./primes", "100000")
+		cmd := exec.Command(compose[0], args...)
+		cmd.Dir = proj
+		cmd.Env = append(os.Environ(), "CODSPEED_IMAGE="+image)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", compose[0], strings.Join(args, " "), err, out)
+		}
+		if !strings.Contains(string(out), "primes-compose-"+mode) {
+			t.Errorf("%s: no table naming the benchmark:\n%s", mode, out)
+		}
+		hostResult(t, proj, mode, "primes-compose-"+mode)
+	}
+}
