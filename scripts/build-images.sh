@@ -4,8 +4,11 @@
 #
 #   codspeed-go:latest   the runner (root Dockerfile), for the engine's own architecture
 #   codspeed-go:go       the runner plus the host's Go toolchain (images/go/Dockerfile)
-#   linux/arm64          with buildx only (docker buildx build --platform linux/arm64); engines
-#                        without buildx (Debian's docker.io) get a message instead
+#   codspeed-go:latest-<other arch>   the runner for the other architecture (arm64 on amd64): with
+#                        buildx, docker buildx build --platform; without it (Debian's docker.io), the
+#                        classic builder FROM a base image of that architecture that
+#                        scripts/docker-engine.sh makes offline (debootstrap under qemu-user), the
+#                        build's RUN steps running under qemu-user too
 #
 # No registry is needed: the base image is the one scripts/docker-engine.sh imports, and the Go
 # toolchain is staged from the host (`go env GOROOT`) into images/go/go.
@@ -24,7 +27,13 @@ if docker buildx version >/dev/null 2>&1; then
 		docker buildx build --platform "linux/$a" --load -t "$tag:latest-$a" .
 	done
 else
-	echo "build-images: no docker buildx here; built only linux/$arch (the arm64 binary is in bin/)" >&2
+	base=${CODSPEED_BASE_IMAGE:-debian:bookworm-slim}
+	for a in amd64 arm64; do
+		[ "$a" = "$arch" ] && continue
+		[ -f "bin/codspeed-linux-$a" ] || { echo "build-images: bin/codspeed-linux-$a missing" >&2; exit 1; }
+		scripts/docker-engine.sh base "$a"
+		docker build --build-arg BASE="$base-$a" --build-arg BUILDER="$base-$a" -t "$tag:latest-$a" .
+	done
 fi
 
 goroot=$(go env GOROOT)

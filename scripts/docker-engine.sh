@@ -3,6 +3,9 @@
 #
 #   scripts/docker-engine.sh [start]   install docker.io if missing, start dockerd if no engine answers,
 #                                      and make debian:bookworm-slim offline if the engine lacks it
+#   scripts/docker-engine.sh base ARCH make the base image for another architecture (arm64 on an amd64
+#                                      host), tagged debian:bookworm-slim-ARCH: debootstrap runs its
+#                                      second stage under qemu-user (binfmt_misc, registered here)
 #   scripts/docker-engine.sh stop      stop the dockerd this script started (no-op otherwise)
 #   scripts/docker-engine.sh status    exit 0 when an engine answers
 #
@@ -25,7 +28,9 @@ suite=bookworm
 packages=valgrind,linux-perf,ca-certificates
 pidfile=/run/codspeed-dockerd.pid
 logfile=/var/log/codspeed-dockerd.log
-rootfs_tar=$cache_dir/$suite-minbase-$(echo "$packages" | tr ',' '-')-$(dpkg --print-architecture).tar
+host_arch=$(dpkg --print-architecture)
+rootfs_name() { echo "$cache_dir/$suite-minbase-$(echo "$packages" | tr ',' '-')-$1.tar"; }
+rootfs_tar=$(rootfs_name "$host_arch")
 
 log() { echo "docker-engine: $*" >&2; }
 
@@ -85,27 +90,72 @@ make_base_image() {
 		log "base image $base_image present"
 		return
 	fi
-	if [ ! -s "$rootfs_tar" ]; then
-		need_root "debootstrap"
-		command -v debootstrap >/dev/null 2>&1 ||
-			DEBIAN_FRONTEND=noninteractive apt-get install -y debootstrap >/dev/null
-		mkdir -p "$cache_dir"
-		dir=$(mktemp -d "$cache_dir/rootfs.XXXXXX")
-		log "debootstrap $suite ($packages) into $dir (takes about 90 s the first time)"
-		if ! debootstrap --variant=minbase --include="$packages" "$suite" "$dir" "$mirror" >"$dir.log" 2>&1; then
-			log "debootstrap failed; last log lines:"
-			tail -n 20 "$dir.log" >&2
-			rm -rf "$dir"
-			exit 1
-		fi
-		# Smaller image: apt lists and caches are not needed at run time.
-		rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
-		tar -C "$dir" --numeric-owner -cf "$rootfs_tar.tmp" .
-		mv "$rootfs_tar.tmp" "$rootfs_tar"
-		rm -rf "$dir" "$dir.log"
-	fi
+	make_rootfs "$host_arch" "$rootfs_tar"
 	log "importing $rootfs_tar as $base_image"
 	docker import --change 'CMD ["/bin/bash"]' "$rootfs_tar" "$base_image" >/dev/null
+}
+
+# make_rootfs ARCH TAR: debootstrap the base system of ARCH into the tarball TAR (cached).
+make_rootfs() {
+	[ -s "$2" ] && return
+	need_root "debootstrap"
+	command -v debootstrap >/dev/null 2>&1 ||
+		DEBIAN_FRONTEND=noninteractive apt-get install -y debootstrap >/dev/null
+	mkdir -p "$cache_dir"
+	dir=$(mktemp -d "$cache_dir/rootfs.XXXXXX")
+	log "debootstrap $suite/$1 ($packages) into $dir (about 90 s natively, 150 s under qemu, the first time)"
+	if ! debootstrap --arch="$1" --variant=minbase --include="$packages" "$suite" "$dir" "$mirror" >"$dir.log" 2>&1; then
+		log "debootstrap failed; last log lines:"
+		tail -n 20 "$dir.log" >&2
+		rm -rf "$dir"
+		exit 1
+	fi
+	# Smaller image: apt lists and caches are not needed at run time.
+	rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+	tar -C "$dir" --numeric-owner -cf "$2.tmp" .
+	mv "$2.tmp" "$2"
+	rm -rf "$dir" "$dir.log"
+}
+
+# qemu_binfmt ARCH: let the kernel run ARCH programs through Debian's qemu-user-static, with the
+# F flag (the interpreter is opened now, so it works inside chroots and containers too).
+qemu_binfmt() {
+	case "$1" in
+	arm64) q=aarch64 ;;
+	amd64) q=x86_64 ;;
+	*) q=$1 ;;
+	esac
+	conf=/usr/lib/binfmt.d/qemu-$q.conf
+	[ -f "$conf" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-user-static >/dev/null
+	[ -f "$conf" ] || { log "no $conf (qemu-user-static) to run $1 programs"; exit 1; }
+	[ -f /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+	[ -f "/proc/sys/fs/binfmt_misc/qemu-$q" ] || cat "$conf" >/proc/sys/fs/binfmt_misc/register
+}
+
+# make_foreign_base ARCH: the base image for ARCH, tagged $base_image-ARCH. `docker import
+# --platform` is ignored by engines without experimental features, so the image is loaded from an
+# image archive written here, whose config says the architecture.
+make_foreign_base() {
+	tag=$base_image-$1
+	if docker image inspect "$tag" >/dev/null 2>&1; then
+		log "base image $tag present"
+		return
+	fi
+	need_root "make a $1 base image"
+	[ "$1" = "$host_arch" ] || qemu_binfmt "$1"
+	tar=$(rootfs_name "$1")
+	make_rootfs "$1" "$tar"
+	work=$(mktemp -d)
+	ln -s "$tar" "$work/layer.tar"
+	diff=$(sha256sum "$tar" | cut -d' ' -f1)
+	printf '{"architecture":"%s","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/bash"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"debootstrap --arch=%s --variant=minbase %s"}]}' \
+		"$1" "$diff" "$1" "$suite" >"$work/config.json"
+	cfg=$(sha256sum "$work/config.json" | cut -d' ' -f1)
+	mv "$work/config.json" "$work/$cfg.json"
+	printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["layer.tar"]}]' "$cfg" "$tag" >"$work/manifest.json"
+	log "loading $tar as $tag"
+	tar -C "$work" -chf - manifest.json "$cfg.json" layer.tar | docker load >/dev/null
+	rm -rf "$work"
 }
 
 stop_engine() {
@@ -132,10 +182,16 @@ start)
 	start_engine
 	make_base_image
 	;;
+base)
+	[ -n "${2:-}" ] || { echo "usage: $0 base ARCH" >&2; exit 2; }
+	install_engine
+	start_engine
+	make_foreign_base "$2"
+	;;
 stop) stop_engine ;;
 status) engine_answers ;;
 *)
-	echo "usage: $0 [start|stop|status]" >&2
+	echo "usage: $0 [start|stop|status|base ARCH]" >&2
 	exit 2
 	;;
 esac

@@ -768,3 +768,69 @@ func TestComposeStack(t *testing.T) {
 		hostResult(t, proj, mode, "primes-compose-"+mode)
 	}
 }
+
+// TestDockerRunnerImageArm64: the linux/arm64 runner image, built on an
+// amd64 host the way `make images` does without buildx (the classic builder
+// FROM an arm64 base image that scripts/docker-engine.sh makes offline; RUN
+// steps under qemu-user), runs a walltime benchmark under qemu-user and its
+// results, written by the arm64 runner, land on the host. (Perf and valgrind
+// are not usable under qemu-user; the image carries them for arm64 hosts.)
+func TestDockerRunnerImageArm64(t *testing.T) {
+	needEngine(t)
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("this test builds the arm64 image from an amd64 host; here GOARCH=%s", runtime.GOARCH)
+	}
+	const base = "debian:bookworm-slim-arm64"
+	if os.Getenv("CODSPEED_DOCKER_TESTS") == "1" {
+		if out, err := exec.Command("../../scripts/docker-engine.sh", "base", "arm64").CombinedOutput(); err != nil {
+			t.Fatalf("scripts/docker-engine.sh base arm64: %v\n%s", err, out)
+		}
+	} else if exec.Command("docker", "image", "inspect", base).Run() != nil {
+		t.Skipf("no %s image (scripts/docker-engine.sh base arm64 makes it; CODSPEED_DOCKER_TESTS=1 runs it)", base)
+	}
+
+	ctxDir := t.TempDir()
+	for _, f := range []string{"Dockerfile", ".dockerignore"} {
+		copyFile(t, filepath.Join("../..", f), filepath.Join(ctxDir, f), 0o644)
+	}
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(ctxDir, "bin", "codspeed-linux-arm64"), "./cmd/codspeed")
+	build.Dir = "../.."
+	build.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("cross-compile the arm64 runner: %v\n%s", err, out)
+	}
+	const image = "codspeed-go-test/runner-e2e:arm64"
+	o, err := docker.NewOrchestrator(context.Background(), docker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	var progress bytes.Buffer
+	if err := o.EnsureImage(context.Background(), image, &docker.BuildSpec{Context: ctxDir, Args: map[string]string{"BASE": base, "BUILDER": base}}, &progress); err != nil {
+		t.Fatalf("build the arm64 runner image: %v\n%s", err, progress.String())
+	}
+	if arch := strings.TrimSpace(string(must(exec.Command("docker", "image", "inspect", "--format", "{{.Architecture}}", image).Output()))); arch != "arm64" {
+		t.Fatalf("image architecture %q, want arm64", arch)
+	}
+
+	ws := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", ws).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v %s", err, out)
+	}
+	out, err := exec.Command("docker", "run", "--rm", "--platform", "linux/arm64", "-v", ws+":/src", "-w", "/src", "--network", "none", image,
+		"exec", "--mode", "walltime", "--enable-perf=false", "--warmup-time", "0", "--max-rounds", "3", "--name", "arm64-true", "--", "true").CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker run (arm64 under qemu-user): %v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(ws, ".codspeed", "runs", "*", "walltime", "results", "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("want one results file on the host, got %v\n%s", files, out)
+	}
+	f, err := results.ReadResults(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Run == nil || f.Run.Host.Arch != "arm64" || len(f.Benchmarks) != 1 || f.Benchmarks[0].Stats == nil || f.Benchmarks[0].Stats.Rounds != 3 {
+		t.Fatalf("results: run %+v, benchmarks %+v", f.Run, f.Benchmarks)
+	}
+}

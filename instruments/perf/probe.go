@@ -84,10 +84,13 @@ func explain(err error, paranoid int) error {
 	inContainer := runningInContainer()
 	switch errno {
 	case unix.ENOSYS:
+		// ENOSYS also comes from user-mode emulators (qemu-user runs
+		// foreign-architecture containers and has no perf_event_open).
+		const emulated = "; or this program runs under an emulator without perf events (qemu-user, as for a foreign-architecture image): profile on a host of its architecture"
 		if st.seccomp {
-			return fmt.Errorf("perf: perf_event_open is blocked by a seccomp filter (%v): %s: %w: %w", err, seccompHint(inContainer), ErrNotPermitted, instruments.ErrNotSupported)
+			return fmt.Errorf("perf: perf_event_open is blocked by a seccomp filter (%v): %s%s: %w: %w", err, seccompHint(inContainer), emulated, ErrNotPermitted, instruments.ErrNotSupported)
 		}
-		return fmt.Errorf("perf: this kernel has no perf events (%v): build it with CONFIG_PERF_EVENTS: %w", err, instruments.ErrNotSupported)
+		return fmt.Errorf("perf: this kernel has no perf events (%v): build it with CONFIG_PERF_EVENTS%s: %w", err, emulated, instruments.ErrNotSupported)
 	case unix.EACCES, unix.EPERM:
 		privileged := st.capPerfmon || st.capSysAdmin
 		if st.seccomp && (privileged || paranoid <= 2) {
