@@ -247,13 +247,25 @@ static __always_inline void record_stack(void *ctx, struct config *cfg, struct c
 static __always_inline struct proc_val *current_proc(struct counters *c, struct config *cfg, __u32 tgid)
 {
 	struct proc_val *pv = bpf_map_lookup_elem(&procs, &tgid);
-	if (pv && pv->generation == cfg->generation)
+	if (pv) {
+		if (pv->generation != cfg->generation) {
+			// Left from an earlier region (user space clears the map
+			// when a region starts; a call that straddled the start
+			// can still get here): start it afresh, in place.
+			pv->live = 0;
+			pv->image = (__u32)__sync_add_and_fetch(&c->images, 1);
+			pv->generation = cfg->generation;
+		}
 		return pv;
+	}
 	struct proc_val init = {
 		.image = (__u32)__sync_add_and_fetch(&c->images, 1),
 		.generation = cfg->generation,
 	};
-	bpf_map_update_elem(&procs, &tgid, &init, BPF_ANY);
+	// NOEXIST: when two threads of the process get here at once, the
+	// second keeps the first's record (replacing it would drop the bytes
+	// the first already added to it).
+	bpf_map_update_elem(&procs, &tgid, &init, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&procs, &tgid);
 }
 
