@@ -95,8 +95,13 @@ func TestGoTestPerOp(t *testing.T) {
 				if !strings.HasSuffix(b.URI, tt.uriFile+"::"+strings.ReplaceAll(b.Name, "/", "::")) {
 					t.Errorf("%s: URI %q does not name %s", b.Name, b.URI, tt.uriFile)
 				}
-				// -benchmem truncates allocs/op to an integer.
-				if m.AllocCalls < nat.AllocsPerOp-0.05 || m.AllocCalls >= nat.AllocsPerOp+1 {
+				// -benchmem truncates allocs/op to an integer. The runtime's
+				// own allocations (GC workers started, sync.Pool emptied at
+				// each GC) differ by a few tens between two runs of one
+				// binary; over the fewest iterations measured here (about
+				// 400 for BenchmarkCount) that is up to ±0.05 an op, seen as
+				// 111.047 and 2.999 under load.
+				if m.AllocCalls < nat.AllocsPerOp-0.1 || m.AllocCalls >= nat.AllocsPerOp+1 {
 					t.Errorf("%s: %.3f allocs/op, go test -benchmem says %v", b.Name, m.AllocCalls, nat.AllocsPerOp)
 				}
 				if w, ok := tt.want[b.Name]; ok {
