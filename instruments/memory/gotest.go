@@ -95,7 +95,7 @@ func (in *Instrument) measureGo(ctx context.Context, t instruments.Target, env i
 		}
 	}()
 	var out []results.Benchmark
-	for _, pkg := range pkgs {
+	for pi, pkg := range pkgs {
 		decls, matched, err := pkg.MatchingBenchmarks(top)
 		if err != nil {
 			return out, err
@@ -104,7 +104,10 @@ func (in *Instrument) measureGo(ctx context.Context, t instruments.Target, env i
 			continue
 		}
 		env.Progress.Phase(pkg.ImportPath, "building")
-		bin := filepath.Join(binDir, instruments.FileName(pkg.ImportPath, "pkg")+".test")
+		// Numbered: import paths that share their first 80 bytes make
+		// the same FileName, and a second binary at the same path would
+		// be taken for the first (the memory session caches scans by path).
+		bin := filepath.Join(binDir, fmt.Sprintf("%03d-%s.test", pi+1, instruments.FileName(pkg.ImportPath, "pkg")))
 		if err := gobench.BuildTestBinary(ctx, dir, baseEnv, g, pkg.ImportPath, bin); err != nil {
 			return out, err
 		}

@@ -31,6 +31,7 @@ type memtrackCounters struct {
 	Untracked   uint64
 	StackErrors uint64
 	Images      uint64
+	ExecLost    uint64
 }
 
 type memtrackPending struct {
@@ -81,6 +82,7 @@ const (
 	memtrackMapConfigMap        = "config_map"
 	memtrackMapCountersMap      = "counters_map"
 	memtrackMapExecEvents       = "exec_events"
+	memtrackMapExitEvents       = "exit_events"
 	memtrackMapLiveMap          = "live_map"
 	memtrackMapPendingMap       = "pending_map"
 	memtrackMapProcs            = "procs"
@@ -154,6 +156,7 @@ type memtrackMapSpecs struct {
 	ConfigMap   *ebpf.MapSpec `ebpf:"config_map"`
 	CountersMap *ebpf.MapSpec `ebpf:"counters_map"`
 	ExecEvents  *ebpf.MapSpec `ebpf:"exec_events"`
+	ExitEvents  *ebpf.MapSpec `ebpf:"exit_events"`
 	LiveMap     *ebpf.MapSpec `ebpf:"live_map"`
 	PendingMap  *ebpf.MapSpec `ebpf:"pending_map"`
 	Procs       *ebpf.MapSpec `ebpf:"procs"`
@@ -191,6 +194,7 @@ type memtrackMaps struct {
 	ConfigMap   *ebpf.Map `ebpf:"config_map"`
 	CountersMap *ebpf.Map `ebpf:"counters_map"`
 	ExecEvents  *ebpf.Map `ebpf:"exec_events"`
+	ExitEvents  *ebpf.Map `ebpf:"exit_events"`
 	LiveMap     *ebpf.Map `ebpf:"live_map"`
 	PendingMap  *ebpf.Map `ebpf:"pending_map"`
 	Procs       *ebpf.Map `ebpf:"procs"`
@@ -204,6 +208,7 @@ func (m *memtrackMaps) Close() error {
 		m.ConfigMap,
 		m.CountersMap,
 		m.ExecEvents,
+		m.ExitEvents,
 		m.LiveMap,
 		m.PendingMap,
 		m.Procs,

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -61,6 +62,10 @@ type preloader struct {
 	mem     []byte
 	page    *sharedPage
 	slots   []procSlot
+
+	// mu orders start (a region opening) and release (the event
+	// goroutine settling a process that ended).
+	mu sync.Mutex
 }
 
 func newPreloader() (*preloader, error) {
@@ -132,8 +137,13 @@ func (p *preloader) env(cmdEnv []string) []string {
 // start zeroes the counters and opens a region; samplePeriod 0 records no
 // stacks.
 func (p *preloader) start(generation uint32, samplePeriod uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	pg := p.page
 	atomic.StoreUint32(&pg.Enabled, 0)
+	// The new generation first: from now on, blocks of the previous
+	// region no longer come off the books of this one when freed.
+	atomic.StoreUint32(&pg.Generation, generation)
 	atomic.StoreUint64(&pg.AllocCalls, 0)
 	atomic.StoreUint64(&pg.FreeCalls, 0)
 	atomic.StoreUint64(&pg.TotalBytes, 0)
@@ -144,7 +154,6 @@ func (p *preloader) start(generation uint32, samplePeriod uint64) {
 	for i := range p.slots {
 		atomic.StoreInt64(&p.slots[i].Live, 0)
 	}
-	atomic.StoreUint32(&pg.Generation, generation)
 	atomic.StoreUint32(&pg.Enabled, 1)
 }
 
@@ -162,11 +171,16 @@ func (p *preloader) stop() sharedPage {
 	}
 }
 
-// release settles the slot of process pid, which exited or exec'd: the bytes
-// it still had allocated are gone with it and leave the live total. The
-// process no longer writes to its slot (it is dead, or stopped at exec
-// until the caller resumes it, and its new image takes a new slot).
+// release settles the slots of process pid, which exited or exec'd: the
+// bytes it still had allocated are gone with it and leave the live total.
+// The process no longer writes to them (it is dead, or stopped at exec until
+// the caller resumes it, and its new image takes a new slot). Every slot of
+// the pid goes: an image whose exec event was lost left one behind. (A
+// process that exits normally settles its own slot first; see
+// memtrack_preload.c.)
 func (p *preloader) release(pid uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i := range p.slots {
 		sl := &p.slots[i]
 		if atomic.LoadInt32(&sl.Pid) != int32(pid) {
@@ -175,8 +189,7 @@ func (p *preloader) release(pid uint32) {
 		if live := atomic.SwapInt64(&sl.Live, 0); live != 0 {
 			atomic.AddInt64(&p.page.LiveBytes, -live)
 		}
-		atomic.StoreInt32(&sl.Pid, 0)
-		return
+		atomic.CompareAndSwapInt32(&sl.Pid, int32(pid), 0)
 	}
 }
 

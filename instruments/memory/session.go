@@ -64,7 +64,8 @@ type SessionOptions struct {
 type Session struct {
 	objs     memtrackObjects
 	tplinks  []link.Link
-	reader   *ringbuf.Reader
+	reader   *ringbuf.Reader // exec events
+	exits    *ringbuf.Reader // exit events
 	resolver *libraryResolver
 
 	mu       sync.Mutex
@@ -175,12 +176,17 @@ func NewSession(opts SessionOptions) (*Session, error) {
 		s.Close()
 		return nil, fmt.Errorf("memory: open exec event ring buffer: %w", err)
 	}
+	if s.exits, err = ringbuf.NewReader(s.objs.ExitEvents); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("memory: open exit event ring buffer: %w", err)
+	}
 	if err := s.writeConfig(false); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.wg.Add(2)
-	go s.handleExecs()
+	s.wg.Add(3)
+	go s.handleEvents(s.reader)
+	go s.handleEvents(s.exits)
 	go s.pollMaps()
 	return s, nil
 }
@@ -263,6 +269,10 @@ func (s *Session) Track(pid int) error {
 // Start opens a measured region: counters and stacks start from zero and
 // only allocations made from now on count towards live and peak bytes.
 func (s *Session) Start() error {
+	// The new generation goes in first, with counting off: from then on a
+	// block, or a process image, of an earlier region no longer matches,
+	// so nothing of it comes off the totals reset below.
+	s.gen++
 	if err := s.writeConfig(false); err != nil {
 		return err
 	}
@@ -278,7 +288,6 @@ func (s *Session) Start() error {
 	if err := clearMap(s.objs.Procs); err != nil {
 		return fmt.Errorf("memory: reset process live bytes: %w", err)
 	}
-	s.gen++
 	if s.preload != nil {
 		var period uint64
 		if s.stacks {
@@ -297,6 +306,9 @@ func (s *Session) Stop() (Snapshot, error) {
 	var c memtrackCounters
 	if err := s.objs.CountersMap.Lookup(uint32(0), &c); err != nil {
 		return Snapshot{}, fmt.Errorf("memory: read counters: %w", err)
+	}
+	if c.ExecLost > 0 {
+		s.warn("memory: %d program(s) started while their exec could not be held for probing (event buffer full); allocations in their own allocators were not seen", c.ExecLost)
 	}
 	if s.preload != nil {
 		// Programs counted by the interposer and programs counted by
@@ -358,14 +370,19 @@ func (s *Session) Close() error {
 	for _, l := range s.tplinks {
 		errs = append(errs, l.Close())
 	}
-	if s.reader != nil {
-		// Flush wakes the reader, which returns what is queued and
-		// then ErrFlushed.
-		errs = append(errs, s.reader.Flush())
-		s.wg.Wait()
-		errs = append(errs, s.reader.Close())
-	} else {
-		s.wg.Wait()
+	// Flush wakes a reader, which returns what is queued and then
+	// ErrFlushed.
+	readers := []*ringbuf.Reader{s.reader, s.exits}
+	for _, r := range readers {
+		if r != nil {
+			errs = append(errs, r.Flush())
+		}
+	}
+	s.wg.Wait()
+	for _, r := range readers {
+		if r != nil {
+			errs = append(errs, r.Close())
+		}
 	}
 	// Detaching a uprobe waits for an RCU grace period; closing the links
 	// concurrently lets those waits overlap.
@@ -392,20 +409,21 @@ func (s *Session) Close() error {
 	return errors.Join(errs...)
 }
 
-// Event types of the exec_events ring buffer (EV_* in memtrack.c).
+// Event types of the exec_events and exit_events ring buffers (EV_* in
+// memtrack.c).
 const (
 	eventExec = 0
 	eventExit = 1
 )
 
-// handleExecs probes each program a tracked process execs, then lets it run;
-// when a process exits or execs, what the interposer counted live in it is
-// settled.
-func (s *Session) handleExecs() {
+// handleEvents reads one ring buffer: it probes each program a tracked
+// process execs, then lets it run; when a process exits or execs, what the
+// interposer counted live in it is settled.
+func (s *Session) handleEvents(r *ringbuf.Reader) {
 	defer s.wg.Done()
 	failures := 0
 	for {
-		rec, err := s.reader.Read()
+		rec, err := r.Read()
 		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
 			return
 		}
@@ -413,7 +431,7 @@ func (s *Session) handleExecs() {
 			// Keep reading: a process that execs is stopped until its
 			// event is handled, so giving up would leave it stopped.
 			if failures++; failures == 1 {
-				s.warn("memory: read exec events: %v", err)
+				s.warn("memory: read process events: %v", err)
 			}
 			time.Sleep(time.Millisecond)
 			continue

@@ -61,6 +61,7 @@ struct counters {
 	__u64 untracked;   // allocations whose pointer could not be remembered (map full)
 	__u64 stack_errors; // call stacks that could not be recorded
 	__u64 images;      // process images seen in this region (numbers them)
+	__u64 exec_lost;   // execs not held for probing (event buffer full, or the stop failed)
 };
 
 struct pending {
@@ -101,7 +102,9 @@ struct stack_val {
 	__u64 calls;
 };
 
-// Events for user space (exec_events ring buffer).
+// Events for user space: EV_EXEC in exec_events, EV_EXIT in exit_events (a
+// burst of exits must not leave an exec without room, which would let a
+// program run unprobed).
 #define EV_EXEC 0 // a tracked process exec'd and is stopped until user space resumes it
 #define EV_EXIT 1 // a tracked process exited
 
@@ -172,8 +175,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024); // 16k events: exits come in bursts
+	__uint(max_entries, 64 * 1024);
 } exec_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024); // 16k events: exits come in bursts
+} exit_events SEC(".maps");
 
 
 static __always_inline struct config *get_config(void)
@@ -517,14 +525,21 @@ int follow_exec(struct bpf_raw_tracepoint_args *ctx)
 	if (!cfg || !cfg->stop_on_exec)
 		return 0;
 	struct exec_event *e = bpf_ringbuf_reserve(&exec_events, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		struct counters *c = get_counters();
+		if (c)
+			__sync_fetch_and_add(&c->exec_lost, 1);
 		return 0;
+	}
 	// Hold the new program before its first instruction until user space
 	// has scanned it for allocators and attached probes. The stop is queued
 	// before the event is visible, so user space's SIGCONT cannot come
 	// first (a SIGCONT discards a pending SIGSTOP).
 	if (bpf_send_signal(SIGSTOP) != 0) {
 		bpf_ringbuf_discard(e, 0);
+		struct counters *c = get_counters();
+		if (c)
+			__sync_fetch_and_add(&c->exec_lost, 1);
 		return 0;
 	}
 	e->tgid = tgid;
@@ -548,7 +563,7 @@ int forget_exit(struct bpf_raw_tracepoint_args *ctx)
 		// User space settles what the preload interposer counted for
 		// this process. Exits are not worth stopping for: a lost event
 		// leaves that process's last live bytes in the total.
-		struct exec_event *e = bpf_ringbuf_reserve(&exec_events, sizeof(*e), 0);
+		struct exec_event *e = bpf_ringbuf_reserve(&exit_events, sizeof(*e), 0);
 		if (e) {
 			e->tgid = tgid;
 			e->type = EV_EXIT;

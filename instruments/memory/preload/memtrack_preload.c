@@ -82,6 +82,7 @@ struct proc_slot {
 static struct shared *shm;
 static struct proc_slot *slots; // SHARED_SLOTS of them, after the header
 static struct proc_slot *self;  // this process's, or NULL when all were taken
+static _Atomic int settled;     // the process is exiting and has settled its slot
 
 typedef void *(*malloc_fn)(size_t);
 typedef void (*free_fn)(void *);
@@ -229,6 +230,8 @@ static void count_alloc(void *p, uint64_t size)
 			codspeed_memtrack_sample(b);
 		}
 	}
+	if (atomic_load_explicit(&settled, memory_order_relaxed))
+		return; // exiting: its live bytes are off the books already
 	uint32_t gen = atomic_load_explicit(&shm->generation, memory_order_relaxed);
 	if (!table_insert((uintptr_t)p, size, gen)) {
 		atomic_fetch_add_explicit(&shm->untracked, 1, memory_order_relaxed);
@@ -243,6 +246,8 @@ static void count_alloc(void *p, uint64_t size)
 // uncount_live takes a freed block of the current region off the books.
 static void uncount_live(uint64_t size)
 {
+	if (atomic_load_explicit(&settled, memory_order_relaxed))
+		return;
 	if (self)
 		atomic_fetch_add_explicit(&self->live, -(int64_t)size, memory_order_relaxed);
 	atomic_fetch_add_explicit(&shm->live_bytes, -(int64_t)size, memory_order_relaxed);
@@ -343,6 +348,24 @@ static void after_fork_child(void)
 		madvise(table, TABLE_SIZE * sizeof(struct slot), MADV_DONTNEED); // private anonymous: reads back zero
 	claim_slot();
 	atomic_fetch_add(&shm->processes, 1);
+}
+
+// A process that exits normally takes its still-live bytes off the books
+// itself, at once, rather than when the runner gets to its exit event (a
+// process forked meanwhile could set a peak counting both). Allocations and
+// frees after this (later destructors, atexit handlers) count as calls only.
+// The runner's release covers the other ways out (_exit, signals, exec).
+__attribute__((destructor)) static void settle_at_exit(void)
+{
+	if (!shm || !self)
+		return;
+	atomic_store(&settled, 1);
+	int64_t live = atomic_exchange(&self->live, 0);
+	if (live)
+		atomic_fetch_add(&shm->live_bytes, -live);
+	int32_t pid = (int32_t)getpid();
+	atomic_compare_exchange_strong(&self->pid, &pid, 0);
+	self = NULL;
 }
 
 __attribute__((constructor)) static void init(void)

@@ -1,6 +1,7 @@
 // Peak live bytes across the processes of a tree. Usage: peaktree MODE N M
-//   exit: a child allocates N MiB and exits without freeing; then a second
-//         child allocates M MiB and exits the same way.
+//   exit: a child allocates N MiB and leaves with _exit without freeing;
+//         then a second child allocates M MiB and leaves the same way.
+//   exit-normal: the same, the children leaving with exit (destructors run).
 //   exec: allocates N MiB, then execs itself to allocate M MiB (the first
 //         image's blocks vanish with it, unfreed).
 //   fork: allocates N MiB and forks a child that frees those inherited
@@ -30,11 +31,13 @@ static void release(char **blocks, int mib)
 	free(blocks);
 }
 
-static void child_alloc(int mib)
+static void child_alloc(int mib, int normal)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
 		alloc(mib);
+		if (normal)
+			exit(0);
 		_exit(0);
 	}
 	waitpid(pid, NULL, 0);
@@ -52,9 +55,10 @@ int main(int argc, char **argv)
 	if (argc < 4)
 		return 2;
 	int m = atoi(argv[3]);
-	if (strcmp(argv[1], "exit") == 0) {
-		child_alloc(n);
-		child_alloc(m);
+	if (strcmp(argv[1], "exit") == 0 || strcmp(argv[1], "exit-normal") == 0) {
+		int normal = strcmp(argv[1], "exit-normal") == 0;
+		child_alloc(n, normal);
+		child_alloc(m, normal);
 		return 0;
 	}
 	if (strcmp(argv[1], "exec") == 0) {
