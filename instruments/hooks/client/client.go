@@ -194,15 +194,24 @@ func (c *Client) roundTrip(cmd hooks.Command) (hooks.Command, error) {
 		return nil, fmt.Errorf("send %T: %w", cmd, err)
 	}
 	deadline := time.Now().Add(c.timeout)
+	heard := false // some answer arrived during this wait
 	for {
 		ans, err := c.readAnswer(deadline)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if c.late > 0 && !heard {
+				// Still owed answers, and not one came in a whole
+				// timeout: the runner dropped them rather than being
+				// slow. Owe only this request's, or every later call
+				// would throw its own answer away.
+				c.late = 0
+			}
 			c.late++
 			return nil, fmt.Errorf("%w to %T within %v", ErrNoAnswer, cmd, c.timeout)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read answer to %T: %w", cmd, err)
 		}
+		heard = true
 		if c.late > 0 {
 			c.late-- // a late answer to an earlier request
 			continue
@@ -218,6 +227,10 @@ func (c *Client) readAnswer(deadline time.Time) (hooks.Command, error) {
 	for {
 		payload, n, err := hooks.SplitFrame(c.in)
 		if err != nil {
+			// Not a frame boundary: nothing after it can be trusted.
+			// Start over from an empty pipe.
+			c.in = c.in[:0]
+			drain(c.ack)
 			return nil, err
 		}
 		if n > 0 {

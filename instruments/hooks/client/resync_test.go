@@ -101,3 +101,30 @@ func TestLateAnswerDoesNotShiftLaterOnes(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestDroppedAnswerDoesNotPoisonLaterOnes: a runner that never answers one
+// request costs that request and the next (which waits for the missing
+// answer), not every later one.
+func TestDroppedAnswerDoesNotPoisonLaterOnes(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	dir := t.TempDir()
+	// Request 1 is never answered (the step waits forever); it is the
+	// only one: later requests are answered at once.
+	slowRunner(t, dir, []step{{before: time.Hour, answer: hooks.Ack{}}})
+	c, err := ConnectWith(Options{Dir: dir, Timeout: timeout, IgnoreValgrind: true})
+	if err != nil || !c.Active() {
+		t.Fatalf("connect: active=%v err=%v", c.Active(), err)
+	}
+	defer c.Close()
+	if err := c.StartBenchmark(); !errors.Is(err, ErrNoAnswer) {
+		t.Fatalf("first request: %v, want ErrNoAnswer", err)
+	}
+	// The runner is stuck on request 1, so request 2 times out too; from
+	// then on the client owes nothing it will not get.
+	if err := c.StopBenchmark(); !errors.Is(err, ErrNoAnswer) {
+		t.Fatalf("second request: %v, want ErrNoAnswer", err)
+	}
+	if c.late != 1 {
+		t.Errorf("late = %d after a dropped answer, want 1 (only the last request's)", c.late)
+	}
+}
