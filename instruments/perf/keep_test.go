@@ -14,7 +14,9 @@ func TestKeepLaunchedFollowsPIDsFromForkToExit(t *testing.T) {
 	all := []Record{
 		{Kind: KindFork, Pid: 100, Ppid: runner, Time: 1}, // the runner's own child (go list, say)
 		{Kind: KindSample, Pid: 100, Time: 2},
+		{Kind: KindFork, Pid: 300, Ppid: runner, Time: 2}, // another own child, PID later launched
 		{Kind: KindExit, Pid: 100, Time: 3},
+		{Kind: KindExit, Pid: 300, Time: 3},
 		{Kind: KindBenchStart, Name: "b", Time: 4},
 		{Kind: KindFork, Pid: 100, Ppid: runner, Time: 5}, // the launch, PID 100 again
 		{Kind: KindSample, Pid: 100, Time: 6},
@@ -25,16 +27,17 @@ func TestKeepLaunchedFollowsPIDsFromForkToExit(t *testing.T) {
 		{Kind: KindFork, Pid: 101, Ppid: runner, Time: 11}, // PID 101 reused outside the tree
 		{Kind: KindSample, Pid: 101, Time: 12},
 		{Kind: KindSample, Pid: 200, Time: 13}, // launched, fork not recorded
+		{Kind: KindSample, Pid: 300, Time: 13}, // launched, fork not recorded, PID used before
 		{Kind: KindBenchStop, Time: 14},
 		{Kind: KindFork, Pid: 100, Ppid: runner, Time: 20}, // the second launch of PID 100
 		{Kind: KindSample, Pid: 100, Time: 21},
 	}
-	got := keepLaunched(slices.Clone(all), []launch{{pid: 100, after: 4}, {pid: 200, after: 4}, {pid: 100, after: 19}})
+	got := keepLaunched(slices.Clone(all), []launch{{pid: 100, after: 4}, {pid: 200, after: 4}, {pid: 300, after: 4}, {pid: 100, after: 19}})
 	var times []uint64
 	for _, r := range got {
 		times = append(times, r.Time)
 	}
-	if want := []uint64{4, 5, 6, 7, 8, 9, 10, 13, 14, 20, 21}; !slices.Equal(times, want) {
+	if want := []uint64{4, 5, 6, 7, 8, 9, 10, 13, 13, 14, 20, 21}; !slices.Equal(times, want) {
 		t.Errorf("kept records at times %v, want %v", times, want)
 	}
 }

@@ -605,45 +605,42 @@ func finalRecords(done []Record, launched []launch) []Record {
 
 // keepLaunched keeps the records of the launched processes and of their
 // descendants (found through the fork records, in time order), and the
-// benchmark marks. A process is followed from its fork to its exit, so
-// that a PID the kernel reuses afterwards (or had used before) for a
-// process of the runner's own is not taken for it. A launched process whose
-// fork was not recorded is followed from the start.
+// benchmark marks. A launched process is followed from its first record
+// after its launch (its fork, when that was recorded) to its exit record,
+// and a descendant from its fork to its exit, so that a PID the kernel
+// reuses afterwards (or had used before) for a process of the runner's own
+// is not taken for it.
 func keepLaunched(all []Record, launched []launch) []Record {
 	keep := make(map[uint32]bool, len(launched))
-	// Launched PIDs whose forks are recorded, with the times just before
-	// each launch of that PID (a PID can come back in a later round).
+	// Launch times per PID not yet seen, earliest first (a PID can come
+	// back in a later round).
 	waiting := make(map[uint32][]uint64, len(launched))
-	forks := map[uint32][]uint64{}
-	for _, r := range all {
-		if r.Kind == KindFork {
-			forks[r.Pid] = append(forks[r.Pid], r.Time)
-		}
-	}
 	for _, l := range launched {
-		if slices.ContainsFunc(forks[l.pid], func(t uint64) bool { return t >= l.after }) {
-			waiting[l.pid] = append(waiting[l.pid], l.after)
-		} else {
-			keep[l.pid] = true
-		}
+		waiting[l.pid] = append(waiting[l.pid], l.after)
 	}
 	for _, w := range waiting {
 		slices.Sort(w)
 	}
 	out := all[:0]
 	for _, r := range all {
-		switch r.Kind {
-		case KindBenchStart, KindBenchStop:
-		case KindFork:
+		if r.Kind != KindBenchStart && r.Kind != KindBenchStop {
 			if w := waiting[r.Pid]; len(w) > 0 && r.Time >= w[0] {
 				waiting[r.Pid] = w[1:]
 				keep[r.Pid] = true
-			} else if keep[r.Ppid] {
-				keep[r.Pid] = true
-			} else {
+				if r.Kind == KindFork {
+					out = append(out, r)
+					continue
+				}
+			}
+		}
+		switch r.Kind {
+		case KindBenchStart, KindBenchStop:
+		case KindFork:
+			if !keep[r.Ppid] {
 				delete(keep, r.Pid) // a reused PID, outside the tree
 				continue
 			}
+			keep[r.Pid] = true
 		case KindExit:
 			if !keep[r.Pid] {
 				continue
