@@ -77,8 +77,10 @@ func methodLine(c *Comparison) string {
 	var order []string
 	byInstr := map[string][]BenchmarkChange{}
 	for _, b := range c.Benchmarks {
-		if b.Threshold == 0 && b.ImprovementThreshold == 0 {
-			continue // nothing was compared (new, missing)
+		switch b.Verdict {
+		case VerdictRegressed, VerdictNotSignificant, VerdictImproved, VerdictUnchanged:
+		default:
+			continue // nothing was compared (new, missing, failed)
 		}
 		if _, ok := byInstr[b.Instrument]; !ok {
 			order = append(order, b.Instrument)

@@ -43,7 +43,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -66,6 +65,11 @@ type Instrument struct {
 	// targets; empty means hooks.DefaultDir, where CodSpeed's integrations
 	// look for them (tests use a private directory).
 	HooksDir string
+
+	// written holds the folded-stacks files this Instrument wrote, so that
+	// two benchmarks whose names make one file name get a file each, while
+	// a rerun into a reused profile folder overwrites the earlier files.
+	written map[string]bool
 }
 
 var _ instruments.Instrument = (*Instrument)(nil)
@@ -203,7 +207,10 @@ func (in *Instrument) attachStacks(b *results.Benchmark, env instruments.Env, fi
 	if !in.Stacks || env.ProfileFolder == "" {
 		return nil
 	}
-	rel, err := writeFoldedFile(env.ProfileFolder, file, stacks)
+	if in.written == nil {
+		in.written = map[string]bool{}
+	}
+	rel, err := writeFoldedFile(env.ProfileFolder, file, stacks, in.written)
 	if err != nil {
 		return err
 	}
@@ -212,27 +219,23 @@ func (in *Instrument) attachStacks(b *results.Benchmark, env instruments.Env, fi
 }
 
 // writeFoldedFile writes stacks to <profile>/memory/<name>.folded (or
-// <name>-2.folded, and so on, when another benchmark's name made the same
-// file name) and returns the path relative to the profile folder.
-func writeFoldedFile(profile, name string, stacks []StackBytes) (string, error) {
+// <name>-2.folded, and so on, when written already holds that file: another
+// benchmark's name made the same file name) and returns the path relative to
+// the profile folder. The file is recorded in written.
+func writeFoldedFile(profile, name string, stacks []StackBytes, written map[string]bool) (string, error) {
 	base := instruments.FileName(name, "benchmark")
-	if err := os.MkdirAll(filepath.Join(profile, "memory"), 0o755); err != nil {
+	rel := filepath.Join("memory", base+".folded")
+	for n := 2; written[filepath.Join(profile, rel)]; n++ {
+		rel = filepath.Join("memory", base+"-"+strconv.Itoa(n)+".folded")
+	}
+	p := filepath.Join(profile, rel)
+	written[p] = true
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", fmt.Errorf("memory: %w", err)
 	}
-	var rel, p string
-	var f *os.File
-	for n := 1; ; n++ {
-		rel = filepath.Join("memory", base+".folded")
-		if n > 1 {
-			rel = filepath.Join("memory", base+"-"+strconv.Itoa(n)+".folded")
-		}
-		p = filepath.Join(profile, rel)
-		var err error
-		if f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
-			break
-		} else if !errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("memory: %w", err)
-		}
+	f, err := os.Create(p)
+	if err != nil {
+		return "", fmt.Errorf("memory: %w", err)
 	}
 	if err := WriteFolded(f, stacks); err != nil {
 		f.Close()

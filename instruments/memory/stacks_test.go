@@ -102,14 +102,15 @@ func TestWriteFolded(t *testing.T) {
 }
 
 // TestFoldedFilesDoNotCollide: two benchmarks whose names make the same file
-// name get a file each.
+// name get a file each; a later run into the same folder overwrites them.
 func TestFoldedFilesDoNotCollide(t *testing.T) {
 	dir := t.TempDir()
-	a, err := writeFoldedFile(dir, "bench[a/b]", []StackBytes{{Frames: []string{"main", "f"}, Bytes: 1}})
+	written := map[string]bool{}
+	a, err := writeFoldedFile(dir, "bench[a/b]", []StackBytes{{Frames: []string{"main", "f"}, Bytes: 1}}, written)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := writeFoldedFile(dir, "bench[a b]", []StackBytes{{Frames: []string{"main", "g"}, Bytes: 2}})
+	b, err := writeFoldedFile(dir, "bench[a b]", []StackBytes{{Frames: []string{"main", "g"}, Bytes: 2}}, written)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +122,10 @@ func TestFoldedFilesDoNotCollide(t *testing.T) {
 		if err != nil || string(got) != want {
 			t.Errorf("%s = %q, %v; want %q", rel, got, err, want)
 		}
+	}
+	again, err := writeFoldedFile(dir, "bench[a/b]", []StackBytes{{Frames: []string{"main", "h"}, Bytes: 3}}, map[string]bool{})
+	if err != nil || again != a {
+		t.Fatalf("a later run wrote %q, %v; want %q overwritten", again, err, a)
 	}
 }
 
