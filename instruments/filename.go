@@ -1,6 +1,10 @@
 package instruments
 
-import "strings"
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+)
 
 // maxFileName bounds the names FileName makes, well under the 255 bytes a
 // path element may have, leaving room for suffixes (".folded", "-2").
@@ -29,4 +33,28 @@ func FileName(name, fallback string) string {
 		return s
 	}
 	return fallback
+}
+
+// NameSet hands out paths named by FileName that are unique among those it
+// gave in the same folder: a second name that makes the same file name gets
+// "-2", the next "-3", and so on. A later run (another NameSet) gets the
+// same paths again, so it overwrites its predecessor's files in a reused
+// folder rather than piling up new ones. The zero value is ready to use; it
+// is not safe for concurrent use.
+type NameSet struct {
+	used map[string]bool
+}
+
+// Path returns dir/<FileName(name, fallback)><ext>, made unique as above.
+func (s *NameSet) Path(dir, name, fallback, ext string) string {
+	if s.used == nil {
+		s.used = map[string]bool{}
+	}
+	base := FileName(name, fallback)
+	p := filepath.Join(dir, base+ext)
+	for n := 2; s.used[p]; n++ {
+		p = filepath.Join(dir, base+"-"+strconv.Itoa(n)+ext)
+	}
+	s.used[p] = true
+	return p
 }

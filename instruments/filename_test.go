@@ -25,3 +25,20 @@ func TestFileName(t *testing.T) {
 		t.Errorf("FileName of 300 bytes has %d, want %d", len(got), maxFileName)
 	}
 }
+
+func TestNameSet(t *testing.T) {
+	var s NameSet
+	got := []string{
+		s.Path("d", "a b", "x", ".json"), s.Path("d", "a/b", "x", ".json"), s.Path("e", "a b", "x", ".json"), s.Path("d", "a?b", "x", ".json"),
+	}
+	want := []string{"d/a_b.json", "d/a_b-2.json", "e/a_b.json", "d/a_b-3.json"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("path %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+	var later NameSet
+	if p := later.Path("d", "a b", "x", ".json"); p != "d/a_b.json" {
+		t.Errorf("a new set starts over: %q", p)
+	}
+}

@@ -47,7 +47,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
@@ -66,10 +65,9 @@ type Instrument struct {
 	// look for them (tests use a private directory).
 	HooksDir string
 
-	// written holds the folded-stacks files this Instrument wrote, so that
-	// two benchmarks whose names make one file name get a file each, while
-	// a rerun into a reused profile folder overwrites the earlier files.
-	written map[string]bool
+	// folded names the folded-stacks files: two benchmarks whose names
+	// make one file name get a file each.
+	folded instruments.NameSet
 }
 
 var _ instruments.Instrument = (*Instrument)(nil)
@@ -207,10 +205,7 @@ func (in *Instrument) attachStacks(b *results.Benchmark, env instruments.Env, fi
 	if !in.Stacks || env.ProfileFolder == "" {
 		return nil
 	}
-	if in.written == nil {
-		in.written = map[string]bool{}
-	}
-	rel, err := writeFoldedFile(env.ProfileFolder, file, stacks, in.written)
+	rel, err := writeFoldedFile(env.ProfileFolder, file, stacks, &in.folded)
 	if err != nil {
 		return err
 	}
@@ -218,18 +213,15 @@ func (in *Instrument) attachStacks(b *results.Benchmark, env instruments.Env, fi
 	return nil
 }
 
-// writeFoldedFile writes stacks to <profile>/memory/<name>.folded (or
-// <name>-2.folded, and so on, when written already holds that file: another
-// benchmark's name made the same file name) and returns the path relative to
-// the profile folder. The file is recorded in written.
-func writeFoldedFile(profile, name string, stacks []StackBytes, written map[string]bool) (string, error) {
-	base := instruments.FileName(name, "benchmark")
-	rel := filepath.Join("memory", base+".folded")
-	for n := 2; written[filepath.Join(profile, rel)]; n++ {
-		rel = filepath.Join("memory", base+"-"+strconv.Itoa(n)+".folded")
+// writeFoldedFile writes stacks to <profile>/memory/<name>.folded (named by
+// names, so <name>-2.folded when another benchmark's name made the same file
+// name) and returns the path relative to the profile folder.
+func writeFoldedFile(profile, name string, stacks []StackBytes, names *instruments.NameSet) (string, error) {
+	p := names.Path(filepath.Join(profile, "memory"), name, "benchmark", ".folded")
+	rel, err := filepath.Rel(profile, p)
+	if err != nil {
+		return "", fmt.Errorf("memory: %w", err)
 	}
-	p := filepath.Join(profile, rel)
-	written[p] = true
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", fmt.Errorf("memory: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/codspeed-go/codspeed-go/instruments"
 	"golang.org/x/sys/unix"
 )
 
@@ -105,12 +106,12 @@ func TestWriteFolded(t *testing.T) {
 // name get a file each; a later run into the same folder overwrites them.
 func TestFoldedFilesDoNotCollide(t *testing.T) {
 	dir := t.TempDir()
-	written := map[string]bool{}
-	a, err := writeFoldedFile(dir, "bench[a/b]", []StackBytes{{Frames: []string{"main", "f"}, Bytes: 1}}, written)
+	var names instruments.NameSet
+	a, err := writeFoldedFile(dir, "bench[a/b]", []StackBytes{{Frames: []string{"main", "f"}, Bytes: 1}}, &names)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := writeFoldedFile(dir, "bench[a b]", []StackBytes{{Frames: []string{"main", "g"}, Bytes: 2}}, written)
+	b, err := writeFoldedFile(dir, "bench[a b]", []StackBytes{{Frames: []string{"main", "g"}, Bytes: 2}}, &names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestFoldedFilesDoNotCollide(t *testing.T) {
 			t.Errorf("%s = %q, %v; want %q", rel, got, err, want)
 		}
 	}
-	again, err := writeFoldedFile(dir, "bench[a/b]", []StackBytes{{Frames: []string{"main", "h"}, Bytes: 3}}, map[string]bool{})
+	again, err := writeFoldedFile(dir, "bench[a/b]", []StackBytes{{Frames: []string{"main", "h"}, Bytes: 3}}, &instruments.NameSet{})
 	if err != nil || again != a {
 		t.Fatalf("a later run wrote %q, %v; want %q overwritten", again, err, a)
 	}

@@ -39,6 +39,8 @@ type Instrument struct {
 	// them to bound the measured region); nil ignores them.
 	Hooks hooks.Handler
 	prof  profiler
+	// hookFiles names the hooks/<target>.json sessions, one per target.
+	hookFiles instruments.NameSet
 }
 
 // New returns the walltime instrument. gitRoot makes Go benchmark URIs
@@ -167,7 +169,7 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 	if stopHooks != nil {
 		sess := stopHooks()
 		if sess.ProtocolVersion != 0 || len(sess.Benchmarks) > 0 || len(sess.Errors) > 0 {
-			if err := hooks.WriteSession(filepath.Join(env.ProfileFolder, "hooks", instruments.FileName(t.Name, "target")+".json"), sess); err != nil {
+			if err := hooks.WriteSession(in.hookFiles.Path(filepath.Join(env.ProfileFolder, "hooks"), t.Name, "target", ".json"), sess); err != nil {
 				warn(env, err.Error())
 			}
 		}

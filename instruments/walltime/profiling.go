@@ -29,6 +29,7 @@ type profiler struct {
 	cap   perf.Capability
 	err   error
 	probe func() (perf.Capability, error) // perf.Probe; tests replace it
+	dirs  instruments.NameSet             // perf/<target> folders, one per target
 }
 
 // start opens a sampling session for one target, or returns nil (having
@@ -90,7 +91,7 @@ func (p *profiler) finish(s *perf.Session, t instruments.Target, env instruments
 		}
 		ps.SelectGoBenchmark(b.URI, b.Name)
 	}
-	dir := filepath.Join(env.ProfileFolder, "perf", instruments.FileName(t.Name, "target"))
+	dir := p.dirs.Path(filepath.Join(env.ProfileFolder, "perf"), t.Name, "target", "")
 	arts, err := ps.WriteFiles(rec, dir, env.ProfileFolder, t.Name)
 	if err != nil {
 		env.Progress.Warn(fmt.Sprintf("profile of %s not written: %v", t.Name, err))
