@@ -36,7 +36,7 @@ func TestPeakAcrossProcesses(t *testing.T) {
 		for _, tt := range []struct {
 			what string
 			n, m int
-		}{{"exit", 16, 8}, {"exit", 8, 16}, {"exit-normal", 16, 8}, {"exit-normal", 8, 16}, {"exec", 16, 8}, {"exec", 8, 16}, {"fork", 8, 24}} {
+		}{{"exit", 16, 8}, {"exit", 8, 16}, {"exit-normal", 16, 8}, {"exit-normal", 8, 16}, {"leader-exit", 16, 8}, {"exec", 16, 8}, {"exec", 8, 16}, {"fork", 8, 24}} {
 			t.Run(mode.name+"/"+tt.what, func(t *testing.T) {
 				snap := measure(t, mode.opts, bin, tt.what, itoa(tt.n), itoa(tt.m))
 				want := float64(max(tt.n, tt.m) * mib)

@@ -489,10 +489,19 @@ int alloc_enter(struct pt_regs *ctx) { return on_enter(ctx); }
 SEC("uretprobe")
 int alloc_exit(struct pt_regs *ctx) { return on_exit(ctx); }
 
-// Minimal CO-RE view of the kernel's task_struct.
+// Minimal CO-RE views of the kernel's task_struct and signal_struct.
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct signal_struct {
+	atomic_t live; // threads of the group not yet exited
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int pid;
 	int tgid;
+	struct signal_struct *signal;
 } __attribute__((preserve_access_index));
 
 SEC("raw_tracepoint/sched_process_fork")
@@ -553,11 +562,13 @@ int forget_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	bpf_map_delete_elem(&pending_map, &id);
-	if ((__u32)id != (__u32)(id >> 32))
-		return 0; // a thread, not the whole process
+	// The process ends with its last thread, which is not always its
+	// leader (main may call pthread_exit): do_exit has counted this thread
+	// out of signal->live before this tracepoint.
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0; // other threads of the process go on
 	__u32 tgid = id >> 32;
-	// The exit of the thread group leader stands for the process's (a
-	// leader that leaves before its other threads is not followed).
 	if (counted(tgid)) {
 		end_image(tgid);
 		// User space settles what the preload interposer counted for

@@ -2,11 +2,15 @@
 //   exit: a child allocates N MiB and leaves with _exit without freeing;
 //         then a second child allocates M MiB and leaves the same way.
 //   exit-normal: the same, the children leaving with exit (destructors run).
+//   leader-exit: as exit, but in the first child main returns through
+//         pthread_exit at once and a second thread allocates the N MiB
+//         afterwards; the process ends with that thread.
 //   exec: allocates N MiB, then execs itself to allocate M MiB (the first
 //         image's blocks vanish with it, unfreed).
 //   fork: allocates N MiB and forks a child that frees those inherited
 //         blocks; then the parent frees them too and allocates M MiB.
 // The true peak is max(N, M) MiB in every mode.
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -43,6 +47,26 @@ static void child_alloc(int mib, int normal)
 	waitpid(pid, NULL, 0);
 }
 
+static void *late_alloc(void *arg)
+{
+	usleep(50000); // main has exited by now
+	alloc(*(int *)arg);
+	return NULL;
+}
+
+static void child_leader_exits(int mib)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		static int n;
+		n = mib;
+		pthread_t t;
+		pthread_create(&t, NULL, late_alloc, &n);
+		pthread_exit(NULL); // the process lives on in t
+	}
+	waitpid(pid, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -59,6 +83,11 @@ int main(int argc, char **argv)
 		int normal = strcmp(argv[1], "exit-normal") == 0;
 		child_alloc(n, normal);
 		child_alloc(m, normal);
+		return 0;
+	}
+	if (strcmp(argv[1], "leader-exit") == 0) {
+		child_leader_exits(n);
+		child_alloc(m, 0);
 		return 0;
 	}
 	if (strcmp(argv[1], "exec") == 0) {
