@@ -605,11 +605,12 @@ func finalRecords(done []Record, launched []launch) []Record {
 
 // keepLaunched keeps the records of the launched processes and of their
 // descendants (found through the fork records, in time order), and the
-// benchmark marks. A launched process is followed from its first record
-// after its launch (its fork, when that was recorded) to its exit record,
-// and a descendant from its fork to its exit, so that a PID the kernel
-// reuses afterwards (or had used before) for a process of the runner's own
-// is not taken for it.
+// benchmark marks. Only the session thread's descendants have records (they
+// inherited the events), and each starts with its fork record: a process
+// is followed from its fork by a followed parent, a launched process from
+// its first record after its launch (its fork, when that was recorded).
+// A PID the kernel reuses for a process of the runner's own gets a fork
+// record from an unfollowed parent, which ends the following.
 func keepLaunched(all []Record, launched []launch) []Record {
 	keep := make(map[uint32]bool, len(launched))
 	// Launch times per PID not yet seen, earliest first (a PID can come
@@ -641,12 +642,11 @@ func keepLaunched(all []Record, launched []launch) []Record {
 				continue
 			}
 			keep[r.Pid] = true
-		case KindExit:
-			if !keep[r.Pid] {
-				continue
-			}
-			delete(keep, r.Pid)
-		default:
+		default: // samples, mappings, names, exits
+			// An exit does not end the following: a leader thread can
+			// exit before the others (perf reports it as the process's
+			// exit), and a PID used again in this tree starts with a
+			// fork record, which decides anew above.
 			if !keep[r.Pid] {
 				continue
 			}

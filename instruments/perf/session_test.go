@@ -217,3 +217,23 @@ func TestBenchmarkBoundaries(t *testing.T) {
 		t.Errorf("samples outside benchmarks: %v, one run of other: %v (the disabled run was sampled?)", otherOutside, second.Total())
 	}
 }
+
+// TestLeaderExitsFirst: a process whose main thread exits before its other
+// threads is still profiled to the end (perf reports the leader's exit as
+// the process's).
+func TestLeaderExitsFirst(t *testing.T) {
+	c := probeOrSkip(t)
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler")
+	}
+	bin := filepath.Join(t.TempDir(), "leader_exit")
+	if b, err := exec.Command(cc, "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", bin, "testdata/leader_exit.c").CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, b)
+	}
+	rec := record(t, Config{Event: c.Event, Unwinding: FramePointer}, []string{bin})
+	ps := rec.Symbolize("")
+	if share := frameShare(ps.Whole, "burn"); ps.Samples < 10 || share < 0.8 {
+		t.Errorf("%d samples, burn in %.0f%% of them; want most of ~200 ms of CPU:\n%s", ps.Samples, share*100, folded(ps.Whole))
+	}
+}

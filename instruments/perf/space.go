@@ -117,7 +117,8 @@ func (s *spaces) apply(r *Record) {
 		}
 		s.procs[r.Pid] = child
 	case KindExit:
-		// Samples of a process never follow its exit; forget it.
-		delete(s.procs, r.Pid)
+		// Kept: perf reports the leader thread's exit as the process's,
+		// and the other threads can go on (main calling pthread_exit);
+		// a PID used again starts with a fork record, which replaces it.
 	}
 }
