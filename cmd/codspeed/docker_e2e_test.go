@@ -480,11 +480,20 @@ func TestDockerRunnerImage(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(ws, "wordfreq", "go.mod"), []byte("module example.com/wordfreq\n\ngo 1.22\n"), 0o644)
 
-	for _, mode := range []string{results.Walltime, results.Simulation} {
+	for _, mode := range []string{results.Walltime, results.Simulation, results.Memory} {
 		caps := []string{}
-		if mode == results.Walltime {
+		switch mode {
+		case results.Walltime:
 			for _, c := range walltimeCaps() {
 				caps = append(caps, "--cap-add", strings.TrimPrefix(c, "CAP_"))
+			}
+		case results.Memory:
+			// The eBPF capabilities, and no --pid=host: the container
+			// keeps its own PID namespace.
+			if engine.KnowsPerfmonCaps {
+				caps = append(caps, "--cap-add", "BPF", "--cap-add", "PERFMON")
+			} else {
+				caps = append(caps, "--cap-add", "SYS_ADMIN")
 			}
 		}
 		dockerRun := func(t *testing.T, extra []string, args ...string) (int, string) {
@@ -674,9 +683,10 @@ benchmarks:
 }
 
 // TestDockerOrchestratedMemory: memory mode in an orchestrated container
-// measures for real (the static primes' one sieve allocation, seen by eBPF
-// in the program's own allocator), with the eBPF capabilities and the
-// host's PID namespace that its probes need, and nothing more.
+// measures for real, in the container's own PID namespace (the eBPF programs
+// report processes by the PIDs the runner sees), with the eBPF capabilities
+// and nothing more: the static primes (its own allocator, probed), and a
+// shell (counted by the preload interposer) running primes and ls.
 func TestDockerOrchestratedMemory(t *testing.T) {
 	needEngine(t)
 	if os.Geteuid() != 0 {
@@ -690,6 +700,8 @@ container:
 benchmarks:
   - name: primes in memory mode
     exec: primes 1000000
+  - name: shell tree in memory mode
+    exec: sh -c "primes 1000000 && ls -R /usr/lib > /dev/null"
 `)
 	r := codspeed(t, dir, "", "run", "--mode", "memory")
 	if r.code != 0 {
@@ -704,26 +716,40 @@ benchmarks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Benchmarks) != 1 {
+	if len(f.Benchmarks) != 2 {
 		t.Fatalf("benchmarks: %+v", f.Benchmarks)
 	}
-	b := f.Benchmarks[0]
+	for _, b := range f.Benchmarks {
+		t.Logf("%s: %+v", b.Name, b.Memory)
+	}
 	// primes N allocates its sieve, N+1 bytes, once (static glibc adds its
 	// own few start-up blocks).
+	b := f.Benchmarks[0]
 	if b.Error != "" || b.Memory == nil || b.Memory.AllocCalls < 1 || b.Memory.PeakBytes < 1000001 || b.Memory.PeakBytes > 1000001+64<<10 {
-		t.Fatalf("memory result: error %q memory %+v\n%s", b.Error, b.Memory, r.stderr)
+		t.Errorf("%s: error %q memory %+v\n%s", b.Name, b.Error, b.Memory, r.stderr)
+	}
+	// The tree: primes' sieve is the peak; ls makes hundreds of calls
+	// through the interposer.
+	b = f.Benchmarks[1]
+	if b.Error != "" || b.Memory == nil || b.Memory.AllocCalls < 200 || b.Memory.PeakBytes < 1000001 {
+		t.Errorf("%s: error %q memory %+v\n%s", b.Name, b.Error, b.Memory, r.stderr)
+	}
+	if strings.Contains(r.stderr, "not probed") {
+		t.Errorf("a process was left unprobed:\n%s", r.stderr)
 	}
 	recs := readRecords(t, filepath.Join(runDir, "memory", "sandbox"))
-	if len(recs) != 1 {
-		t.Fatalf("want one container record, got %d", len(recs))
+	if len(recs) != 2 {
+		t.Fatalf("want two container records, got %d", len(recs))
 	}
-	hc := recs[0].HostConfig
 	want := []string{"CAP_BPF", "CAP_PERFMON"}
 	if !engine.KnowsPerfmonCaps {
 		want = []string{"CAP_SYS_ADMIN"}
 	}
-	if hc.Privileged || hc.PidMode != "host" || hc.NetworkMode != "none" || !slices.Equal(hc.CapAdd, want) {
-		t.Errorf("host config: privileged=%v pid=%q network=%q add=%v, want pid host, add %v", hc.Privileged, hc.PidMode, hc.NetworkMode, hc.CapAdd, want)
+	for _, rec := range recs {
+		hc := rec.HostConfig
+		if hc.Privileged || hc.PidMode != "" || hc.NetworkMode != "none" || !slices.Equal(hc.CapAdd, want) {
+			t.Errorf("host config: privileged=%v pid=%q network=%q add=%v, want its own PID namespace, add %v", hc.Privileged, hc.PidMode, hc.NetworkMode, hc.CapAdd, want)
+		}
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -25,13 +24,6 @@ const grantHint = "run as root, or grant CAP_BPF and CAP_PERFMON (or CAP_SYS_ADM
 // relocations of the fork tracepoint), the uprobe PMU (uprobes without
 // tracefs), and the permission to load a tracing program.
 func check() error {
-	// The eBPF programs see the kernel's (host) PIDs, and the session tracks
-	// processes by the PIDs it sees: both must be the same namespace.
-	if st, err := os.Stat("/proc/self/ns/pid"); err == nil {
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Ino != initPIDNamespace {
-			return fmt.Errorf("memory mode must run in the host's PID namespace (eBPF reports host PIDs, this process sees its own); in Docker add --pid=host: %w", instruments.ErrNotSupported)
-		}
-	}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return fmt.Errorf("memory mode needs kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y): %w", instruments.ErrNotSupported)
 	}

@@ -19,6 +19,10 @@ type memtrackConfig struct {
 	Generation uint32
 	Stacks     uint32
 	StopOnExec uint32
+	PidnsDev   uint64
+	PidnsIno   uint64
+	Launcher   uint32
+	Pad        uint32
 }
 
 type memtrackCounters struct {
@@ -84,6 +88,7 @@ const (
 	memtrackMapExecEvents       = "exec_events"
 	memtrackMapExitEvents       = "exit_events"
 	memtrackMapLiveMap          = "live_map"
+	memtrackMapParents          = "parents"
 	memtrackMapPendingMap       = "pending_map"
 	memtrackMapProcs            = "procs"
 	memtrackMapStackBytes       = "stack_bytes"
@@ -158,6 +163,7 @@ type memtrackMapSpecs struct {
 	ExecEvents  *ebpf.MapSpec `ebpf:"exec_events"`
 	ExitEvents  *ebpf.MapSpec `ebpf:"exit_events"`
 	LiveMap     *ebpf.MapSpec `ebpf:"live_map"`
+	Parents     *ebpf.MapSpec `ebpf:"parents"`
 	PendingMap  *ebpf.MapSpec `ebpf:"pending_map"`
 	Procs       *ebpf.MapSpec `ebpf:"procs"`
 	StackBytes  *ebpf.MapSpec `ebpf:"stack_bytes"`
@@ -196,6 +202,7 @@ type memtrackMaps struct {
 	ExecEvents  *ebpf.Map `ebpf:"exec_events"`
 	ExitEvents  *ebpf.Map `ebpf:"exit_events"`
 	LiveMap     *ebpf.Map `ebpf:"live_map"`
+	Parents     *ebpf.Map `ebpf:"parents"`
 	PendingMap  *ebpf.Map `ebpf:"pending_map"`
 	Procs       *ebpf.Map `ebpf:"procs"`
 	StackBytes  *ebpf.Map `ebpf:"stack_bytes"`
@@ -210,6 +217,7 @@ func (m *memtrackMaps) Close() error {
 		m.ExecEvents,
 		m.ExitEvents,
 		m.LiveMap,
+		m.Parents,
 		m.PendingMap,
 		m.Procs,
 		m.StackBytes,

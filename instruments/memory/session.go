@@ -75,11 +75,23 @@ type Session struct {
 	attached map[siteID]bool // so each site is probed once
 	links    []link.Link
 	scanned  map[string]*elfInfo  // by path
+	// Processes are keyed by their kernel (host) PID, as the BPF maps
+	// know them; nsPids gives the PID this process sees them by (its own
+	// PID namespace, a container's say), for /proc and signals.
 	maps     map[uint32][]mapping // last /proc/<pid>/maps seen per process
 	exes     map[uint32]string    // executable per process, from exec events
+	nsPids   map[uint32]uint32
 	warnings []string
-	gen      uint32
 	stacks   bool
+
+	// The config map's contents, written under cfgMu (Launch and a
+	// region's Start can come from different goroutines).
+	cfgMu    sync.Mutex
+	gen      uint32
+	enabled  bool
+	launcher uint32 // this process's PID while Launch starts a target
+	pidns    struct{ dev, ino uint64 }
+	initNS   bool // this process sees kernel PIDs (the host's PID namespace)
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -121,8 +133,22 @@ func NewSession(opts SessionOptions) (*Session, error) {
 		scanned:  map[string]*elfInfo{},
 		maps:     map[uint32][]mapping{},
 		exes:     map[uint32]string{},
+		nsPids:   map[uint32]uint32{},
 		stacks:   opts.Stacks,
 		done:     make(chan struct{}),
+	}
+	st, err := os.Stat("/proc/self/ns/pid")
+	if err != nil {
+		return nil, fmt.Errorf("memory: this process's PID namespace: %w", err)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		// In the host's namespace the kernel's PIDs are this process's
+		// (the config's zero namespace says so, and processes in nested
+		// namespaces stay visible).
+		s.initNS = sys.Ino == initPIDNamespace
+		if !s.initNS {
+			s.pidns.dev, s.pidns.ino = uint64(sys.Dev), sys.Ino
+		}
 	}
 	s.multi = features.HaveBPFLinkUprobeMulti() == nil
 	if !s.multi {
@@ -192,8 +218,16 @@ func NewSession(opts SessionOptions) (*Session, error) {
 }
 
 func (s *Session) writeConfig(enabled bool) error {
-	cfg := memtrackConfig{Generation: s.gen, StopOnExec: 1}
-	if enabled {
+	return s.setConfig(func() { s.enabled = enabled })
+}
+
+// setConfig changes the config under cfgMu with f and writes it.
+func (s *Session) setConfig(f func()) error {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	f()
+	cfg := memtrackConfig{Generation: s.gen, StopOnExec: 1, PidnsDev: s.pidns.dev, PidnsIno: s.pidns.ino, Launcher: s.launcher}
+	if s.enabled {
 		cfg.Enabled = 1
 	}
 	if s.stacks {
@@ -217,53 +251,17 @@ func (s *Session) Launch(l instruments.Launcher, cmd *exec.Cmd) error {
 		}
 		cmd.Env = s.preload.env(cmd.Env)
 	}
-	self := uint32(os.Getpid())
-	if err := s.objs.Tracked.Put(self, trackForksOnly); err != nil {
+	// The fork tracepoint tracks what this process forks while launcher
+	// names it (by the PID it has in its own namespace: the kernel's
+	// numbering of it may be out of its sight).
+	if err := s.setConfig(func() { s.launcher = uint32(os.Getpid()) }); err != nil {
 		return fmt.Errorf("memory: track runner forks: %w", err)
 	}
 	err := l.Start(cmd)
-	if derr := s.objs.Tracked.Delete(self); derr != nil && !errors.Is(derr, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("memory: untrack runner: %w", derr)
+	if cerr := s.setConfig(func() { s.launcher = 0 }); cerr != nil && err == nil {
+		err = fmt.Errorf("memory: untrack runner: %w", cerr)
 	}
-	if err != nil {
-		return err
-	}
-	pid := uint32(cmd.Process.Pid)
-	// The fork tracepoint has already done this unless the launcher
-	// started the process some other way; make sure.
-	if err := s.objs.Tracked.Update(pid, trackCount, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
-		return fmt.Errorf("memory: track pid %d: %w", pid, err)
-	}
-	return nil
-}
-
-// Track adds a running process (and its future children) to the measured
-// tree, probing its executable and every file it has mapped. Allocations it
-// made before are not seen.
-func (s *Session) Track(pid int) error {
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		return fmt.Errorf("memory: track pid %d: %w", pid, err)
-	}
-	if err := s.probeProgram(pid, exe); err != nil {
-		return err
-	}
-	if ms, err := readMaps(pid); err == nil {
-		seen := map[string]bool{}
-		for _, m := range ms {
-			if m.Path == "" || seen[m.Path] || !strings.HasPrefix(m.Path, "/") {
-				continue
-			}
-			seen[m.Path] = true
-			if info, err := s.scan(m.Path); err == nil {
-				s.attach(info, true)
-			}
-		}
-	}
-	if err := s.objs.Tracked.Put(uint32(pid), trackCount); err != nil {
-		return fmt.Errorf("memory: track pid %d: %w", pid, err)
-	}
-	return nil
+	return err
 }
 
 // Start opens a measured region: counters and stacks start from zero and
@@ -272,8 +270,7 @@ func (s *Session) Start() error {
 	// The new generation goes in first, with counting off: from then on a
 	// block, or a process image, of an earlier region no longer matches,
 	// so nothing of it comes off the totals reset below.
-	s.gen++
-	if err := s.writeConfig(false); err != nil {
+	if err := s.setConfig(func() { s.gen++; s.enabled = false }); err != nil {
 		return err
 	}
 	if err := s.objs.CountersMap.Put(uint32(0), memtrackCounters{}); err != nil {
@@ -308,7 +305,7 @@ func (s *Session) Stop() (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("memory: read counters: %w", err)
 	}
 	if c.ExecLost > 0 {
-		s.warn("memory: %d program(s) started while their exec could not be held for probing (event buffer full); allocations in their own allocators were not seen", c.ExecLost)
+		s.warn("memory: %d program(s) started without being held for probing (the event buffer was full, or they run in a PID namespace this process cannot see into); allocations in their own allocators were not seen", c.ExecLost)
 	}
 	if s.preload != nil {
 		// Programs counted by the interposer and programs counted by
@@ -437,38 +434,50 @@ func (s *Session) handleEvents(r *ringbuf.Reader) {
 			continue
 		}
 		failures = 0
-		if len(rec.RawSample) < 8 {
+		if len(rec.RawSample) < 12 {
 			continue
 		}
-		pid := int(binary.NativeEndian.Uint32(rec.RawSample))
+		host := binary.NativeEndian.Uint32(rec.RawSample)
 		typ := binary.NativeEndian.Uint32(rec.RawSample[4:])
+		ns := binary.NativeEndian.Uint32(rec.RawSample[8:])
+		if ns == 0 {
+			// Outside this process's PID namespace: it cannot see it.
+			if typ == eventExec {
+				s.warn("memory: a tracked process (pid %d on the host) exec'd outside this process's PID namespace: not probed", host)
+			}
+			continue
+		}
+		p := proc{host: host, ns: ns}
 		if s.preload != nil {
-			s.preload.release(uint32(pid))
+			s.preload.release(p.ns)
 		}
 		if typ == eventExit {
 			continue
 		}
-		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+		s.mu.Lock()
+		s.nsPids[host] = ns
+		s.mu.Unlock()
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", ns)); err == nil {
 			s.mu.Lock()
-			s.exes[uint32(pid)] = exe
+			s.exes[host] = exe
 			s.mu.Unlock()
-			if err := s.probeProgram(pid, exe); err != nil {
+			if err := s.probeProgram(p, exe); err != nil {
 				s.warn("%v", err)
 			}
 			// The executable and the dynamic loader are mapped at exec:
 			// this snapshot symbolizes the program's own frames even if
 			// it exits before the poller sees it with its libraries.
 			if s.stacks {
-				if ms, err := readMaps(pid); err == nil {
+				if ms, err := readMaps(int(ns)); err == nil {
 					s.mu.Lock()
-					s.maps[uint32(pid)] = ms
+					s.maps[host] = ms
 					s.mu.Unlock()
 				}
 			}
 		}
 		// Whatever happened, the process must not stay stopped.
-		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
-			s.warn("memory: resume pid %d: %v", pid, err)
+		if err := syscall.Kill(int(ns), syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
+			s.warn("memory: resume pid %d: %v", ns, err)
 		}
 	}
 }
@@ -477,7 +486,12 @@ func (s *Session) handleEvents(r *ringbuf.Reader) {
 // libraries it will load (its DT_NEEDED closure). When the interposer is
 // loaded in the process, the standard C allocator API of shared libraries is
 // left to it (see preload.go).
-func (s *Session) probeProgram(pid int, exe string) error {
+// proc names a process both ways: host is the kernel's PID (the BPF maps'
+// key), ns the PID this process sees it by.
+type proc struct{ host, ns uint32 }
+
+func (s *Session) probeProgram(p proc, exe string) error {
+	pid := int(p.ns)
 	info, err := s.scan(exe)
 	if err != nil {
 		// /proc/<pid>/exe still opens when the file was replaced or
@@ -511,7 +525,7 @@ func (s *Session) probeProgram(pid int, exe string) error {
 	}
 	preloaded := s.preload != nil && s.preload.activeIn(pid, info, libs)
 	if preloaded {
-		if err := s.objs.Tracked.Put(uint32(pid), trackPreload); err != nil {
+		if err := s.objs.Tracked.Put(p.host, trackPreload); err != nil {
 			return fmt.Errorf("memory: mark pid %d preloaded: %w", pid, err)
 		}
 		// In a dynamically linked executable, operator new and delete
@@ -526,7 +540,7 @@ func (s *Session) probeProgram(pid int, exe string) error {
 		}
 		s.attach(exeSites, false)
 	} else {
-		if err := s.objs.Tracked.Put(uint32(pid), trackCount); err != nil {
+		if err := s.objs.Tracked.Put(p.host, trackCount); err != nil {
 			return fmt.Errorf("memory: mark pid %d: %w", pid, err)
 		}
 		s.attach(info, false)
@@ -718,7 +732,11 @@ func (s *Session) refreshMaps() {
 		}
 	}
 	for _, p := range pids {
-		ms, err := readMaps(int(p))
+		ns, ok := s.nsOf(p)
+		if !ok {
+			continue // not seen at exec yet (or never: see mapsOf)
+		}
+		ms, err := readMaps(int(ns))
 		if err != nil {
 			continue
 		}
@@ -726,6 +744,41 @@ func (s *Session) refreshMaps() {
 		s.maps[p] = ms
 		s.mu.Unlock()
 	}
+}
+
+// nsOf returns the PID this process sees the kernel's PID host by: the same
+// in the host's PID namespace; in another (a container), the one its exec
+// event carried.
+func (s *Session) nsOf(host uint32) (uint32, bool) {
+	if s.initNS {
+		return host, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns, ok := s.nsPids[host]
+	return ns, ok
+}
+
+// mapsOf returns the mappings and executable last seen for process tgid
+// (kernel PID), or its nearest ancestor's: a child that forked without
+// exec'ing has its parent's mappings, and in a container this process may
+// have no other way to name it.
+func (s *Session) mapsOf(tgid uint32) ([]mapping, string) {
+	for range 8 {
+		s.mu.Lock()
+		ms, ok := s.maps[tgid]
+		exe := s.exes[tgid]
+		s.mu.Unlock()
+		if ok {
+			return ms, exe
+		}
+		var parent uint32
+		if s.objs.Parents.Lookup(tgid, &parent) != nil || parent == tgid {
+			break
+		}
+		tgid = parent
+	}
+	return nil, ""
 }
 
 func clearMap(m *ebpf.Map) error {
@@ -768,10 +821,7 @@ func (s *Session) readStacks() ([]StackBytes, error) {
 		ips := make([]uint64, s.objs.Stacks.ValueSize()/8)
 		var frames []string
 		if err := s.objs.Stacks.Lookup(uint32(e.key.StackId), &ips); err == nil {
-			s.mu.Lock()
-			ms := s.maps[e.key.Tgid]
-			exe := s.exes[e.key.Tgid]
-			s.mu.Unlock()
+			ms, exe := s.mapsOf(e.key.Tgid)
 			// The kernel lists the innermost frame first.
 			for i := len(ips) - 1; i >= 0; i-- {
 				if ips[i] == 0 {

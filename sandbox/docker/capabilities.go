@@ -33,10 +33,6 @@ type CapabilityPlan struct {
 	Fallback bool `json:"fallback,omitempty"`
 	// Reason says why, in words the log and the results show.
 	Reason string `json:"reason"`
-	// HostPID shares the host's PID namespace (memory: eBPF programs see
-	// host PIDs, and the runner must name the processes it tracks the same
-	// way).
-	HostPID bool `json:"host_pid,omitempty"`
 }
 
 // PlanCapabilities decides the capabilities a mode needs on an engine
@@ -48,9 +44,8 @@ type CapabilityPlan struct {
 //     child): CAP_PERFMON, since the kernel refuses unprivileged perf events
 //     at perf_event_paranoid >= 2 (Debian and most distributions).
 //   - memory loads eBPF programs (CAP_BPF) and attaches them as uprobes through
-//     the uprobe perf PMU (CAP_PERFMON). Its programs identify processes by
-//     their host PIDs, so the container also shares the host's PID
-//     namespace (HostPID); nothing else of the host is shared.
+//     the uprobe perf PMU (CAP_PERFMON). The container keeps its own PID
+//     namespace: the programs report processes by the PIDs the runner sees.
 //
 // CAP_SYS_PTRACE is never added: perf and the uprobes follow processes the
 // runner started itself (same credentials, no ptrace attach), and valgrind
@@ -72,17 +67,12 @@ func PlanCapabilities(mode, apiVersion string) (CapabilityPlan, error) {
 		return CapabilityPlan{}, fmt.Errorf("%w %q (want %s, %s or %s)", ErrUnknownMode, mode,
 			results.Walltime, results.Simulation, results.Memory)
 	}
-	hostPID := mode == results.Memory
-	if hostPID {
-		why += " (which name processes by host PID: the host's PID namespace is shared)"
-	}
 	if knowsPerfmonCaps(apiVersion) {
-		return CapabilityPlan{Add: need, HostPID: hostPID, Reason: fmt.Sprintf("%s; engine API %s knows CAP_PERFMON/CAP_BPF", why, apiVersion)}, nil
+		return CapabilityPlan{Add: need, Reason: fmt.Sprintf("%s; engine API %s knows CAP_PERFMON/CAP_BPF", why, apiVersion)}, nil
 	}
 	return CapabilityPlan{
 		Add:      []string{"CAP_SYS_ADMIN"},
 		Fallback: true,
-		HostPID:  hostPID,
 		Reason: fmt.Sprintf("%s; engine API %s (< %s, Docker < 23.0) rejects CAP_PERFMON/CAP_BPF by name, so CAP_SYS_ADMIN stands in for %v",
 			why, apiVersion, perfmonAPIVersion, need),
 	}, nil

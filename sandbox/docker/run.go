@@ -119,7 +119,7 @@ func (o *Orchestrator) Run(ctx context.Context, base *specs.Spec, ro RunOptions)
 	if err != nil && !plan.Fallback && len(plan.Add) > 0 && isUnknownCapability(err) {
 		// An engine that reports a new API version but was built against an
 		// old capability list (some distribution builds): retry the fallback.
-		fb := CapabilityPlan{Add: []string{"CAP_SYS_ADMIN"}, Fallback: true, HostPID: plan.HostPID,
+		fb := CapabilityPlan{Add: []string{"CAP_SYS_ADMIN"}, Fallback: true,
 			Reason: plan.Reason + "; but the engine rejected them by name, so CAP_SYS_ADMIN stands in"}
 		o.log.Warn("engine rejected capability names; retrying with fallback", "error", err, "capabilities", capList(fb.Add))
 		return o.run(ctx, base, ro, fb, start)

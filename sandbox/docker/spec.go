@@ -168,12 +168,8 @@ func EffectiveSpec(base *specs.Spec, ro RunOptions, plan CapabilityPlan) (*specs
 		s.Annotations[AnnotationNetwork] = "none"
 	}
 	s.Linux.Namespaces = []specs.LinuxNamespace{
-		{Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+		{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
 		{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
-	}
-	if !plan.HostPID {
-		// A namespace left out of the list is the host's (OCI runtime spec).
-		s.Linux.Namespaces = append([]specs.LinuxNamespace{{Type: specs.PIDNamespace}}, s.Linux.Namespaces...)
 	}
 
 	caps := slices.Clone(defaultCaps)
@@ -243,9 +239,6 @@ func ContainerConfig(s *specs.Spec) (*container.Config, *container.HostConfig, e
 		Privileged:  false,
 	}
 	hc.CgroupParent = s.Annotations[AnnotationCgroupParent]
-	if !slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.PIDNamespace }) {
-		hc.PidMode = "host"
-	}
 	if hc.NetworkMode == "" {
 		hc.NetworkMode = "none"
 	}

@@ -47,14 +47,6 @@ func TestPlanCapabilities(t *testing.T) {
 			}
 		})
 	}
-	for _, mode := range []string{results.Simulation, results.Walltime, results.Memory} {
-		for _, api := range []string{"1.40", "1.44"} {
-			p, _ := PlanCapabilities(mode, api)
-			if p.HostPID != (mode == results.Memory) {
-				t.Errorf("%s@%s: HostPID = %v, want it only for memory", mode, api, p.HostPID)
-			}
-		}
-	}
 	if _, err := PlanCapabilities("turbo", "1.41"); !errors.Is(err, ErrUnknownMode) {
 		t.Errorf("unknown mode: got %v, want ErrUnknownMode", err)
 	}
@@ -225,32 +217,4 @@ func FuzzPrintMessages(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		_ = printMessages(strings.NewReader(in), io.Discard)
 	})
-}
-
-// TestMemoryContainerSharesHostPID: memory mode's container has no PID
-// namespace of its own in the spec, which the engine gets as --pid=host;
-// the other modes keep theirs.
-func TestMemoryContainerSharesHostPID(t *testing.T) {
-	for _, mode := range []string{results.Walltime, results.Simulation, results.Memory} {
-		ro := RunOptions{Image: "bench", RunnerBinary: "/opt/codspeed", RunnerArgs: []string{"exec", "--", "true"}, Mode: mode}
-		plan, err := PlanCapabilities(mode, "1.44")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := EffectiveSpec(nil, ro, plan)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ownPID := slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.PIDNamespace })
-		_, hc, err := ContainerConfig(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := mode != results.Memory; ownPID != want || (hc.PidMode == "host") == want {
-			t.Errorf("%s: own PID namespace in spec = %v, PidMode = %q; want own namespace %v", mode, ownPID, hc.PidMode, want)
-		}
-		if len(s.Linux.Namespaces) < 4 {
-			t.Errorf("%s: namespaces %v: network, IPC, UTS and mount stay private", mode, s.Linux.Namespaces)
-		}
-	}
 }

@@ -50,6 +50,16 @@ struct config {
 	__u32 generation;  // bumped by every region start
 	__u32 stacks;      // record bytes per call stack
 	__u32 stop_on_exec; // stop tracked processes at exec so user space can attach probes
+	// The runner's PID namespace (device and inode of /proc/self/ns/pid),
+	// 0 when it is the host's: events name processes as the runner sees
+	// them, so it needs no access to the host's PIDs (a container of its
+	// own is fine).
+	__u64 pidns_dev;
+	__u64 pidns_ino;
+	// While non-zero: the runner's PID (in its namespace) is launching a
+	// target, and its forks are tracked.
+	__u32 launcher;
+	__u32 pad;
 };
 
 struct counters {
@@ -109,8 +119,10 @@ struct stack_val {
 #define EV_EXIT 1 // a tracked process exited
 
 struct exec_event {
-	__u32 tgid;
+	__u32 tgid;    // as the kernel numbers it (the maps' keys)
 	__u32 type;
+	__u32 ns_tgid; // as the runner sees it (for /proc and signals); 0 if it cannot
+	__u32 pad;
 };
 
 struct {
@@ -140,6 +152,16 @@ struct {
 	__type(key, __u64);
 	__type(value, struct pending);
 } pending_map SEC(".maps");
+
+// Parent of each tracked process (kernel PIDs): a child that never execs has
+// its parent's mappings, and user space, which may not see kernel PIDs,
+// learns nothing else of it.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} parents SEC(".maps");
 
 // Live allocations. Sized by user space before load (max_entries); not
 // preallocated, so a session costs memory only for what it tracks (and
@@ -194,6 +216,21 @@ static __always_inline struct counters *get_counters(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&counters_map, &zero);
+}
+
+// ns_tgid is the current process's PID as the runner sees it, 0 when the
+// runner cannot see it by one (a PID namespace other than the runner's,
+// nested in it for example).
+static __always_inline __u32 ns_tgid(struct config *cfg)
+{
+	if (!cfg)
+		return 0;
+	if (!cfg->pidns_ino)
+		return bpf_get_current_pid_tgid() >> 32;
+	struct bpf_pidns_info ns = {};
+	if (bpf_get_ns_current_pid_tgid(cfg->pidns_dev, cfg->pidns_ino, &ns, sizeof(ns)) != 0)
+		return 0;
+	return ns.tgid;
 }
 
 // tracked_state returns the process's T_* state, 0 when not tracked.
@@ -514,12 +551,18 @@ int follow_fork(struct bpf_raw_tracepoint_args *ctx)
 	if (ptgid == ctgid)
 		return 0; // a new thread
 	__u32 state = tracked_state(ptgid);
-	if (!state)
-		return 0;
+	if (!state) {
+		// The runner launching a target (this runs in the parent).
+		struct config *cfg = get_config();
+		if (!cfg || !cfg->launcher || ns_tgid(cfg) != cfg->launcher)
+			return 0;
+		state = T_FORKS_ONLY;
+	}
 	// A forked child keeps its parent's memory, preload interposer included.
 	if (state == T_FORKS_ONLY)
 		state = T_COUNT;
 	bpf_map_update_elem(&tracked, &ctgid, &state, BPF_ANY);
+	bpf_map_update_elem(&parents, &ctgid, &ptgid, BPF_ANY);
 	return 0;
 }
 
@@ -533,6 +576,14 @@ int follow_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct config *cfg = get_config();
 	if (!cfg || !cfg->stop_on_exec)
 		return 0;
+	// A process the runner cannot name could not be resumed: never stop it.
+	__u32 ns = ns_tgid(cfg);
+	if (!ns) {
+		struct counters *c = get_counters();
+		if (c)
+			__sync_fetch_and_add(&c->exec_lost, 1);
+		return 0;
+	}
 	struct exec_event *e = bpf_ringbuf_reserve(&exec_events, sizeof(*e), 0);
 	if (!e) {
 		struct counters *c = get_counters();
@@ -553,6 +604,8 @@ int follow_exec(struct bpf_raw_tracepoint_args *ctx)
 	}
 	e->tgid = tgid;
 	e->type = EV_EXEC;
+	e->ns_tgid = ns;
+	e->pad = 0;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -578,6 +631,8 @@ int forget_exit(struct bpf_raw_tracepoint_args *ctx)
 		if (e) {
 			e->tgid = tgid;
 			e->type = EV_EXIT;
+			e->ns_tgid = ns_tgid(get_config());
+			e->pad = 0;
 			bpf_ringbuf_submit(e, 0);
 		}
 	}

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 // Bind the oldest dlsym so the library loads with any glibc of the
@@ -101,6 +102,8 @@ static memalign_fn real_aligned_alloc;
 static posix_memalign_fn real_posix_memalign;
 static valloc_fn real_valloc;
 static valloc_fn real_pvalloc;
+typedef void (*exit_fn)(int);
+static exit_fn real__exit;
 
 static TLS int depth;          // >0 while inside one of our functions
 static TLS uint64_t unsampled; // bytes since this thread's last stack sample
@@ -279,6 +282,7 @@ static void resolve(void)
 	real_posix_memalign = (posix_memalign_fn)dlsym(RTLD_NEXT, "posix_memalign");
 	real_valloc = (valloc_fn)dlsym(RTLD_NEXT, "valloc");
 	real_pvalloc = (valloc_fn)dlsym(RTLD_NEXT, "pvalloc");
+	real__exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
 	Dl_info info;
 	if (dladdr((void *)real_malloc, &info) && info.dli_fname && !strstr(info.dli_fname, "/libc.so"))
 		foreign_malloc = 1;
@@ -350,11 +354,14 @@ static void after_fork_child(void)
 	atomic_fetch_add(&shm->processes, 1);
 }
 
-// A process that exits normally takes its still-live bytes off the books
-// itself, at once, rather than when the runner gets to its exit event (a
-// process forked meanwhile could set a peak counting both). Allocations and
-// frees after this (later destructors, atexit handlers) count as calls only.
-// The runner's release covers the other ways out (_exit, signals, exec).
+// A process that exits takes its still-live bytes off the books itself, at
+// once, rather than when the runner gets to its exit event (a process forked
+// meanwhile could set a peak counting both; and in a nested PID namespace the
+// runner knows the process by another PID than the one its slot carries).
+// Allocations and frees after this (later destructors, atexit handlers)
+// count as calls only. This runs as a destructor (exit) and from _exit and
+// _Exit (forked children's usual way out); the runner's release covers the
+// rest (signals, exec, raw exit_group).
 __attribute__((destructor)) static void settle_at_exit(void)
 {
 	if (!shm || !self)
@@ -367,6 +374,19 @@ __attribute__((destructor)) static void settle_at_exit(void)
 	atomic_compare_exchange_strong(&self->pid, &pid, 0);
 	self = NULL;
 }
+
+EXPORT __attribute__((noreturn)) void _exit(int status)
+{
+	settle_at_exit();
+	if (!real__exit)
+		resolve();
+	if (real__exit)
+		real__exit(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+EXPORT __attribute__((noreturn)) void _Exit(int status) { _exit(status); }
 
 __attribute__((constructor)) static void init(void)
 {
