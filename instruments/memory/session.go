@@ -74,7 +74,7 @@ type Session struct {
 	multi    bool            // the kernel has uprobe_multi links
 	attached map[siteID]bool // so each site is probed once
 	links    []link.Link
-	scanned  map[string]*elfInfo  // by path
+	scanned  map[string]*elfInfo // by path
 	// Processes are keyed by their kernel (host) PID, as the BPF maps
 	// know them; nsPids gives the PID this process sees them by (its own
 	// PID namespace, a container's say), for /proc and signals.
