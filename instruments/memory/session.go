@@ -26,7 +26,7 @@ import (
 // Tracking states of a process, the values of the BPF "tracked" map.
 const (
 	trackCount     uint32 = 1 // count its allocations and follow its children
-	trackForksOnly uint32 = 2 // only follow its children (the runner while it launches a target)
+	trackForksOnly uint32 = 2 // only follow its children (the runner launching a target; set in BPF only)
 	trackPreload   uint32 = 3 // counted; its standard C allocator calls are counted by the interposer
 
 	// cookieLibStd marks probes on standard C allocator functions in shared
