@@ -159,8 +159,8 @@ func TestBenchmarkBoundaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := s.Launcher(nil)
-	run := func(path string) {
-		cmd := exec.Command(path, "2000000", "4")
+	run := func(path string, repeat string) {
+		cmd := exec.Command(path, "2000000", repeat)
 		if err := l.Start(cmd); err != nil {
 			t.Fatal(err)
 		}
@@ -168,17 +168,19 @@ func TestBenchmarkBoundaries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run(other) // before any benchmark: the whole run only
+	run(other, "4") // before any benchmark: the whole run only
 	if err := s.BeginBenchmark("c::first"); err != nil {
 		t.Fatal(err)
 	}
-	run(bin)
+	run(bin, "4")
 	if err := s.EndBenchmark(); err != nil {
 		t.Fatal(err)
 	}
-	run(other) // disabled: not sampled at all
+	// Disabled: not sampled at all. Ten times the work of the runs around
+	// it, so that sampling it could not pass for noise.
+	run(other, "40")
 	s.BeginBenchmark("c::second")
-	run(other)
+	run(other, "4")
 	s.EndBenchmark()
 	// A process that starts while sampling is off and is sampled later
 	// still gets names: its mappings were recorded all along.
@@ -211,9 +213,11 @@ func TestBenchmarkBoundaries(t *testing.T) {
 		t.Errorf("first:\n%s", folded(first))
 	}
 	// Whole = first + second + the run before any benchmark; the run while
-	// disabled adds nothing. Each run of `other` is about the same work.
+	// disabled (ten times the work) adds nothing. The run before any
+	// benchmark is about the work of the second, give or take its cold
+	// start and a loaded host's stolen time (seen: 1.7 times).
 	otherOutside := ps.Whole.Total() - first.Total() - second.Total() - ps.Benchmarks[2].Profile.Total()
-	if otherOutside < 0.5*second.Total() || otherOutside > 1.6*second.Total() {
+	if otherOutside < 0.5*second.Total() || otherOutside > 3*second.Total() {
 		t.Errorf("samples outside benchmarks: %v, one run of other: %v (the disabled run was sampled?)", otherOutside, second.Total())
 	}
 }
