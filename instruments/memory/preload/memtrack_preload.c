@@ -366,6 +366,11 @@ __attribute__((destructor)) static void settle_at_exit(void)
 {
 	if (!shm || !self)
 		return;
+	// Only the slot's own process settles it: a vfork child (posix_spawn,
+	// vfork + _exit) runs in its parent's memory, and what it sees as its
+	// slot and flags are the parent's.
+	if (atomic_load(&self->pid) != (int32_t)getpid())
+		return;
 	atomic_store(&settled, 1);
 	int64_t live = atomic_exchange(&self->live, 0);
 	if (live)

@@ -9,7 +9,9 @@
 //         image's blocks vanish with it, unfreed).
 //   fork: allocates N MiB and forks a child that frees those inherited
 //         blocks; then the parent frees them too and allocates M MiB.
-// The true peak is max(N, M) MiB in every mode.
+// The true peak is max(N, M) MiB in those modes.
+//   vfork: allocates N MiB, vforks a child that leaves with _exit at once
+//         (in the parent's memory), then allocates M MiB: N+M MiB.
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +96,15 @@ int main(int argc, char **argv)
 		alloc(n);
 		execl("/proc/self/exe", argv[0], "alloc", argv[3], (char *)NULL);
 		return 127;
+	}
+	if (strcmp(argv[1], "vfork") == 0) {
+		alloc(n);
+		pid_t pid = vfork();
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+		alloc(m);
+		return 0;
 	}
 	if (strcmp(argv[1], "fork") == 0) {
 		char **blocks = alloc(n);
