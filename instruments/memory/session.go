@@ -18,6 +18,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/results"
@@ -147,7 +148,10 @@ func NewSession(opts SessionOptions) (*Session, error) {
 		// namespaces stay visible).
 		s.initNS = sys.Ino == initPIDNamespace
 		if !s.initNS {
-			s.pidns.dev, s.pidns.ino = uint64(sys.Dev), sys.Ino
+			// The kernel compares with its own dev_t encoding
+			// (major<<20 | minor), not stat's.
+			dev := uint64(sys.Dev)
+			s.pidns.dev, s.pidns.ino = uint64(unix.Major(dev))<<20|uint64(unix.Minor(dev)), sys.Ino
 		}
 	}
 	s.multi = features.HaveBPFLinkUprobeMulti() == nil
@@ -441,10 +445,8 @@ func (s *Session) handleEvents(r *ringbuf.Reader) {
 		typ := binary.NativeEndian.Uint32(rec.RawSample[4:])
 		ns := binary.NativeEndian.Uint32(rec.RawSample[8:])
 		if ns == 0 {
-			// Outside this process's PID namespace: it cannot see it.
-			if typ == eventExec {
-				s.warn("memory: a tracked process (pid %d on the host) exec'd outside this process's PID namespace: not probed", host)
-			}
+			// Outside this process's PID namespace (an exit; an exec
+			// there is never held, and counted as such in BPF).
 			continue
 		}
 		p := proc{host: host, ns: ns}
@@ -452,6 +454,9 @@ func (s *Session) handleEvents(r *ringbuf.Reader) {
 			s.preload.release(p.ns)
 		}
 		if typ == eventExit {
+			s.mu.Lock()
+			delete(s.nsPids, host) // the kernel may give the PID to another process
+			s.mu.Unlock()
 			continue
 		}
 		s.mu.Lock()
@@ -771,6 +776,9 @@ func (s *Session) mapsOf(tgid uint32) ([]mapping, string) {
 		s.mu.Unlock()
 		if ok {
 			return ms, exe
+		}
+		if exe != "" {
+			break // exec'd: its own program, whose mappings were not seen
 		}
 		var parent uint32
 		if s.objs.Parents.Lookup(tgid, &parent) != nil || parent == tgid {

@@ -74,12 +74,10 @@ func (p *process) add(m mapping) {
 type spaces struct {
 	procs map[uint32]*process
 	objs  *objectCache
-	// gone keeps processes after their exit for symbol map output.
-	gone map[uint32]*process
 }
 
 func newSpaces(objs *objectCache) *spaces {
-	return &spaces{procs: map[uint32]*process{}, objs: objs, gone: map[uint32]*process{}}
+	return &spaces{procs: map[uint32]*process{}, objs: objs}
 }
 
 func (s *spaces) proc(pid uint32) *process {

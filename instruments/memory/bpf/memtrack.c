@@ -153,11 +153,11 @@ struct {
 	__type(value, struct pending);
 } pending_map SEC(".maps");
 
-// Parent of each tracked process (kernel PIDs): a child that never execs has
-// its parent's mappings, and user space, which may not see kernel PIDs,
-// learns nothing else of it.
+// Parent of each tracked process that has not exec'd (kernel PIDs): such a
+// child has its parent's mappings, and user space, which may not see kernel
+// PIDs, learns nothing else of it. LRU: old entries make room.
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -573,6 +573,8 @@ int follow_exec(struct bpf_raw_tracepoint_args *ctx)
 	if (!counted(tgid))
 		return 0;
 	end_image(tgid);
+	// A new program: no longer its parent's mappings.
+	bpf_map_delete_elem(&parents, &tgid);
 	struct config *cfg = get_config();
 	if (!cfg || !cfg->stop_on_exec)
 		return 0;
@@ -622,7 +624,9 @@ int forget_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; // other threads of the process go on
 	__u32 tgid = id >> 32;
-	if (counted(tgid)) {
+	// Threads dying together can all see live reach 0: the one whose
+	// delete of the tracked entry succeeds ends the process, once.
+	if (counted(tgid) && bpf_map_delete_elem(&tracked, &tgid) == 0) {
 		end_image(tgid);
 		// User space settles what the preload interposer counted for
 		// this process. Exits are not worth stopping for: a lost event

@@ -350,6 +350,7 @@ static void after_fork_child(void)
 		return;
 	if (table)
 		madvise(table, TABLE_SIZE * sizeof(struct slot), MADV_DONTNEED); // private anonymous: reads back zero
+	atomic_store(&settled, 0); // a parent that settled (exiting) still forks counted children
 	claim_slot();
 	atomic_fetch_add(&shm->processes, 1);
 }
