@@ -124,7 +124,12 @@ func columnsFor(instrument string) ([]column, error) {
 		}, nil
 	case Memory:
 		return []column{
-			{"peak", memCell(func(m *MemoryStats) string { return FormatBytes(m.PeakBytes) })},
+			{"peak", func(b Benchmark) string {
+				if b.Memory == nil {
+					return "-"
+				}
+				return peakText(b)
+			}},
 			{"allocated", memCell(func(m *MemoryStats) string { return FormatBytes(m.TotalAllocatedBytes) })},
 			{"allocs", memCell(func(m *MemoryStats) string { return FormatCount(m.AllocCalls) })},
 			{"frees", memCell(func(m *MemoryStats) string { return FormatCount(m.FreeCalls) })},
@@ -198,8 +203,18 @@ func summaryLine(instrument string, b Benchmark) string {
 			return name + ": no memory figures"
 		}
 		return fmt.Sprintf("%s: peak %s (%s allocated, %s allocs, %s frees)", name,
-			FormatBytes(m.PeakBytes), FormatBytes(m.TotalAllocatedBytes), FormatCount(m.AllocCalls), FormatCount(m.FreeCalls))
+			peakText(b), FormatBytes(m.TotalAllocatedBytes), FormatCount(m.AllocCalls), FormatCount(m.FreeCalls))
 	}
+}
+
+// peakText is a memory benchmark's peak. A Go benchmark's peak counts C
+// allocations only (Go's heap has no frees to follow): with none, it is
+// not measured ("-") rather than 0 B.
+func peakText(b Benchmark) string {
+	if b.GoBench != nil && b.Memory.PeakBytes == 0 {
+		return "-"
+	}
+	return FormatBytes(b.Memory.PeakBytes)
 }
 
 func plural(n int, word string) string {

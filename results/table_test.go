@@ -177,3 +177,32 @@ func TestWarnings(t *testing.T) {
 		})
 	}
 }
+
+// TestGoMemoryPeakNotMeasured: a Go benchmark's peak covers C allocations
+// only; without any it reads "-" (not measured), not "0 B".
+func TestGoMemoryPeakNotMeasured(t *testing.T) {
+	benches := []Benchmark{
+		{Name: "pure Go", GoBench: &GoBench{Iterations: 10}, Memory: &MemoryStats{TotalAllocatedBytes: 4096, AllocCalls: 1, PerIteration: true}},
+		{Name: "cgo", GoBench: &GoBench{Iterations: 10}, Memory: &MemoryStats{PeakBytes: 2048, TotalAllocatedBytes: 4096, AllocCalls: 1, PerIteration: true}},
+		{Name: "C", Memory: &MemoryStats{TotalAllocatedBytes: 4096, AllocCalls: 1}},
+	}
+	var b strings.Builder
+	if err := RenderTable(&b, Memory, benches); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	for _, want := range []struct{ name, peak string }{{"pure Go", "-"}, {"cgo", "2.00 KiB"}, {"C", "0 B"}} {
+		found := false
+		for _, l := range lines {
+			if f := strings.Fields(strings.TrimPrefix(l, want.name)); strings.HasPrefix(l, want.name) && len(f) > 0 {
+				found = true
+				if got := strings.Join(f[:len(strings.Fields(want.peak))], " "); got != want.peak {
+					t.Errorf("%s: peak %q, want %q\n%s", want.name, got, want.peak, b.String())
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no row for %s:\n%s", want.name, b.String())
+		}
+	}
+}
