@@ -62,3 +62,34 @@ func TestLateMarkPutBackInPlace(t *testing.T) {
 		t.Errorf("kinds in order %v, want %v", kinds, want)
 	}
 }
+
+// TestProcessEndsWithLastThread: the leader's exit does not end a process
+// whose other threads go on; the last thread's exit does, once, and its
+// address space is forgotten then.
+func TestProcessEndsWithLastThread(t *testing.T) {
+	s := &Session{spaces: newSpaces(newObjectCache()), threads: map[uint32]int{}}
+	s.pending = []Record{
+		{Kind: KindFork, Pid: 5, Ppid: 1, Time: 1},
+		{Kind: KindMmap, Pid: 5, Start: 0x1000, Len: 0x1000, Name: "//anon", Time: 2},
+		{Kind: kindThreadStart, Pid: 5, Time: 3},
+		{Kind: kindThreadExit, Pid: 5, Time: 4}, // the leader (main called pthread_exit)
+		{Kind: KindSample, Pid: 5, Time: 5},
+		{Kind: kindThreadExit, Pid: 7, Time: 6}, // a process never seen forked: ignored
+		{Kind: kindThreadExit, Pid: 5, Time: 7}, // the last thread
+	}
+	s.process(6)
+	if _, ok := s.spaces.procs[5]; !ok {
+		t.Fatal("address space forgotten at the leader's exit, before the other thread's samples")
+	}
+	s.process(^uint64(0))
+	var kinds []Kind
+	for _, r := range s.done {
+		kinds = append(kinds, r.Kind)
+	}
+	if want := []Kind{KindFork, KindMmap, KindSample, KindExit}; !slices.Equal(kinds, want) {
+		t.Errorf("processed kinds %v, want %v (thread records consumed, one process exit)", kinds, want)
+	}
+	if _, ok := s.spaces.procs[5]; ok || len(s.threads) != 0 {
+		t.Errorf("after the last thread: space kept %v, threads %v", ok, s.threads)
+	}
+}

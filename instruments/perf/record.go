@@ -27,6 +27,11 @@ const (
 	// KindBenchStart opens benchmark Name (its URI); KindBenchStop closes it.
 	KindBenchStart
 	KindBenchStop
+
+	// Thread starts and exits, used while recording to tell when a
+	// process's last thread exits; never in a Recording.
+	kindThreadStart Kind = 100
+	kindThreadExit  Kind = 101
 )
 
 // Record is one event of a Recording, in time order.

@@ -189,6 +189,10 @@ type Session struct {
 	done    []Record
 	objs    *objectCache
 	spaces  *spaces
+	// threads counts the live threads of each process seen forked, so
+	// that a process ends with its last thread, not its leader (which
+	// perf reports as the process's exit, and which can go first).
+	threads map[uint32]int
 
 	mu       sync.Mutex
 	marks    []Record
@@ -256,6 +260,7 @@ func Start(c Config) (*Session, error) {
 	s.polled = make(chan struct{})
 	s.objs = newObjectCache()
 	s.spaces = newSpaces(s.objs)
+	s.threads = map[uint32]int{}
 	go s.poll()
 	return s, nil
 }
@@ -435,13 +440,33 @@ func (s *Session) process(limit uint64) {
 	})
 	for i := range s.pending[:n] {
 		r := &s.pending[i]
+		switch r.Kind {
+		case kindThreadStart:
+			if _, ok := s.threads[r.Pid]; ok {
+				s.threads[r.Pid]++
+			}
+			continue
+		case kindThreadExit:
+			left, ok := s.threads[r.Pid]
+			if !ok {
+				continue // a process not seen forked (the runner's own)
+			}
+			if left > 1 {
+				s.threads[r.Pid] = left - 1
+				continue
+			}
+			delete(s.threads, r.Pid)
+			r.Kind = KindExit
+		case KindFork:
+			s.threads[r.Pid] = 1
+		}
 		if r.Kind == KindSample {
 			unwindSample(s.spaces, r)
 		} else {
 			s.spaces.apply(r)
 		}
+		s.done = append(s.done, *r)
 	}
-	s.done = append(s.done, s.pending[:n]...)
 	rest := copy(s.pending, s.pending[n:])
 	clear(s.pending[rest:])
 	s.pending = s.pending[:rest]
@@ -524,7 +549,10 @@ func (s *Session) keep(i int, ev *goperf.Event, raw *goperf.RawRecord) {
 			return
 		}
 		if rec.Pid == rec.Ppid {
-			return // a new thread shares its process's address space
+			// A new thread shares its process's address space; it is
+			// only counted (see process).
+			r = Record{Kind: kindThreadStart, Pid: rec.Pid, Time: rec.Time}
+			break
 		}
 		r = Record{Kind: KindFork, Pid: rec.Pid, Ppid: rec.Ppid, Time: rec.Time}
 	case goperf.RecordTypeExit:
@@ -532,10 +560,9 @@ func (s *Session) keep(i int, ev *goperf.Event, raw *goperf.RawRecord) {
 		if err := rec.DecodeFrom(raw, ev); err != nil {
 			return
 		}
-		if rec.Pid != rec.Tid {
-			return
-		}
-		r = Record{Kind: KindExit, Pid: rec.Pid, Time: rec.Time}
+		// Every thread's exit; process turns the last one into the
+		// process's KindExit.
+		r = Record{Kind: kindThreadExit, Pid: rec.Pid, Time: rec.Time}
 	case goperf.RecordTypeLost:
 		var rec goperf.LostRecord
 		if err := rec.DecodeFrom(raw, ev); err != nil {
@@ -643,10 +670,9 @@ func keepLaunched(all []Record, launched []launch) []Record {
 			}
 			keep[r.Pid] = true
 		default: // samples, mappings, names, exits
-			// An exit does not end the following: a leader thread can
-			// exit before the others (perf reports it as the process's
-			// exit), and a PID used again in this tree starts with a
-			// fork record, which decides anew above.
+			// An exit need not end the following: a PID used again in
+			// this tree starts with a fork record, which decides anew
+			// above.
 			if !keep[r.Pid] {
 				continue
 			}

@@ -115,8 +115,8 @@ func (s *spaces) apply(r *Record) {
 		}
 		s.procs[r.Pid] = child
 	case KindExit:
-		// Kept: perf reports the leader thread's exit as the process's,
-		// and the other threads can go on (main calling pthread_exit);
-		// a PID used again starts with a fork record, which replaces it.
+		// The process's last thread exited (the session counts them):
+		// no sample of it can follow.
+		delete(s.procs, r.Pid)
 	}
 }
