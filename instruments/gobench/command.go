@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
 )
 
 // TestCommand is a `go test -bench` command line split into what an
@@ -157,6 +159,14 @@ func (p Package) MatchingBenchmarks(top *regexp.Regexp) (map[string]string, bool
 		}
 	}
 	return decls, false, nil
+}
+
+// TestBinaryPath is where the index-th package's test binary goes in dir.
+// Numbered: import paths that share their first 80 bytes make the same
+// instruments.FileName, and a second binary at the same path would be taken
+// for the first (the memory session caches ELF scans by path).
+func TestBinaryPath(dir string, index int, importPath string) string {
+	return filepath.Join(dir, fmt.Sprintf("%03d-%s.test", index+1, instruments.FileName(importPath, "pkg")))
 }
 
 // BuildTestBinary compiles pkg's test binary to bin (`go test -c` with the

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
 )
 
 func TestParseTestCommand(t *testing.T) {
@@ -147,5 +149,13 @@ func TestMatchingBenchmarks(t *testing.T) {
 	broken := Package{ImportPath: "example.com/q", Error: &struct{ Err string }{"no Go files"}}
 	if _, _, err := broken.MatchingBenchmarks(regexp.MustCompile(".")); err == nil || !strings.Contains(err.Error(), "example.com/q: no Go files") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+func TestTestBinaryPath(t *testing.T) {
+	long := strings.Repeat("example.com/very/long/module/path/", 4)
+	a, b := TestBinaryPath("d", 0, long+"a"), TestBinaryPath("d", 1, long+"b")
+	if a == b || a != filepath.Join("d", "001-"+instruments.FileName(long+"a", "pkg")+".test") {
+		t.Errorf("paths %q and %q: want distinct, numbered from 001", a, b)
 	}
 }

@@ -68,10 +68,7 @@ func (in *Instrument) measureGo(ctx context.Context, p Probe, t instruments.Targ
 			continue
 		}
 		env.Progress.Phase(pkg.ImportPath, "building")
-		// Numbered: import paths that share their first 80 bytes make
-		// the same FileName, and a second binary at the same path would
-		// be taken for the first (the memory session caches scans by path).
-		bin := filepath.Join(binDir, fmt.Sprintf("%03d-%s.test", pi+1, instruments.FileName(pkg.ImportPath, "pkg")))
+		bin := gobench.TestBinaryPath(binDir, pi, pkg.ImportPath)
 		if err := buildTestBinary(ctx, dir, baseEnv, g, pkg.ImportPath, bin); err != nil {
 			return out, err
 		}
