@@ -26,9 +26,9 @@ import (
 
 // Tracking states of a process, the values of the BPF "tracked" map.
 const (
-	trackCount     uint32 = 1 // count its allocations and follow its children
-	trackForksOnly uint32 = 2 // only follow its children (the runner launching a target; set in BPF only)
-	trackPreload   uint32 = 3 // counted; its standard C allocator calls are counted by the interposer
+	// (2, T_FORKS_ONLY, is the runner launching a target: set in BPF only.)
+	trackCount   uint32 = 1 // count its allocations and follow its children
+	trackPreload uint32 = 3 // counted; its standard C allocator calls are counted by the interposer
 
 	// cookieLibStd marks probes on standard C allocator functions in shared
 	// libraries, which the BPF programs ignore in trackPreload processes.

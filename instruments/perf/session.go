@@ -295,29 +295,30 @@ func (s *Session) Launcher(inner instruments.Launcher) instruments.Launcher {
 	if inner == nil {
 		inner = instruments.Direct
 	}
-	return &profilingLauncher{inner: inner, start: func(cmd *exec.Cmd) error {
-		if !s.external && unix.Gettid() != s.tid {
-			return errors.New("perf: the profiling launcher was used from another goroutine than the one that started the session")
-		}
-		before := monotonicNow()
-		if err := inner.Start(cmd); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.launched = append(s.launched, launch{pid: uint32(cmd.Process.Pid), after: before})
-		s.mu.Unlock()
-		return nil
-	}}
+	return &profilingLauncher{s: s, inner: inner}
 }
 
 // profilingLauncher is the Session's Launcher; it passes on the inner
 // launcher's fork clock (instruments.ForkClock), if it has one.
 type profilingLauncher struct {
+	s     *Session
 	inner instruments.Launcher
-	start func(*exec.Cmd) error
 }
 
-func (l *profilingLauncher) Start(cmd *exec.Cmd) error { return l.start(cmd) }
+func (l *profilingLauncher) Start(cmd *exec.Cmd) error {
+	s := l.s
+	if !s.external && unix.Gettid() != s.tid {
+		return errors.New("perf: the profiling launcher was used from another goroutine than the one that started the session")
+	}
+	before := monotonicNow()
+	if err := l.inner.Start(cmd); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.launched = append(s.launched, launch{pid: uint32(cmd.Process.Pid), after: before})
+	s.mu.Unlock()
+	return nil
+}
 
 func (l *profilingLauncher) ForkedAt() time.Time {
 	if fc, ok := l.inner.(instruments.ForkClock); ok {
