@@ -13,7 +13,6 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
-	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -78,7 +77,7 @@ func (in *Instrument) measureGo(ctx context.Context, t instruments.Target, env i
 	if err != nil {
 		return nil, err
 	}
-	root := gitrepo.Root(dir)
+	root := instruments.RepoRoot(dir)
 	if root == "" {
 		root = dir
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/instruments/simulation/callgrind"
-	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -473,7 +472,7 @@ func iterationsFor(nsPerOp, targetNs float64) int64 {
 // gitRoot is the top of the git work tree holding dir (URIs are relative
 // to it, as CodSpeed's), or dir itself outside git.
 func gitRoot(dir string) string {
-	if root := gitrepo.Root(dir); root != "" {
+	if root := instruments.RepoRoot(dir); root != "" {
 		return root
 	}
 	return dir

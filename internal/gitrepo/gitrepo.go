@@ -5,33 +5,16 @@ package gitrepo
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
+	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
 // Root returns the top of the git work tree containing dir, or "" when dir is
-// not in one. It looks for .git itself first, so it works without git
-// installed.
-func Root(dir string) string {
-	d, err := filepath.Abs(dir)
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
-			return d
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return ""
-		}
-		d = parent
-	}
-}
+// not in one (instruments.RepoRoot: benchmark URIs are relative to it).
+func Root(dir string) string { return instruments.RepoRoot(dir) }
 
 // Head describes the checked-out commit of the repository at root.
 func Head(root string) results.GitInfo {
