@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/codspeed-go/codspeed-go/results/upload"
 )
 
 // Run environments, as sent in the upload metadata's "runEnvironment".
@@ -54,23 +56,13 @@ var ErrUnsupportedEvent = errors.New("unsupported CI event")
 // variable it always sets is empty, which means the environment was altered.
 var ErrMissingVariable = errors.New("missing CI variable")
 
-// Sender is the user who caused the run.
-type Sender struct {
-	ID    string `json:"id"`
-	Login string `json:"login"`
-}
-
-// GhData is the GitHub Actions run and job.
-type GhData struct {
-	RunID string `json:"runId"`
-	Job   string `json:"job"`
-}
-
-// GlData is the GitLab CI pipeline and job.
-type GlData struct {
-	RunID string `json:"runId"`
-	Job   string `json:"job"`
-}
+// Sender, GhData and GlData are the upload metadata's descriptions of the
+// user and the CI job; results/upload owns them.
+type (
+	Sender = upload.Sender
+	GhData = upload.GhData
+	GlData = upload.GlData
+)
 
 // Info is what the environment says about a run. Field meanings follow the
 // CodSpeed upload metadata (compat.md §7); RunID and JobName identify the CI
@@ -111,6 +103,18 @@ type Info struct {
 	mu       sync.Mutex
 	sections []string
 	now      func() time.Time
+}
+
+// Upload is the part of the run's description that the upload metadata
+// carries.
+func (i *Info) Upload() *upload.CIRun {
+	return &upload.CIRun{
+		Provider: i.Provider, RepositoryProvider: i.RepositoryProvider,
+		Owner: i.Owner, Repository: i.Repository,
+		Ref: i.Ref, HeadRef: i.HeadRef, BaseRef: i.BaseRef, Event: i.Event,
+		CommitHash: i.CommitHash, Sender: i.Sender, GhData: i.GhData, GlData: i.GlData,
+		RepositoryRootPath: i.RepositoryRootPath,
+	}
 }
 
 // IsPullRequest reports whether the run measures a pull or merge request.

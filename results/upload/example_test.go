@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/codspeed-go/codspeed-go/internal/ci"
 	"github.com/codspeed-go/codspeed-go/results/upload"
 )
 
@@ -35,10 +34,10 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	info := &ci.Info{Provider: ci.Local, RepositoryProvider: ci.ProviderProject, Repository: "demo",
-		Ref: "refs/heads/main", Event: ci.EventLocal, CommitHash: "0123456789abcdef0123456789abcdef01234567"}
+	info := &upload.CIRun{Provider: "LOCAL", RepositoryProvider: "PROJECT", Repository: "demo",
+		Ref: "refs/heads/main", Event: "local", CommitHash: "0123456789abcdef0123456789abcdef01234567"}
 	runner := upload.RunnerMetadata("codspeed-go", "0.1.0", upload.ExecutorWalltime, nil)
-	part := &upload.RunPart{RunID: "local-1", RunPartID: upload.PartID("walltime", 0), JobName: info.JobName}
+	part := &upload.RunPart{RunID: "local-1", RunPartID: upload.PartID("walltime", 0), JobName: ""}
 	md := upload.NewMetadata(info, runner, bundle, part, false, false)
 
 	resp, err := upload.Upload(context.Background(), upload.Options{

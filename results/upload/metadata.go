@@ -7,10 +7,6 @@
 // log line or a file, and redacts it from anything a server sends back.
 package upload
 
-import (
-	"github.com/codspeed-go/codspeed-go/internal/ci"
-)
-
 // MetadataVersion is the version of the metadata shape this package sends:
 // the one with profileMd5/profileEncoding at the top level and the system
 // description flattened into runner.
@@ -26,26 +22,26 @@ const (
 // Metadata is the JSON body of the upload request. Field names and nulls are
 // CodSpeed's: optional fields are sent as null, not omitted.
 type Metadata struct {
-	Version            int        `json:"version"`
-	Tokenless          bool       `json:"tokenless"`
-	ProfileMd5         string     `json:"profileMd5"`
-	ProfileEncoding    *string    `json:"profileEncoding"`
-	Runner             Runner     `json:"runner"`
-	RunEnvironment     string     `json:"runEnvironment"`
-	RepositoryProvider string     `json:"repositoryProvider"`
-	CommitHash         string     `json:"commitHash"`
-	AllowEmpty         bool       `json:"allowEmpty"`
-	Ref                string     `json:"ref"`
-	HeadRef            *string    `json:"headRef"`
-	BaseRef            *string    `json:"baseRef"`
-	Owner              string     `json:"owner"`
-	Repository         string     `json:"repository"`
-	Event              string     `json:"event"`
-	Sender             *ci.Sender `json:"sender"`
-	GhData             *ci.GhData `json:"ghData"`
-	GlData             *ci.GlData `json:"glData"`
-	RepositoryRootPath string     `json:"repositoryRootPath"`
-	RunPart            *RunPart   `json:"runPart"`
+	Version            int      `json:"version"`
+	Tokenless          bool     `json:"tokenless"`
+	ProfileMd5         string   `json:"profileMd5"`
+	ProfileEncoding    *string  `json:"profileEncoding"`
+	Runner             Runner   `json:"runner"`
+	RunEnvironment     string   `json:"runEnvironment"`
+	RepositoryProvider string   `json:"repositoryProvider"`
+	CommitHash         string   `json:"commitHash"`
+	AllowEmpty         bool     `json:"allowEmpty"`
+	Ref                string   `json:"ref"`
+	HeadRef            *string  `json:"headRef"`
+	BaseRef            *string  `json:"baseRef"`
+	Owner              string   `json:"owner"`
+	Repository         string   `json:"repository"`
+	Event              string   `json:"event"`
+	Sender             *Sender  `json:"sender"`
+	GhData             *GhData  `json:"ghData"`
+	GlData             *GlData  `json:"glData"`
+	RepositoryRootPath string   `json:"repositoryRootPath"`
+	RunPart            *RunPart `json:"runPart"`
 }
 
 // Runner describes the program that measured and the machine it ran on.
@@ -85,7 +81,7 @@ type RunPart struct {
 // runner description, the archive and the run part (nil when the run is not
 // one of several in a job). tokenless is true when no token (static or OIDC)
 // will be sent.
-func NewMetadata(info *ci.Info, runner Runner, b *Bundle, part *RunPart, tokenless, allowEmpty bool) Metadata {
+func NewMetadata(info *CIRun, runner Runner, b *Bundle, part *RunPart, tokenless, allowEmpty bool) Metadata {
 	md := Metadata{
 		Version:            MetadataVersion,
 		Tokenless:          tokenless,

@@ -3,8 +3,6 @@ package upload
 import (
 	"encoding/json"
 	"testing"
-
-	"github.com/codspeed-go/codspeed-go/internal/ci"
 )
 
 // TestMetadataGolden pins the JSON shape sent for a GitHub pull request and
@@ -15,8 +13,8 @@ func TestMetadataGolden(t *testing.T) {
 	got, _ := json.MarshalIndent(md, "", "  ")
 	golden(t, "metadata-github-pr.golden.json", append(got, '\n'))
 
-	local := &ci.Info{Provider: ci.Local, RepositoryProvider: ci.ProviderProject, Repository: "myproject", Ref: "refs/heads/main",
-		HeadRef: "main", Event: ci.EventLocal, CommitHash: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", RepositoryRootPath: "/home/me/myproject/"}
+	local := &CIRun{Provider: "LOCAL", RepositoryProvider: "PROJECT", Repository: "myproject", Ref: "refs/heads/main",
+		HeadRef: "main", Event: "local", CommitHash: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", RepositoryRootPath: "/home/me/myproject/"}
 	r := testRunner()
 	r.Executor = ExecutorWalltime
 	md = NewMetadata(local, r, &Bundle{MD5: "tfC4VxYiYdJcTWpHpv4Ouw=="}, nil, true, true)

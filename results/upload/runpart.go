@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/codspeed-go/codspeed-go/internal/ci"
 )
 
 // RunStateDir is where run-part counters are kept, relative to the git root
@@ -20,7 +18,7 @@ const RunStateDir = ".codspeed/run-state"
 // StateDir is the run-state directory for a run detected as info: under the
 // repository root (the git root locally, the checkout in CI), else under
 // workdir.
-func StateDir(info *ci.Info, workdir string) string {
+func StateDir(info *CIRun, workdir string) string {
 	root := workdir
 	if info != nil && info.RepositoryRootPath != "" {
 		root = info.RepositoryRootPath

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/codspeed-go/codspeed-go/internal/ci"
 )
 
 func TestNextRunPartSequence(t *testing.T) {
@@ -43,10 +41,10 @@ func TestNextRunPartSequence(t *testing.T) {
 }
 
 func TestStateDir(t *testing.T) {
-	if got := StateDir(&ci.Info{RepositoryRootPath: "/repo/"}, "/repo/sub"); got != "/repo/.codspeed/run-state" {
+	if got := StateDir(&CIRun{RepositoryRootPath: "/repo/"}, "/repo/sub"); got != "/repo/.codspeed/run-state" {
 		t.Errorf("StateDir in a checkout = %q", got)
 	}
-	if got := StateDir(&ci.Info{}, "/work"); got != "/work/.codspeed/run-state" {
+	if got := StateDir(&CIRun{}, "/work"); got != "/work/.codspeed/run-state" {
 		t.Errorf("StateDir without a root = %q", got)
 	}
 }

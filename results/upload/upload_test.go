@@ -19,8 +19,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/codspeed-go/codspeed-go/internal/ci"
 )
 
 const testToken = "cs_tok_7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e"
@@ -46,14 +44,13 @@ func profileFolder(t *testing.T) string {
 	return dir
 }
 
-func prInfo() *ci.Info {
-	return &ci.Info{
-		Provider: ci.GitHubActions, RepositoryProvider: ci.ProviderGitHub, Owner: "codspeed-go", Repository: "codspeed-go",
-		Ref: "refs/pull/42/merge", HeadRef: "feat/faster-parser", BaseRef: "main", Event: ci.EventPullRequest,
-		CommitHash: "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a291807",
-		Sender:     &ci.Sender{ID: "583231", Login: "octocat"},
-		GhData:     &ci.GhData{RunID: "11893460077", Job: "benchmarks"},
-		RunID:      "11893460077", JobName: "benchmarks",
+func prInfo() *CIRun {
+	return &CIRun{
+		Provider: "GITHUB_ACTIONS", RepositoryProvider: "GITHUB", Owner: "codspeed-go", Repository: "codspeed-go",
+		Ref: "refs/pull/42/merge", HeadRef: "feat/faster-parser", BaseRef: "main", Event: "pull_request",
+		CommitHash:         "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a291807",
+		Sender:             &Sender{ID: "583231", Login: "octocat"},
+		GhData:             &GhData{RunID: "11893460077", Job: "benchmarks"},
 		RepositoryRootPath: "/home/runner/work/codspeed-go/codspeed-go/",
 	}
 }
