@@ -320,7 +320,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		if info.RunID != "" {
 			// Each invocation in one CI job is a distinct part of that job's
 			// run (a counter under .codspeed/run-state, locked).
-			idx, err := upload.NextRunPart(upload.StateDir(info.Upload(), cwd), info.RunID)
+			idx, err := upload.NextRunPart(upload.StateDir(info.Source(), cwd), info.RunID)
 			if err != nil {
 				return fail(exitFailed, "%v", err)
 			}

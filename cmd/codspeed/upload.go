@@ -110,13 +110,13 @@ func uploadRun(ctx context.Context, u uploadFlags, meta *results.RunMeta, cwd st
 		index := 0
 		if meta.CI != nil && meta.CI.RunID == base {
 			index = meta.CI.PartIndex
-		} else if index, err = upload.NextRunPart(upload.StateDir(info.Upload(), cwd), base); err != nil {
+		} else if index, err = upload.NextRunPart(upload.StateDir(info.Source(), cwd), base); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		rp := &upload.RunPart{RunID: base, RunPartID: upload.PartID(base+"-"+part.Mode, index), JobName: info.JobName, Metadata: map[string]string{"mode": part.Mode}}
 		runner := upload.RunnerMetadata("codspeed-go", version, executor, meta.Modes)
-		md := upload.NewMetadata(info.Upload(), runner, bundle, rp, token == "", allowEmpty)
+		md := upload.NewMetadata(info.Source(), runner, bundle, rp, token == "", allowEmpty)
 		resp, err := upload.Upload(ctx, upload.Options{URL: url, Token: token, HTTPClient: client, UserAgent: "codspeed-go/" + version, Log: os.Stderr}, md, bundle)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", part.Mode, err))

@@ -105,10 +105,10 @@ type Info struct {
 	now      func() time.Time
 }
 
-// Upload is the part of the run's description that the upload metadata
+// Source is the part of the run's description that the upload metadata
 // carries.
-func (i *Info) Upload() *upload.CIRun {
-	return &upload.CIRun{
+func (i *Info) Source() *upload.Source {
+	return &upload.Source{
 		Provider: i.Provider, RepositoryProvider: i.RepositoryProvider,
 		Owner: i.Owner, Repository: i.Repository,
 		Ref: i.Ref, HeadRef: i.HeadRef, BaseRef: i.BaseRef, Event: i.Event,

@@ -34,7 +34,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	info := &upload.CIRun{Provider: "LOCAL", RepositoryProvider: "PROJECT", Repository: "demo",
+	info := &upload.Source{Provider: "LOCAL", RepositoryProvider: "PROJECT", Repository: "demo",
 		Ref: "refs/heads/main", Event: "local", CommitHash: "0123456789abcdef0123456789abcdef01234567"}
 	runner := upload.RunnerMetadata("codspeed-go", "0.1.0", upload.ExecutorWalltime, nil)
 	part := &upload.RunPart{RunID: "local-1", RunPartID: upload.PartID("walltime", 0), JobName: ""}

@@ -81,7 +81,7 @@ type RunPart struct {
 // runner description, the archive and the run part (nil when the run is not
 // one of several in a job). tokenless is true when no token (static or OIDC)
 // will be sent.
-func NewMetadata(info *CIRun, runner Runner, b *Bundle, part *RunPart, tokenless, allowEmpty bool) Metadata {
+func NewMetadata(info *Source, runner Runner, b *Bundle, part *RunPart, tokenless, allowEmpty bool) Metadata {
 	md := Metadata{
 		Version:            MetadataVersion,
 		Tokenless:          tokenless,

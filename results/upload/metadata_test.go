@@ -13,7 +13,7 @@ func TestMetadataGolden(t *testing.T) {
 	got, _ := json.MarshalIndent(md, "", "  ")
 	golden(t, "metadata-github-pr.golden.json", append(got, '\n'))
 
-	local := &CIRun{Provider: "LOCAL", RepositoryProvider: "PROJECT", Repository: "myproject", Ref: "refs/heads/main",
+	local := &Source{Provider: "LOCAL", RepositoryProvider: "PROJECT", Repository: "myproject", Ref: "refs/heads/main",
 		HeadRef: "main", Event: "local", CommitHash: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", RepositoryRootPath: "/home/me/myproject/"}
 	r := testRunner()
 	r.Executor = ExecutorWalltime

@@ -18,7 +18,7 @@ const RunStateDir = ".codspeed/run-state"
 // StateDir is the run-state directory for a run detected as info: under the
 // repository root (the git root locally, the checkout in CI), else under
 // workdir.
-func StateDir(info *CIRun, workdir string) string {
+func StateDir(info *Source, workdir string) string {
 	root := workdir
 	if info != nil && info.RepositoryRootPath != "" {
 		root = info.RepositoryRootPath

@@ -41,10 +41,10 @@ func TestNextRunPartSequence(t *testing.T) {
 }
 
 func TestStateDir(t *testing.T) {
-	if got := StateDir(&CIRun{RepositoryRootPath: "/repo/"}, "/repo/sub"); got != "/repo/.codspeed/run-state" {
+	if got := StateDir(&Source{RepositoryRootPath: "/repo/"}, "/repo/sub"); got != "/repo/.codspeed/run-state" {
 		t.Errorf("StateDir in a checkout = %q", got)
 	}
-	if got := StateDir(&CIRun{}, "/work"); got != "/work/.codspeed/run-state" {
+	if got := StateDir(&Source{}, "/work"); got != "/work/.codspeed/run-state" {
 		t.Errorf("StateDir without a root = %q", got)
 	}
 }

@@ -44,8 +44,8 @@ func profileFolder(t *testing.T) string {
 	return dir
 }
 
-func prInfo() *CIRun {
-	return &CIRun{
+func prInfo() *Source {
+	return &Source{
 		Provider: "GITHUB_ACTIONS", RepositoryProvider: "GITHUB", Owner: "codspeed-go", Repository: "codspeed-go",
 		Ref: "refs/pull/42/merge", HeadRef: "feat/faster-parser", BaseRef: "main", Event: "pull_request",
 		CommitHash:         "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a291807",

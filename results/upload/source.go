@@ -1,10 +1,10 @@
 package upload
 
-// CIRun is what the CI provider (or a developer's checkout) says about the
+// Source is what the CI provider (or a developer's checkout) says about the
 // run being uploaded: the fields of the upload metadata that describe the
 // repository, the commit, the event and the job. The runner's CI detection
 // fills it; this package only sends it.
-type CIRun struct {
+type Source struct {
 	// Provider is the run environment: GITHUB_ACTIONS, GITLAB_CI, BUILDKITE,
 	// JENKINS or LOCAL.
 	Provider string
