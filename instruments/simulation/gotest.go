@@ -20,7 +20,7 @@ import (
 )
 
 // goEnv is the environment the test binaries run with, added to base (which
-// envFor already gave GODEBUG=asyncpreemptoff=1): one P and no automatic GC
+// envFor already gave GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off): one P and no automatic GC
 // make the Go runtime's own work (scheduling, background marking)
 // independent of wall time.
 func goEnv(base []string) []string {

@@ -226,25 +226,26 @@ fn=runtime.lock2
 	}
 }
 
-func TestWithoutAsyncPreempt(t *testing.T) {
+func TestWithGoDebug(t *testing.T) {
 	for _, c := range []struct {
 		env  []string
 		want string // the GODEBUG a process started with env sees
 	}{
-		{[]string{"PATH=/bin"}, "asyncpreemptoff=1"},
-		{[]string{"GODEBUG=gctrace=1"}, "gctrace=1,asyncpreemptoff=1"},
-		{[]string{"GODEBUG=asyncpreemptoff=0"}, "asyncpreemptoff=0"}, // the user's choice stands
-		{[]string{"GODEBUG=asyncpreemptoff=0", "GODEBUG=x=1"}, "x=1,asyncpreemptoff=1"},
-		{[]string{"GODEBUG="}, "asyncpreemptoff=1"},
+		{[]string{"PATH=/bin"}, "asyncpreemptoff=1,cpu.rdtscp=off"},
+		{[]string{"GODEBUG=gctrace=1"}, "gctrace=1,asyncpreemptoff=1,cpu.rdtscp=off"},
+		{[]string{"GODEBUG=asyncpreemptoff=0"}, "asyncpreemptoff=0,cpu.rdtscp=off"}, // the user's choice stands
+		{[]string{"GODEBUG=asyncpreemptoff=0,cpu.rdtscp=on"}, "asyncpreemptoff=0,cpu.rdtscp=on"},
+		{[]string{"GODEBUG=asyncpreemptoff=0", "GODEBUG=x=1"}, "x=1,asyncpreemptoff=1,cpu.rdtscp=off"},
+		{[]string{"GODEBUG="}, "asyncpreemptoff=1,cpu.rdtscp=off"},
 	} {
 		got := ""
-		for _, e := range withoutAsyncPreempt(c.env) {
+		for _, e := range withGoDebug(c.env) {
 			if v, ok := strings.CutPrefix(e, "GODEBUG="); ok {
 				got = v
 			}
 		}
 		if got != c.want {
-			t.Errorf("withoutAsyncPreempt(%q): GODEBUG=%q, want %q", c.env, got, c.want)
+			t.Errorf("withGoDebug(%q): GODEBUG=%q, want %q", c.env, got, c.want)
 		}
 	}
 }

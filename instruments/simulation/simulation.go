@@ -373,32 +373,56 @@ func (in *Instrument) envFor(t instruments.Target, env instruments.Env) []string
 	if len(e) == 0 {
 		e = os.Environ()
 	}
-	return withoutAsyncPreempt(append(e, t.Env...))
+	return withGoDebug(append(e, t.Env...))
 }
 
-// withoutAsyncPreempt turns off the Go runtime's asynchronous preemption for
-// every Go program of the benchmark, unless env already says otherwise. Its
-// SIGURG is sent from timers, so it would land at points that depend on
-// wall time; worse, callgrind 3.19 asserts (threads.c, post_signal:
-// "sigNum == current_state.sig") when one arrives on one thread while it is
-// handling another's, and the whole run aborts. Programs not written in Go
-// ignore the variable.
-func withoutAsyncPreempt(env []string) []string {
+// goDebugUnderValgrind is what every Go program of a simulated benchmark
+// runs with, each setting added to GODEBUG unless the user's GODEBUG already
+// sets that key. Programs not written in Go ignore the variable.
+//   - asyncpreemptoff=1: the runtime's asynchronous preemption signal (SIGURG)
+//     is sent from timers, so it would land at points that depend on wall
+//     time; worse, callgrind 3.19 asserts (threads.c, post_signal:
+//     "sigNum == current_state.sig") when one arrives on one thread while it
+//     is handling another's, and the whole run aborts.
+//   - cpu.rdtscp=off: the runtime reads the time stamp counter with RDTSCP
+//     when CPUID says the CPU has it (runtime.cputicks, called by sysmon and
+//     lock spinning). Valgrind passes that CPUID bit through from hosts whose
+//     RDTSCP its VEX decoder then refuses (seen on AMD EPYC guests: "vex
+//     amd64->IR: unhandled instruction bytes: 0xF 0x1 0xF9", then SIGILL).
+//     With it off the runtime uses MFENCE;LFENCE;RDTSC, which valgrind
+//     decodes everywhere, so the same instructions run on every host.
+var goDebugUnderValgrind = []string{"asyncpreemptoff=1", "cpu.rdtscp=off"}
+
+// withGoDebug adds goDebugUnderValgrind to env's GODEBUG.
+func withGoDebug(env []string) []string {
 	debug := ""
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "GODEBUG="); ok {
 			debug = v // the last one wins, as in os/exec
 		}
 	}
+	set := map[string]bool{}
 	for _, kv := range strings.Split(debug, ",") {
-		if strings.HasPrefix(strings.TrimSpace(kv), "asyncpreemptoff=") {
-			return env
+		if k, _, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			set[k] = true
 		}
 	}
-	if debug != "" {
-		debug += ","
+	added := false
+	for _, kv := range goDebugUnderValgrind {
+		k, _, _ := strings.Cut(kv, "=")
+		if set[k] {
+			continue
+		}
+		if debug != "" {
+			debug += ","
+		}
+		debug += kv
+		added = true
 	}
-	return append(env, "GODEBUG="+debug+"asyncpreemptoff=1")
+	if !added {
+		return env
+	}
+	return append(env, "GODEBUG="+debug)
 }
 
 // measureExec measures the whole command: instrumentation is on from the

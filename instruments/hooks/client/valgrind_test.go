@@ -110,7 +110,7 @@ func TestUnderCallgrind(t *testing.T) {
 	// As the simulation instrument runs Go programs: without asynchronous
 	// preemption, whose SIGURG can make callgrind 3.19 abort (threads.c
 	// post_signal assertion; seen about once in 150 runs under load).
-	cmd.Env = append(os.Environ(), "CODSPEED_HOOKS_DIR="+t.TempDir(), "GODEBUG=asyncpreemptoff=1")
+	cmd.Env = append(os.Environ(), "CODSPEED_HOOKS_DIR="+t.TempDir(), "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
