@@ -20,10 +20,8 @@ import (
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/flamegraph"
 	"github.com/codspeed-go/codspeed-go/sandbox"
+	"github.com/codspeed-go/codspeed-go/version"
 )
-
-// Version is the runner's version, set by the CLI.
-var Version = "dev"
 
 // Request is one `codspeed run` or `codspeed exec`.
 type Request struct {
@@ -100,7 +98,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 		}
 		part := results.Part{Mode: mode, Index: i, ProfileFolder: pf}
 		file := &results.File{
-			Creator:    results.Creator{Name: "codspeed-go", Version: Version, Pid: os.Getpid()},
+			Creator:    results.Creator{Name: version.Name, Version: version.String(), Pid: os.Getpid()},
 			Instrument: results.Instrument{Type: mode},
 			Run: &results.RunInfo{ID: meta.ID, Mode: mode, Part: i, StartedAt: time.Now(),
 				Git: req.Git, Host: meta.Host},

@@ -1,0 +1,91 @@
+package main
+
+// End-to-end tests of the rough edges a new user hits first: the version
+// every output reports, the output of a failing benchmark, the suggestions
+// of messages.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+// TestVersionEverywhere: the version the binary is linked with is the one
+// `codspeed version` prints, the results file's creator names, the JSON
+// events carry, and the upload sends (metadata and User-Agent).
+func TestVersionEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	r := codspeed(t, dir, "", "version")
+	if r.code != 0 || r.stdout != "codspeed-go "+e2eVersion+"\n" {
+		t.Fatalf("codspeed version: exit %d, %q", r.code, r.stdout)
+	}
+
+	var mu sync.Mutex
+	var agents []string
+	var runner map[string]any
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		agents = append(agents, r.Header.Get("User-Agent"))
+		if r.Method == http.MethodPost {
+			var md struct {
+				Runner map[string]any `json:"runner"`
+			}
+			json.NewDecoder(r.Body).Decode(&md)
+			runner = md.Runner
+			fmt.Fprintf(w, `{"status": "ok", "uploadUrl": "%s/put", "runId": "r1"}`, srv.URL)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	for _, args := range [][]string{{"init", "-q"}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "c"}} {
+		git := exec.Command("git", args...)
+		git.Dir = dir
+		if out, err := git.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	r = codspeed(t, dir, "", "exec", "--message-format", "json", "--upload-url", srv.URL+"/upload", "--token", "t0k",
+		"--warmup-time", "0", "--max-rounds", "2", "--", primes, "1000")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var finished map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("stdout line is not JSON: %q", line)
+		}
+		if ev["event"] == "run_finished" {
+			finished = ev
+		}
+	}
+	if finished == nil || finished["version"] != e2eVersion {
+		t.Fatalf("run_finished event: %v", finished)
+	}
+	f, err := results.ReadResults(finished["results"].([]any)[0].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Creator.Name != "codspeed-go" || f.Creator.Version != e2eVersion {
+		t.Fatalf("results creator %+v, want version %q", f.Creator, e2eVersion)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if runner == nil || runner["name"] != "codspeed-go" || runner["version"] != e2eVersion {
+		t.Fatalf("upload metadata runner: %v", runner)
+	}
+	if len(agents) != 2 || agents[0] != "codspeed-go/"+e2eVersion || agents[1] != agents[0] {
+		t.Fatalf("User-Agent of the POST and the PUT: %q", agents)
+	}
+}
