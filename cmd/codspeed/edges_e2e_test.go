@@ -10,7 +10,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -87,5 +89,33 @@ func TestVersionEverywhere(t *testing.T) {
 	}
 	if len(agents) != 2 || agents[0] != "codspeed-go/"+e2eVersion || agents[1] != agents[0] {
 		t.Fatalf("User-Agent of the POST and the PUT: %q", agents)
+	}
+}
+
+// TestExecFailureOutput: a failing exec benchmark shows the end of its
+// standard error in the terminal; --show-output shows every round's
+// standard error as well as its standard output; and a command that writes
+// to its (unshown) standard output is not failed by the write.
+func TestExecFailureOutput(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "broken.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\nset -e\necho 'to stdout'\necho 'fatal: no input file' >&2\nexit 3\n"), 0o755)
+	r := codspeed(t, dir, "", "exec", "--warmup-time", "0", "--max-rounds", "3", "--", script)
+	if r.code != 1 || !strings.Contains(r.stderr, "exit status 3") || !strings.Contains(r.stderr, "| fatal: no input file") {
+		t.Fatalf("failure without its stderr: exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "I/O error") || strings.Contains(r.stderr, "to stdout") {
+		t.Fatalf("stdout not discarded cleanly:\n%s", r.stderr)
+	}
+
+	chatty := filepath.Join(dir, "chatty.sh")
+	os.WriteFile(chatty, []byte("#!/bin/sh\nset -e\necho 'out-line'\necho 'err-line' >&2\n"), 0o755)
+	r = codspeed(t, dir, "", "exec", "--warmup-time", "0", "--max-rounds", "3", "--", chatty)
+	if r.code != 0 || strings.Contains(r.stderr, "err-line") {
+		t.Fatalf("without --show-output: exit %d\n%s", r.code, r.stderr)
+	}
+	r = codspeed(t, dir, "", "exec", "--show-output", "--warmup-time", "0", "--max-rounds", "3", "--", chatty)
+	if r.code != 0 || strings.Count(r.stderr, "err-line") != 3 || strings.Count(r.stderr, "out-line") != 3 {
+		t.Fatalf("--show-output should show 3 rounds of both streams: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -5,6 +5,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
@@ -249,14 +251,29 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 		Stderr:        io.Discard,
 		Progress:      req.Progress,
 	}
+	// Output not shown is kept: the tail of its standard error goes with a
+	// failure. (The exec harness keeps its own, per round.)
+	var errTail *tailBuffer
 	if req.ShowOutput || t.Kind == instruments.Entrypoint {
 		env.Stdout, env.Stderr = req.Err, req.Err
 		if t.Kind == instruments.Exec {
-			env.Stdout = os.Stderr
+			// Files, so the harness hands them to the rounds directly.
+			env.Stdout, env.Stderr = os.Stderr, os.Stderr
 		}
+	} else {
+		errTail = &tailBuffer{max: failureTail}
+		env.Stderr = errTail
 	}
 	req.Progress.Start(t.Name, index+1, len(req.Targets))
 	benches, err := inst.Measure(ctx, t, env)
+	for _, b := range benches {
+		if b.Error != "" {
+			reportFailure(req, b.Name, b.Error, errTail)
+		}
+	}
+	if err != nil && len(benches) == 0 && ctx.Err() == nil {
+		reportFailure(req, t.Name, err.Error(), errTail)
+	}
 	usage := sb.Usage()
 	for i := range benches {
 		if benches[i].Sandbox == nil {
@@ -273,6 +290,65 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 		req.Progress.Warn(ferr.Error())
 	}
 	return benches, err
+}
+
+// failureTail is how much of a failed target's standard error is shown.
+const failureTail = 2048
+
+// reportFailure shows a failure in full where the table shows its first
+// line: the error, then the end of the standard error the target wrote when
+// it was not shown and the error does not already quote it.
+func reportFailure(req Request, name, msg string, errTail *tailBuffer) {
+	msg = strings.TrimSpace(msg)
+	if errTail != nil {
+		if tail := strings.TrimSpace(errTail.String()); tail != "" && !strings.Contains(msg, lastLine(tail)) {
+			msg += "\n  its standard error ended with:\n" + indentLines(tail, "    | ")
+		}
+	}
+	req.Progress.Fail(fmt.Sprintf("%s: %s", name, msg))
+}
+
+func lastLine(s string) string {
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+func indentLines(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// tailBuffer keeps the last max bytes written to it, from a line start when
+// it had to drop some.
+type tailBuffer struct {
+	max int
+	mu  sync.Mutex
+	buf []byte
+	cut bool
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2*t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+		t.cut = true
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.buf
+	if len(b) > t.max {
+		b, t.cut = b[len(b)-t.max:], true
+	}
+	if t.cut {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return string(b)
 }
 
 // newSandbox places a target: its own cgroup pinned to its CPUs when the host
