@@ -57,7 +57,7 @@ type roundRunner struct {
 	// showErr, when the target's output is shown, receives each round's
 	// standard error once the round is timed.
 	showErr io.Writer
-	rounds   int
+	rounds  int
 	// running is the round's process, killed when the run is interrupted.
 	running atomic.Pointer[os.Process]
 }

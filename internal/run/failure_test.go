@@ -18,7 +18,7 @@ import (
 // its output goes to env's writers, a non-zero exit fails the target.
 type processInstrument struct{}
 
-func (processInstrument) Mode() string  { return results.Memory }
+func (processInstrument) Mode() string { return results.Memory }
 func (processInstrument) Check() error { return nil }
 func (processInstrument) Measure(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
 	cmd := exec.CommandContext(ctx, "sh", t.Command)
