@@ -119,3 +119,30 @@ func TestExecFailureOutput(t *testing.T) {
 		t.Fatalf("--show-output should show 3 rounds of both streams: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestSameGoBenchmarkNameInTwoPackages: real `go test -bench` over two
+// packages that both have BenchmarkSum; the table tells the rows apart by
+// their files, and the URIs differ.
+func TestSameGoBenchmarkNameInTwoPackages(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/twins\n\ngo 1.22\n"), 0o644)
+	for _, pkg := range []string{"left", "right"} {
+		os.MkdirAll(filepath.Join(dir, pkg), 0o755)
+		src := "package " + pkg + "\n\nimport \"testing\"\n\nvar sink int\n\nfunc BenchmarkSum(b *testing.B) {\n\tfor i := 0; i < b.N; i++ {\n\t\tsink += i\n\t}\n}\n"
+		os.WriteFile(filepath.Join(dir, pkg, pkg+"_test.go"), []byte(src), 0o644)
+	}
+	git := exec.Command("git", "init", "-q")
+	git.Dir = dir
+	if out, err := git.CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	r := codspeed(t, dir, "", "run", "--min-rounds", "2", "--", "go", "test", "-run=^$", "-bench=.", "-benchtime=1000x", "./...")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"left/left_test.go::BenchmarkSum ", "right/right_test.go::BenchmarkSum "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
