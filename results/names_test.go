@@ -41,3 +41,21 @@ func TestTableTellsSameNamesApart(t *testing.T) {
 		t.Errorf("comparison table:\n%s", buf.String())
 	}
 }
+
+// TestNoPinningAdviceWhenPinned: a benchmark its sandbox pinned is not told
+// to pin itself with --cpus.
+func TestNoPinningAdviceWhenPinned(t *testing.T) {
+	for _, kind := range []string{"local", "affinity", "docker"} {
+		b := tableWallBench("noisy", tableSpread(1000, 1, 40, 5000, 6000, 7000)...)
+		b.Sandbox = &Sandbox{Kind: kind, CPUs: "2-3"}
+		ws := Warnings(Walltime, b)
+		if len(ws) != 2 {
+			t.Fatalf("%s: %q", kind, ws)
+		}
+		for _, w := range ws {
+			if strings.Contains(w, "--cpus") {
+				t.Errorf("%s: pinned benchmark told to pin: %s", kind, w)
+			}
+		}
+	}
+}
