@@ -146,3 +146,28 @@ func TestSameGoBenchmarkNameInTwoPackages(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPlainProgramSuggestsExec: `codspeed run` on a program with no
+// benchmark harness measures nothing; the message points to `codspeed exec`,
+// which times it, not to --allow-empty, which would hide the mistake.
+func TestRunPlainProgramSuggestsExec(t *testing.T) {
+	dir := t.TempDir()
+	r := codspeed(t, dir, "", "run", "--", primes, "1000")
+	want := "use `codspeed exec -- " + primes + " 1000`"
+	if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "--allow-empty") {
+		t.Fatalf("exit %d, want a message with %q and no --allow-empty:\n%s", r.code, want, r.stderr)
+	}
+	// What the message says works.
+	r = codspeed(t, dir, "", "exec", "--warmup-time", "0", "--max-rounds", "2", "--", primes, "1000")
+	if r.code != 0 {
+		t.Fatalf("codspeed exec: exit %d\n%s", r.code, r.stderr)
+	}
+	// A go test matching no benchmark is another matter: an empty run may
+	// be meant, and --allow-empty is the advice.
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/none\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "none_test.go"), []byte("package none\n\nimport \"testing\"\n\nfunc BenchmarkA(b *testing.B) {}\n"), 0o644)
+	r = codspeed(t, dir, "", "run", "--", "go", "test", "-run=^$", "-bench=NoSuchBenchmark", ".")
+	if r.code != 1 || !strings.Contains(r.stderr, "use --allow-empty to accept that") || strings.Contains(r.stderr, "codspeed exec") {
+		t.Fatalf("go test matching nothing: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -347,7 +347,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		fmt.Fprintln(os.Stderr, "codspeed: interrupted; the benchmarks that finished are kept and the run is marked partial")
 		return exitInterrupted
 	case errors.Is(err, run.ErrNoBenchmarks):
-		return fail(exitFailed, "%v (use --allow-empty to accept that)", err)
+		return fail(exitFailed, "%v", err) // with the advice that fits
 	case err != nil:
 		return fail(exitFailed, "%v", err)
 	case out.Failed > 0:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/internal/host"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/flamegraph"
@@ -188,12 +189,47 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 		meta.Status = results.StatusComplete
 	}
 	if total == 0 && !req.AllowEmpty && runErr == nil {
-		runErr = ErrNoBenchmarks
+		runErr = noBenchmarks(req.Targets)
 		meta.Status = results.StatusFailed
 	}
 	err := finish(req, meta, runErr)
 	events.runFinished(meta, out.Paths)
 	return out, err
+}
+
+// noBenchmarks is ErrNoBenchmarks with what to do about it. A command given
+// to `codspeed run` (an entrypoint) is not timed: only what a benchmark
+// harness inside it reports is measured, so a plain program reports
+// nothing, and the fix is to time it as a whole with the exec harness.
+// Otherwise (go test -bench matching nothing, an empty config) an empty run
+// may be what was meant: --allow-empty accepts it.
+func noBenchmarks(targets []instruments.Target) error {
+	var plain []instruments.Target
+	for _, t := range targets {
+		if t.Kind == instruments.Entrypoint && !gobench.IsGoTest(t.Args) {
+			plain = append(plain, t)
+		}
+	}
+	if len(plain) == 0 {
+		return fmt.Errorf("%w (use --allow-empty to accept that)", ErrNoBenchmarks)
+	}
+	cmd := "CMD"
+	if len(plain) == 1 {
+		cmd = plain[0].Command
+	}
+	return fmt.Errorf("%w: `codspeed run` measures only the benchmarks a harness reports (CodSpeed's integrations, go test -bench), and %s reported none; "+
+		"to time a command as a whole, use `codspeed exec -- %s` (in codspeed.yml: `exec:` instead of `entrypoint:`)", ErrNoBenchmarks, quoteTargets(plain), cmd)
+}
+
+func quoteTargets(ts []instruments.Target) string {
+	var names []string
+	for _, t := range ts {
+		names = append(names, "`"+t.Command+"`")
+	}
+	if len(names) > 3 {
+		names = append(names[:3], fmt.Sprintf("%d more", len(names)-3))
+	}
+	return strings.Join(names, ", ")
 }
 
 func finish(req Request, meta *results.RunMeta, err error) error {
