@@ -29,7 +29,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/results/upload"
 )
 
-// runFlags are the flags `run` and `exec` share (compat.md §1).
+// runFlags are the flags `run` and `exec` share (docs/protocol.md §1).
 type runFlags struct {
 	modes         []string
 	workDir       string

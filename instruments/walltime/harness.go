@@ -226,7 +226,7 @@ func (r *roundRunner) tail(from int64) string {
 	return string(buf)
 }
 
-// Harness runs exec targets: warmup, then measured rounds (compat.md §4).
+// Harness runs exec targets: warmup, then measured rounds (docs/protocol.md §4).
 type Harness struct {
 	// Now is the clock for the round loop's time bounds; nil means time.Now.
 	Now func() time.Time

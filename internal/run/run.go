@@ -453,7 +453,7 @@ func writeFlamegraph(folded, svg, title, unit string) error {
 	return out.Close()
 }
 
-// BenchmarkEnv is the environment of the benchmark process (compat.md §1):
+// BenchmarkEnv is the environment of the benchmark process (docs/protocol.md §1):
 // the runner's own environment plus CodSpeed's variables.
 func BenchmarkEnv(mode, profileFolder string) []string {
 	runnerMode := mode
