@@ -8,8 +8,9 @@
 //
 //	go build -ldflags "-X github.com/codspeed-go/codspeed-go/version.version=v1.2.3" ./cmd/codspeed
 //
-// A plain `go build` inside a git checkout still gets the commit, from the
-// build information the Go toolchain embeds.
+// A plain `go build` inside a git checkout still names the commit, from the
+// VCS information the Go toolchain embeds (unless -buildvcs=false; Go 1.24+
+// turns it into a pseudo-version such as v0.0.0-20261204230524-18ab0486237f).
 package version
 
 import (
