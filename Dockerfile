@@ -12,6 +12,9 @@
 #            be pulled. With registry access, `--build-arg BUILDER=golang:1.26` compiles it inside
 #            the build instead (with buildx, the builder stage then runs under the target
 #            platform; add --platform to taste).
+#   VERSION  the runner's version (`make images` passes the Makefile's): the binary compiled by a
+#            Go BUILDER is linked with it, and the image carries it as org.opencontainers.image.version.
+#            A copied binary already has the version `make build-linux` linked in (the same VERSION).
 #
 # The classic builder and BuildKit both build it; no BuildKit-only syntax is used.
 ARG BASE=debian:bookworm-slim
@@ -20,13 +23,14 @@ ARG BUILDER=debian:bookworm-slim
 FROM ${BUILDER} AS binary
 # Set by BuildKit/buildx; the classic builder leaves it empty and the build platform is used.
 ARG TARGETARCH
+ARG VERSION=dev
 WORKDIR /src
 COPY . .
 RUN set -eu; \
     arch="${TARGETARCH:-$(dpkg --print-architecture)}"; \
     mkdir -p /out; \
     if command -v go >/dev/null 2>&1; then \
-        CGO_ENABLED=0 GOARCH="$arch" go build -trimpath -ldflags='-s -w' -o /out/codspeed ./cmd/codspeed; \
+        CGO_ENABLED=0 GOARCH="$arch" go build -trimpath -ldflags="-s -w -X github.com/codspeed-go/codspeed-go/version.version=$VERSION" -o /out/codspeed ./cmd/codspeed; \
     elif [ -f "bin/codspeed-linux-$arch" ]; then \
         cp "bin/codspeed-linux-$arch" /out/codspeed; \
     else \
@@ -42,6 +46,10 @@ RUN set -eu; \
         rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=binary /out/codspeed /usr/local/bin/codspeed
+# Last, so that a new version does not invalidate the package layer above.
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="codspeed-go" \
+      org.opencontainers.image.version="${VERSION}"
 WORKDIR /src
 ENTRYPOINT ["codspeed"]
 CMD ["--help"]

@@ -1,7 +1,7 @@
 # codspeed-go: `make demo` builds and runs the example benchmarks; `make test` runs the tests.
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/codspeed-go/codspeed-go/version.version=$(VERSION)
 CC       ?= cc
 CFLAGS   ?= -O2 -g -fno-omit-frame-pointer
 
@@ -69,7 +69,7 @@ build-linux: bin/codspeed-linux-amd64 bin/codspeed-linux-arm64 ## static runner 
 
 images: build-linux ## the codspeed-go runner images (starts a local engine if none answers)
 	scripts/docker-engine.sh start
-	scripts/build-images.sh
+	VERSION=$(VERSION) scripts/build-images.sh
 
 test-arm64: ## the pure-Go unit tests cross-built for linux/arm64 and run under qemu-user
 	scripts/test-arm64.sh

@@ -35,8 +35,14 @@ func RenderComparisonTable(w io.Writer, c *Comparison, color bool) error {
 		metric := group[0].Metric
 		fmt.Fprintf(&sb, "\n%s (%s)\n", inst, metric)
 		rows := [][]string{{"benchmark", "base", "head", "change", "p", "verdict"}}
-		for _, b := range group {
-			rows = append(rows, []string{displayName(b.Name), sideValue(b.Base, b.Unit, b.Verdict != VerdictNew),
+		names := make([]string, len(group))
+		uris := make([]string, len(group))
+		for i, b := range group {
+			names[i], uris[i] = b.Name, b.URI
+		}
+		names = distinctNames(names, uris)
+		for i, b := range group {
+			rows = append(rows, []string{displayName(names[i]), sideValue(b.Base, b.Unit, b.Verdict != VerdictNew),
 				sideValue(b.Head, b.Unit, b.Verdict != VerdictMissing && b.Verdict != VerdictFailed),
 				FormatChange(b.Change), pValue(b.P), verdictText(b)})
 		}
@@ -70,12 +76,12 @@ func RenderComparisonTable(w io.Writer, c *Comparison, color bool) error {
 				sb.WriteString(strings.Repeat("-", total) + "\n")
 			}
 		}
-		for _, b := range group {
+		for i, b := range group {
 			if b.Verdict == VerdictUnchanged || len(b.Notes) == 0 {
 				continue
 			}
 			for _, n := range b.Notes {
-				fmt.Fprintf(&sb, "  %s: %s\n", displayName(b.Name), errorLine(n))
+				fmt.Fprintf(&sb, "  %s: %s\n", displayName(names[i]), errorLine(n))
 			}
 		}
 	}

@@ -15,8 +15,8 @@ const (
 )
 
 // File is one results file, written as results/<pid>.json in a profile folder.
-// The field names are CodSpeed's (see compat.md §3) with this project's
-// additions (§10); readers that know only CodSpeed's fields ignore the rest.
+// The field names are CodSpeed's (see docs/protocol.md §3) with this project's
+// additions (same section); readers that know only CodSpeed's fields ignore the rest.
 type File struct {
 	Creator    Creator     `json:"creator"`
 	Instrument Instrument  `json:"instrument"`
@@ -109,7 +109,7 @@ type BenchConfig struct {
 	MaxRounds      *int64 `json:"max_rounds"`
 }
 
-// Stats are walltime statistics over per-iteration times (compat.md §3).
+// Stats are walltime statistics over per-iteration times (docs/protocol.md §3).
 type Stats struct {
 	MinNs              float64 `json:"min_ns"`
 	MaxNs              float64 `json:"max_ns"`

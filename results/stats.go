@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// ComputeStats computes the walltime Stats of compat.md §3 over per-iteration
+// ComputeStats computes the walltime Stats of docs/protocol.md §3 over per-iteration
 // times in ns: one value per measured round, the round's time divided by its
 // iterations. It copies samples before sorting, so the caller keeps ownership
 // of perIterNs and its order (the order of measurement, which compare needs).

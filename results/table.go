@@ -56,8 +56,14 @@ func RenderTable(w io.Writer, instrument string, benches []Benchmark) error {
 		header = append(header, c.header)
 	}
 	rows = append(rows, header)
-	for _, b := range benches {
-		row := []string{displayName(b.Name)}
+	names := make([]string, len(benches))
+	uris := make([]string, len(benches))
+	for i, b := range benches {
+		names[i], uris[i] = b.Name, b.URI
+	}
+	names = distinctNames(names, uris)
+	for i, b := range benches {
+		row := []string{displayName(names[i])}
 		if b.Error == "" {
 			for _, c := range cols {
 				row = append(row, c.cell(b))
@@ -222,6 +228,28 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// distinctNames are the names a table shows: each benchmark's own, except
+// that names several benchmarks share (Go benchmarks of one name in two
+// packages) are prefixed by where their URIs say they live, the URI's first
+// "::" part ("pkg/a/a_test.go::BenchmarkX/sub"), so the rows can be told
+// apart. Names whose URIs cannot tell them apart stay as they are.
+func distinctNames(names, uris []string) []string {
+	count := map[string]int{}
+	for _, n := range names {
+		count[n]++
+	}
+	out := append([]string(nil), names...)
+	for i, n := range names {
+		if count[n] < 2 {
+			continue
+		}
+		if loc, _, ok := strings.Cut(uris[i], "::"); ok && loc != "" && loc != "exec_harness" {
+			out[i] = loc + "::" + n
+		}
+	}
+	return out
 }
 
 // displayName escapes a benchmark name for a terminal and shortens it to

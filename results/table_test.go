@@ -152,6 +152,11 @@ func TestWarnings(t *testing.T) {
 		{"noisy", Walltime, tableWallBench("noisy", tableSpread(1000, 1, 40, 5000, 6000, 7000)...),
 			[]string{"noisy: 3 of 43 rounds are outliers; the machine is noisy: close other programs or pin the benchmark with --cpus",
 				"noisy: the standard deviation is"}},
+		{"noisy but pinned", Walltime, pinned(tableWallBench("noisy", tableSpread(1000, 1, 40, 5000, 6000, 7000)...), "local", "3"),
+			[]string{"noisy: 3 of 43 rounds are outliers; the machine is noisy: close other programs (it already ran pinned to CPU 3;",
+				"of the mean; the results are unstable: run on a quieter machine, or raise --max-time"}},
+		{"noisy, unpinned", Walltime, pinned(tableWallBench("noisy", tableSpread(1000, 1, 40, 5000, 6000, 7000)...), "none", ""),
+			[]string{"close other programs or pin the benchmark with --cpus", "pin the benchmark with --cpus, or raise --max-time"}},
 		{"one outlier is no pattern", Walltime, tableWallBench("x", tableSpread(1000, 1, 40, 1100)...), nil},
 		{"unstable", Walltime, tableWallBench("unstable", 100, 150, 200, 250, 300, 120, 180), []string{"standard deviation is 38.3% of the mean"}},
 		{"few rounds", Walltime, tableWallBench("few", 100, 101, 100), []string{"few: only 3 rounds were measured, too few for reliable statistics: raise --min-rounds or --max-time"}},
@@ -176,6 +181,11 @@ func TestWarnings(t *testing.T) {
 			}
 		})
 	}
+}
+
+func pinned(b Benchmark, kind, cpus string) Benchmark {
+	b.Sandbox = &Sandbox{Kind: kind, CPUs: cpus}
+	return b
 }
 
 // TestGoMemoryPeakNotMeasured: a Go benchmark's peak covers C allocations

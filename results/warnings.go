@@ -14,8 +14,8 @@ const (
 // Warnings returns what the user should do about one benchmark's figures, as
 // complete sentences that start with the benchmark's name; nil when nothing
 // is wrong. Failed benchmarks get none (their error says more). The advice
-// names this project's flags: --cpus to pin the target, --min-rounds and
-// --max-time for more rounds.
+// names this project's flags: --cpus to pin the target (unless its sandbox
+// already pinned it), --min-rounds and --max-time for more rounds.
 func Warnings(instrument string, b Benchmark) []string {
 	if b.Error != "" {
 		return nil
@@ -28,13 +28,20 @@ func Warnings(instrument string, b Benchmark) []string {
 		if s == nil || s.Rounds == 0 {
 			return []string{name + ": no rounds were measured; check that the benchmark ran (see its output above)"}
 		}
+		// Pinning is advice only for a benchmark that ran unpinned; one
+		// already pinned needs its CPU to itself.
+		quieter, pin := "close other programs or pin the benchmark with --cpus", "pin the benchmark with --cpus, "
+		if cpus := pinnedTo(b); cpus != "" {
+			quieter = fmt.Sprintf("close other programs (it already ran pinned to CPU %s; a CPU kept free of other work, e.g. with the isolcpus= kernel parameter, is quieter)", cpus)
+			pin = ""
+		}
 		if s.IQROutlierRounds >= 2 && float64(s.IQROutlierRounds) > outlierShareWarn*float64(s.Rounds) {
-			warns = append(warns, fmt.Sprintf("%s: %d of %d rounds are outliers; the machine is noisy: close other programs or pin the benchmark with --cpus",
-				name, s.IQROutlierRounds, s.Rounds))
+			warns = append(warns, fmt.Sprintf("%s: %d of %d rounds are outliers; the machine is noisy: %s",
+				name, s.IQROutlierRounds, s.Rounds, quieter))
 		}
 		if s.MeanNs > 0 && s.StdevNs > stdevShareWarn*s.MeanNs {
-			warns = append(warns, fmt.Sprintf("%s: the standard deviation is %s of the mean; the results are unstable: run on a quieter machine, pin the benchmark with --cpus, or raise --max-time",
-				name, formatPercent(100*s.StdevNs/s.MeanNs)))
+			warns = append(warns, fmt.Sprintf("%s: the standard deviation is %s of the mean; the results are unstable: run on a quieter machine, %sor raise --max-time",
+				name, formatPercent(100*s.StdevNs/s.MeanNs), pin))
 		}
 		if s.Rounds < minRoundsWarn {
 			measured := fmt.Sprintf("%d rounds were", s.Rounds)
@@ -54,4 +61,13 @@ func Warnings(instrument string, b Benchmark) []string {
 		}
 	}
 	return warns
+}
+
+// pinnedTo is the CPU list a benchmark's sandbox pinned it to; "" when it
+// ran unpinned (--no-sandbox) or the results do not say.
+func pinnedTo(b Benchmark) string {
+	if b.Sandbox == nil || b.Sandbox.Kind == "none" {
+		return ""
+	}
+	return b.Sandbox.CPUs
 }

@@ -15,16 +15,19 @@
 set -eu
 cd "$(dirname "$0")/.."
 tag=${CODSPEED_IMAGE_TAG:-codspeed-go}
+# The version the binaries were linked with (the Makefile passes its VERSION): it becomes the images'
+# org.opencontainers.image.version label, and the binary a BUILDER with Go compiles gets it too.
+version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 arch=$(docker version --format '{{.Server.Arch}}')
 
 [ -f "bin/codspeed-linux-$arch" ] || { echo "build-images: bin/codspeed-linux-$arch missing (make build-linux)" >&2; exit 1; }
-docker build -t "$tag:latest" .
+docker build --build-arg VERSION="$version" -t "$tag:latest" .
 
 if docker buildx version >/dev/null 2>&1; then
 	for a in amd64 arm64; do
 		[ "$a" = "$arch" ] && continue
 		[ -f "bin/codspeed-linux-$a" ] || { echo "build-images: bin/codspeed-linux-$a missing" >&2; exit 1; }
-		docker buildx build --platform "linux/$a" --load -t "$tag:latest-$a" .
+		docker buildx build --build-arg VERSION="$version" --platform "linux/$a" --load -t "$tag:latest-$a" .
 	done
 else
 	base=${CODSPEED_BASE_IMAGE:-debian:bookworm-slim}
@@ -32,7 +35,7 @@ else
 		[ "$a" = "$arch" ] && continue
 		[ -f "bin/codspeed-linux-$a" ] || { echo "build-images: bin/codspeed-linux-$a missing" >&2; exit 1; }
 		scripts/docker-engine.sh base "$a"
-		docker build --build-arg BASE="$base-$a" --build-arg BUILDER="$base-$a" -t "$tag:latest-$a" .
+		docker build --build-arg VERSION="$version" --build-arg BASE="$base-$a" --build-arg BUILDER="$base-$a" -t "$tag:latest-$a" .
 	done
 fi
 

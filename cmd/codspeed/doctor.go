@@ -14,6 +14,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/sandbox"
+	"github.com/codspeed-go/codspeed-go/version"
 )
 
 // cmdDoctor prints what this host can and cannot do, from the same probes the
@@ -23,7 +24,7 @@ func cmdDoctor(_ context.Context, args []string) int {
 	if code, ok := parseFlags(fs, args, "codspeed doctor\n\nReport what this host supports: cgroups, CPU pinning, perf, BPF, valgrind, and\nwhich instruments can run, with what to change for each lack."); !ok {
 		return code
 	}
-	fmt.Printf("codspeed-go %s\n\nHost\n", version)
+	fmt.Printf("%s %s\n\nHost\n", version.Name, version.String())
 	if err := sandbox.Probe().Report(os.Stdout); err != nil {
 		return fail(exitFailed, "%v", err)
 	}

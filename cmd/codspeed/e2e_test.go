@@ -22,6 +22,9 @@ import (
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
+// e2eVersion is the version the binary under test is linked with.
+const e2eVersion = "v0.0.0-e2e"
+
 var (
 	binary string // the codspeed binary under test
 	primes string // the C example
@@ -33,7 +36,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "codspeed")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	// Linked as the Makefile links it, with a version every place must report.
+	build := exec.Command("go", "build", "-ldflags=-X github.com/codspeed-go/codspeed-go/version.version="+e2eVersion, "-o", binary, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build codspeed: %v\n%s", err, out)

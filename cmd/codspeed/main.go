@@ -14,10 +14,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
-)
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+	"github.com/codspeed-go/codspeed-go/version"
+)
 
 // Exit codes, documented in the README.
 const (
@@ -80,7 +79,7 @@ func dispatch(ctx context.Context, args []string) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "codspeed-go %s: continuous benchmarking, locally or in CI\n\nUsage:\n  codspeed <command> [flags] [-- command...]\n\nCommands:\n", version)
+	fmt.Fprintf(w, "codspeed-go %s: continuous benchmarking, locally or in CI\n\nUsage:\n  codspeed <command> [flags] [-- command...]\n\nCommands:\n", version.String())
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
@@ -88,7 +87,7 @@ func usage(w io.Writer) {
 }
 
 func cmdVersion(context.Context, []string) int {
-	fmt.Printf("codspeed-go %s\n", version)
+	fmt.Printf("%s %s\n", version.Name, version.String())
 	return exitOK
 }
 

@@ -29,7 +29,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/results/upload"
 )
 
-// runFlags are the flags `run` and `exec` share (compat.md §1).
+// runFlags are the flags `run` and `exec` share (docs/protocol.md §1).
 type runFlags struct {
 	modes         []string
 	workDir       string
@@ -347,7 +347,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		fmt.Fprintln(os.Stderr, "codspeed: interrupted; the benchmarks that finished are kept and the run is marked partial")
 		return exitInterrupted
 	case errors.Is(err, run.ErrNoBenchmarks):
-		return fail(exitFailed, "%v (use --allow-empty to accept that)", err)
+		return fail(exitFailed, "%v", err) // with the advice that fits
 	case err != nil:
 		return fail(exitFailed, "%v", err)
 	case out.Failed > 0:

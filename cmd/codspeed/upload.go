@@ -15,6 +15,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/upload"
+	"github.com/codspeed-go/codspeed-go/version"
 )
 
 // uploadFlags are the upload settings of run, exec and upload.
@@ -115,9 +116,9 @@ func uploadRun(ctx context.Context, u uploadFlags, meta *results.RunMeta, cwd st
 			continue
 		}
 		rp := &upload.RunPart{RunID: base, RunPartID: upload.PartID(base+"-"+part.Mode, index), JobName: info.JobName, Metadata: map[string]string{"mode": part.Mode}}
-		runner := upload.RunnerMetadata("codspeed-go", version, executor, meta.Modes)
+		runner := upload.RunnerMetadata(version.Name, version.String(), executor, meta.Modes)
 		md := upload.NewMetadata(info.Source(), runner, bundle, rp, token == "", allowEmpty)
-		resp, err := upload.Upload(ctx, upload.Options{URL: url, Token: token, HTTPClient: client, UserAgent: "codspeed-go/" + version, Log: os.Stderr}, md, bundle)
+		resp, err := upload.Upload(ctx, upload.Options{URL: url, Token: token, HTTPClient: client, UserAgent: version.UserAgent(), Log: os.Stderr}, md, bundle)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", part.Mode, err))
 			continue

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
@@ -29,9 +30,14 @@ type TestCommand struct {
 	// measured (-test.short, -test.timeout, -test.failfast, and what
 	// follows -args).
 	BinFlags []string
-	// Ignored are flags the instrument replaces with its own (-run,
-	// -benchtime, -count, -cpu, -benchmem, -v, -json, ...).
+	// Ignored are flags the instrument replaces with its own and that change
+	// what is run or reported (-benchtime, -count, -cpu, -run selecting
+	// tests, profiles, ...): worth a warning.
 	Ignored []string
+	// Harmless are flags the instrument drops without consequence: -run
+	// selecting no test (the README's `-run='^$'`, which is what the runner
+	// does anyway), -v, -benchmem, -json.
+	Harmless []string
 }
 
 // Flags of `go test` that take a value, split by where they go.
@@ -93,13 +99,80 @@ func ParseTestCommand(argv []string) (TestCommand, error) {
 			}
 			g.BinFlags = append(g.BinFlags, f)
 		default:
-			g.Ignored = append(g.Ignored, a)
+			if !hasVal && (buildValueFlags[name] || testValueFlags[name]) {
+				a += "=" + val // as one word in messages
+			}
+			if harmlessFlag(name, val) {
+				g.Harmless = append(g.Harmless, a)
+			} else {
+				g.Ignored = append(g.Ignored, a)
+			}
 		}
 	}
 	if len(g.Pkgs) == 0 {
 		g.Pkgs = []string{"."}
 	}
 	return g, nil
+}
+
+// harmlessFlag reports whether dropping the go test flag name=val changes
+// nothing an instrument that runs one benchmark at a time measures or
+// reports: verbosity and output format, -benchmem (the instruments count
+// allocations themselves), and a -run that selects no test.
+func harmlessFlag(name, val string) bool {
+	switch name {
+	case "v", "benchmem", "json":
+		return true
+	case "run":
+		return RunSelectsNoTest(val)
+	}
+	return false
+}
+
+// RunSelectsNoTest reports whether a -run pattern selects no test, example
+// or fuzz target whatever the package: its first level matches only the
+// empty string (`^$`, `$^`), or it is anchored to a literal that no Test,
+// Example or Fuzz name can start with (`^#`, `^NONE`). An unanchored
+// pattern such as `XXX` could select TestXXX, so it is not.
+func RunSelectsNoTest(pattern string) bool {
+	re, err := syntax.Parse(SplitBenchRegexp(pattern)[0], syntax.Perl)
+	if err != nil {
+		return false
+	}
+	re = re.Simplify()
+	if matchesOnlyEmpty(re) {
+		return true
+	}
+	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[1].Op != syntax.OpLiteral || re.Sub[1].Flags&syntax.FoldCase != 0 {
+		return false
+	}
+	if op := re.Sub[0].Op; op != syntax.OpBeginText && op != syntax.OpBeginLine {
+		return false
+	}
+	lit := string(re.Sub[1].Rune)
+	for _, kind := range []string{"Test", "Example", "Fuzz"} {
+		if strings.HasPrefix(lit, kind) || strings.HasPrefix(kind, lit) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchesOnlyEmpty reports whether re can match nothing but empty text:
+// anchors and empty matches, however combined.
+func matchesOnlyEmpty(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		return true
+	case syntax.OpConcat, syntax.OpAlternate, syntax.OpCapture, syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
+		for _, sub := range re.Sub {
+			if !matchesOnlyEmpty(sub) {
+				return false
+			}
+		}
+		return len(re.Sub) > 0
+	}
+	return false
 }
 
 // WorkDir is the directory the go command runs in: dir, moved by -C.

@@ -22,7 +22,14 @@ func TestParseTestCommand(t *testing.T) {
 			want: TestCommand{Pkgs: []string{"."}, Bench: "."}},
 		{name: "split values and packages", argv: "go test -C sub -bench Foo/bar -tags x -race -benchmem -count 3 ./a ./b",
 			want: TestCommand{Dir: "sub", Pkgs: []string{"./a", "./b"}, Bench: "Foo/bar",
-				Build: []string{"-tags=x", "-race"}, Ignored: []string{"-benchmem", "-count"}}},
+				Build: []string{"-tags=x", "-race"}, Ignored: []string{"-count=3"}, Harmless: []string{"-benchmem"}}},
+		// The README's own command line: nothing to warn about.
+		{name: "README", argv: "go test -run=^$ -bench=. ./...",
+			want: TestCommand{Pkgs: []string{"./..."}, Bench: ".", Harmless: []string{"-run=^$"}}},
+		{name: "examples/codspeed.yml", argv: "go test -run=^$ -bench=. -benchtime=100ms -benchmem ./examples/go/wordfreq",
+			want: TestCommand{Pkgs: []string{"./examples/go/wordfreq"}, Bench: ".", Ignored: []string{"-benchtime=100ms"}, Harmless: []string{"-run=^$", "-benchmem"}}},
+		{name: "flags that change what runs", argv: "go test -run TestFoo -v -cpu 1,2 -test.run=^# -bench=.",
+			want: TestCommand{Pkgs: []string{"."}, Bench: ".", Ignored: []string{"-run=TestFoo", "-cpu=1,2"}, Harmless: []string{"-v", "-test.run=^#"}}},
 		{name: "test. prefix and binary flags", argv: "go test -test.bench=X -short -timeout=1m -failfast -args -my 1",
 			want: TestCommand{Pkgs: []string{"."}, Bench: "X",
 				BinFlags: []string{"-test.short", "-test.timeout=1m", "-test.failfast", "-my", "1"}}},
@@ -46,6 +53,26 @@ func TestParseTestCommand(t *testing.T) {
 	}
 	if _, err := ParseTestCommand([]string{"go"}); err == nil {
 		t.Error("a one-word command line parsed")
+	}
+}
+
+func TestRunSelectsNoTest(t *testing.T) {
+	for pattern, want := range map[string]bool{
+		"^$": true, "$^": true, "^$/x": true, `^\z`: true, "^#": true, "^NONE$": true, "^(?:$)": true,
+		"XXX": false, "NONE": false, ".": false, "": false, "^Test": false, "^Te": false, "^Example_x": false,
+		"^Fuzz": false, "^(?i)test": false, "^$|TestA": false, "[": false, "^x|y": false,
+	} {
+		if got := RunSelectsNoTest(pattern); got != want {
+			t.Errorf("RunSelectsNoTest(%q) = %v, want %v", pattern, got, want)
+		}
+	}
+	// What the patterns said to select nothing really select nothing.
+	for _, name := range []string{"Test", "TestA", "Example", "ExampleFoo_bar", "Fuzz", "FuzzX", "Test_a/b"} {
+		for _, pattern := range []string{"^$", "$^", "^#", "^NONE$"} {
+			if regexp.MustCompile(pattern).MatchString(name) {
+				t.Errorf("%q matches %q", pattern, name)
+			}
+		}
 	}
 }
 

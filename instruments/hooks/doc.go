@@ -1,5 +1,5 @@
 // Package hooks implements the runner side of CodSpeed's instrument-hooks
-// pipe protocol (compat.md §5), so that CodSpeed's own integrations
+// pipe protocol (docs/protocol.md §5), so that CodSpeed's own integrations
 // (codspeed-rust, codspeed-cpp, pytest-codspeed, codspeed-go, codspeed-node)
 // report their measured regions, benchmark URIs and markers to this runner
 // unchanged. Package hooks/client is the matching pure-Go client.

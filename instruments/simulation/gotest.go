@@ -300,6 +300,13 @@ func preemptions(part *callgrind.Part) int64 {
 	return n
 }
 
+// preemptionWarning says what a preempted count means and what to do: the
+// work that could be attributed to the preemptions was subtracted, and
+// since sysmon preempts by wall time, a less loaded machine avoids it.
+func preemptionWarning(name string, attempts int, n int64) string {
+	return fmt.Sprintf("%s: the Go scheduler preempted the benchmark in all %d runs of %d iterations, so its count may still include a little scheduler work (what could be attributed was subtracted; the rest is usually under 1e-4 of the count); Go preempts by wall time: if this figure must be exact, run simulation again when the machine is less loaded (stop other benchmarks, builds or containers on it)", name, attempts, n)
+}
+
 // maxAttempts bounds the callgrind runs made for one iteration count while
 // looking for a run without preemption.
 const maxAttempts = 3
@@ -355,7 +362,7 @@ func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Ben
 				break
 			}
 			if attempt == maxAttempts {
-				env.Progress.Warn(fmt.Sprintf("%s: the Go scheduler preempted the benchmark in all %d runs of %d iterations; its count may include some scheduler work", lf.name, maxAttempts, n))
+				env.Progress.Warn(preemptionWarning(lf.name, maxAttempts, n))
 			}
 		}
 	}

@@ -176,7 +176,7 @@ type invocation struct {
 	env          []string
 }
 
-// command builds the exec.Cmd of an invocation: compat.md §6's settings,
+// command builds the exec.Cmd of an invocation: docs/protocol.md §6's settings,
 // limited to what this valgrind supports, under `setarch <arch> -R`.
 func (in *Instrument) command(ctx context.Context, p Probe, inv invocation) *exec.Cmd {
 	atStart := "no"

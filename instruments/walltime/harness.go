@@ -54,7 +54,10 @@ type roundRunner struct {
 	stdin    *os.File
 	stdout   *os.File
 	stderr   *os.File // an unlinked temporary file: the tail is read back on failure
-	rounds   int
+	// showErr, when the target's output is shown, receives each round's
+	// standard error once the round is timed.
+	showErr io.Writer
+	rounds  int
 	// running is the round's process, killed when the run is interrupted.
 	running atomic.Pointer[os.Process]
 }
@@ -79,7 +82,9 @@ func newRoundRunner(t instruments.Target, env instruments.Env) (*roundRunner, er
 	if err != nil {
 		return nil, err
 	}
-	devnull, err := os.Open(os.DevNull)
+	// Read-write: it is the rounds' stdin and, unless shown, their stdout
+	// (a read-only descriptor makes every write of the command fail).
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -97,12 +102,17 @@ func newRoundRunner(t instruments.Target, env instruments.Env) (*roundRunner, er
 	if launcher == nil {
 		launcher = instruments.Direct
 	}
-	return &roundRunner{
+	r := &roundRunner{
 		path: path, args: args, dir: t.Dir,
 		env:      append(append([]string(nil), env.BaseEnv...), t.Env...),
 		launcher: launcher,
 		stdin:    devnull, stdout: stdout, stderr: errf,
-	}, nil
+	}
+	// As for stdout, a file means "show the output" (--show-output).
+	if f, ok := env.Stderr.(*os.File); ok {
+		r.showErr = f
+	}
+	return r, nil
 }
 
 // lookPath resolves the command once, relative to the target's directory for
@@ -167,6 +177,7 @@ func (r *roundRunner) round(ctx context.Context) (time.Duration, error) {
 	err := cmd.Wait()
 	elapsed := time.Since(start)
 	r.running.Store(nil)
+	r.echo(mark)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
@@ -183,6 +194,19 @@ func (r *roundRunner) round(ctx context.Context) (time.Duration, error) {
 		r.stderr.Truncate(0)
 	}
 	return elapsed, nil
+}
+
+// echo copies what the round wrote to standard error since from to showErr,
+// outside the timed part of the round.
+func (r *roundRunner) echo(from int64) {
+	if r.showErr == nil {
+		return
+	}
+	end, err := r.stderr.Seek(0, io.SeekEnd)
+	if err != nil || end <= from {
+		return
+	}
+	io.Copy(r.showErr, io.NewSectionReader(r.stderr, from, end-from))
 }
 
 func (r *roundRunner) tail(from int64) string {
@@ -202,7 +226,7 @@ func (r *roundRunner) tail(from int64) string {
 	return string(buf)
 }
 
-// Harness runs exec targets: warmup, then measured rounds (compat.md §4).
+// Harness runs exec targets: warmup, then measured rounds (docs/protocol.md §4).
 type Harness struct {
 	// Now is the clock for the round loop's time bounds; nil means time.Now.
 	Now func() time.Time

@@ -20,6 +20,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/instruments/hooks"
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/version"
 )
 
 // DefaultGoRounds is how many times `go test -bench` repeats each benchmark
@@ -307,7 +308,7 @@ func collectIntegrationResults(profileFolder string) ([]results.Benchmark, error
 		if err := json.Unmarshal(data, &rf); err != nil {
 			return benches, fmt.Errorf("%s: results written by the benchmark are not valid JSON: %w", f, err)
 		}
-		if rf.Creator.Pid == os.Getpid() || rf.Creator.Name == "codspeed-go" {
+		if rf.Creator.Pid == os.Getpid() || rf.Creator.Name == version.Name {
 			// The runner's own merged results (this run's, or an earlier
 			// run's when the profile folder is reused) are not an
 			// integration's output.

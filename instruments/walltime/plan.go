@@ -8,7 +8,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments"
 )
 
-// Defaults of the exec harness, as CodSpeed's (compat.md §4).
+// Defaults of the exec harness, as CodSpeed's (docs/protocol.md §4).
 const (
 	DefaultWarmup  = time.Second
 	DefaultMaxTime = 3 * time.Second

@@ -58,7 +58,7 @@ func TestNewPlanInvalid(t *testing.T) {
 	}
 }
 
-// The cases of compat.md §4, computed by hand: min = (min_time+avg)/avg + 1,
+// The cases of docs/protocol.md §4, computed by hand: min = (min_time+avg)/avg + 1,
 // max = (max_time+avg)/avg, combined with explicit counts, midpoint when both.
 func TestPlanRounds(t *testing.T) {
 	ms := time.Millisecond

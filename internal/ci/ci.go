@@ -1,7 +1,7 @@
 // Package ci finds out where a run happens: which CI provider (Buildkite,
 // GitHub Actions, GitLab CI, Jenkins) or a developer's machine, and what that
 // provider says about the repository, the commit, the event and the job. The
-// answer, an Info, is what the upload metadata (compat.md §7) and the run store
+// answer, an Info, is what the upload metadata (docs/protocol.md §7) and the run store
 // are keyed on.
 //
 // Detection is a pure function of the environment it is given (a getenv, a
@@ -65,7 +65,7 @@ type (
 )
 
 // Info is what the environment says about a run. Field meanings follow the
-// CodSpeed upload metadata (compat.md §7); RunID and JobName identify the CI
+// CodSpeed upload metadata (docs/protocol.md §7); RunID and JobName identify the CI
 // job so that several runs in one job get distinct run parts.
 type Info struct {
 	// Provider is the run environment: GITHUB_ACTIONS, GITLAB_CI, BUILDKITE,

@@ -10,7 +10,7 @@ import (
 )
 
 // FileNames are the names Discover looks for in each directory, in order of
-// preference (CodSpeed's, compat.md §2).
+// preference (CodSpeed's, docs/protocol.md §2).
 var FileNames = []string{"codspeed.yaml", "codspeed.yml", ".codspeed.yaml", ".codspeed.yml"}
 
 // Discover finds the project config for a run started in startDir, as CodSpeed

@@ -2,7 +2,7 @@
 // (Discover), what it says (Load, Parse) and how its options combine with the
 // command line (Options.Merge, Options.Validate).
 //
-// The schema is CodSpeed's (compat.md §2: root `options:`, `benchmarks:` with
+// The schema is CodSpeed's (docs/protocol.md §2: root `options:`, `benchmarks:` with
 // `exec:` or `entrypoint:` targets) plus this project's `container:` and
 // `thresholds:` sections and the `cpus:`, `memory-limit:`, `env:` options.
 // Unlike CodSpeed, every level is validated, and every problem names the file,

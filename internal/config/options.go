@@ -107,7 +107,7 @@ func pick[T any](v, def *T) *T {
 // durations, round counts below one, min-rounds above max-rounds, min-time
 // above max-time, min-time with max-rounds and max-time with min-rounds (a
 // floor in time and a ceiling in rounds, or the reverse, can contradict each
-// other, so CodSpeed refuses them; compat.md §2), a malformed cpus list, a
+// other, so CodSpeed refuses them; docs/protocol.md §2), a malformed cpus list, a
 // non-positive memory limit and negative thresholds. The errors name keys as
 // written in the file and on the command line (which agree), so the CLI can
 // call Validate on merged options and show the result as is.

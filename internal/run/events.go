@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/version"
 )
 
 // events writes one JSON object per line for --message-format json, so that
@@ -34,9 +35,10 @@ type BenchmarkRan struct {
 	Error        string   `json:"error,omitempty"`
 }
 
-// RunFinished is the "run_finished" event.
+// RunFinished is the "run_finished" event; Version is the runner's.
 type RunFinished struct {
 	Event   string   `json:"event"`
+	Version string   `json:"version"`
 	RunID   string   `json:"run_id"`
 	Status  string   `json:"status"`
 	Results []string `json:"results"`
@@ -67,5 +69,5 @@ func (e *events) runFinished(m *results.RunMeta, paths []string) {
 	if paths == nil {
 		paths = []string{}
 	}
-	e.enc.Encode(RunFinished{Event: "run_finished", RunID: m.ID, Status: m.Status, Results: paths, Missing: m.Missing})
+	e.enc.Encode(RunFinished{Event: "run_finished", Version: version.String(), RunID: m.ID, Status: m.Status, Results: paths, Missing: m.Missing})
 }

@@ -115,6 +115,18 @@ func (p *Progress) Warn(msg string) {
 	}
 }
 
+// Fail shows a failure in full, every time (unlike warnings): the table
+// that ends the run shows only its first line.
+func (p *Progress) Fail(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+	fmt.Fprintf(p.w, "error: %s\n", msg)
+	if p.tty && p.target != "" {
+		p.draw()
+	}
+}
+
 // Done clears the progress line and closes the open log group.
 func (p *Progress) Done() {
 	p.mu.Lock()

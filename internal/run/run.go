@@ -5,6 +5,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,17 +14,17 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/internal/host"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/flamegraph"
 	"github.com/codspeed-go/codspeed-go/sandbox"
+	"github.com/codspeed-go/codspeed-go/version"
 )
-
-// Version is the runner's version, set by the CLI.
-var Version = "dev"
 
 // Request is one `codspeed run` or `codspeed exec`.
 type Request struct {
@@ -100,7 +101,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 		}
 		part := results.Part{Mode: mode, Index: i, ProfileFolder: pf}
 		file := &results.File{
-			Creator:    results.Creator{Name: "codspeed-go", Version: Version, Pid: os.Getpid()},
+			Creator:    results.Creator{Name: version.Name, Version: version.String(), Pid: os.Getpid()},
 			Instrument: results.Instrument{Type: mode},
 			Run: &results.RunInfo{ID: meta.ID, Mode: mode, Part: i, StartedAt: time.Now(),
 				Git: req.Git, Host: meta.Host},
@@ -188,12 +189,47 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 		meta.Status = results.StatusComplete
 	}
 	if total == 0 && !req.AllowEmpty && runErr == nil {
-		runErr = ErrNoBenchmarks
+		runErr = noBenchmarks(req.Targets)
 		meta.Status = results.StatusFailed
 	}
 	err := finish(req, meta, runErr)
 	events.runFinished(meta, out.Paths)
 	return out, err
+}
+
+// noBenchmarks is ErrNoBenchmarks with what to do about it. A command given
+// to `codspeed run` (an entrypoint) is not timed: only what a benchmark
+// harness inside it reports is measured, so a plain program reports
+// nothing, and the fix is to time it as a whole with the exec harness.
+// Otherwise (go test -bench matching nothing, an empty config) an empty run
+// may be what was meant: --allow-empty accepts it.
+func noBenchmarks(targets []instruments.Target) error {
+	var plain []instruments.Target
+	for _, t := range targets {
+		if t.Kind == instruments.Entrypoint && !gobench.IsGoTest(t.Args) {
+			plain = append(plain, t)
+		}
+	}
+	if len(plain) == 0 {
+		return fmt.Errorf("%w (use --allow-empty to accept that)", ErrNoBenchmarks)
+	}
+	cmd := "CMD"
+	if len(plain) == 1 {
+		cmd = plain[0].Command
+	}
+	return fmt.Errorf("%w: `codspeed run` measures only the benchmarks a harness reports (CodSpeed's integrations, go test -bench), and %s reported none; "+
+		"to time a command as a whole, use `codspeed exec -- %s` (in codspeed.yml: `exec:` instead of `entrypoint:`)", ErrNoBenchmarks, quoteTargets(plain), cmd)
+}
+
+func quoteTargets(ts []instruments.Target) string {
+	var names []string
+	for _, t := range ts {
+		names = append(names, "`"+t.Command+"`")
+	}
+	if len(names) > 3 {
+		names = append(names[:3], fmt.Sprintf("%d more", len(names)-3))
+	}
+	return strings.Join(names, ", ")
 }
 
 func finish(req Request, meta *results.RunMeta, err error) error {
@@ -251,14 +287,29 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 		Stderr:        io.Discard,
 		Progress:      req.Progress,
 	}
+	// Output not shown is kept: the tail of its standard error goes with a
+	// failure. (The exec harness keeps its own, per round.)
+	var errTail *tailBuffer
 	if req.ShowOutput || t.Kind == instruments.Entrypoint {
 		env.Stdout, env.Stderr = req.Err, req.Err
 		if t.Kind == instruments.Exec {
-			env.Stdout = os.Stderr
+			// Files, so the harness hands them to the rounds directly.
+			env.Stdout, env.Stderr = os.Stderr, os.Stderr
 		}
+	} else {
+		errTail = &tailBuffer{max: failureTail}
+		env.Stderr = errTail
 	}
 	req.Progress.Start(t.Name, index+1, len(req.Targets))
 	benches, err := inst.Measure(ctx, t, env)
+	for _, b := range benches {
+		if b.Error != "" {
+			reportFailure(req, b.Name, b.Error, errTail)
+		}
+	}
+	if err != nil && len(benches) == 0 && ctx.Err() == nil {
+		reportFailure(req, t.Name, err.Error(), errTail)
+	}
 	usage := sb.Usage()
 	for i := range benches {
 		if benches[i].Sandbox == nil {
@@ -275,6 +326,65 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 		req.Progress.Warn(ferr.Error())
 	}
 	return benches, err
+}
+
+// failureTail is how much of a failed target's standard error is shown.
+const failureTail = 2048
+
+// reportFailure shows a failure in full where the table shows its first
+// line: the error, then the end of the standard error the target wrote when
+// it was not shown and the error does not already quote it.
+func reportFailure(req Request, name, msg string, errTail *tailBuffer) {
+	msg = strings.TrimSpace(msg)
+	if errTail != nil {
+		if tail := strings.TrimSpace(errTail.String()); tail != "" && !strings.Contains(msg, lastLine(tail)) {
+			msg += "\n  its standard error ended with:\n" + indentLines(tail, "    | ")
+		}
+	}
+	req.Progress.Fail(fmt.Sprintf("%s: %s", name, msg))
+}
+
+func lastLine(s string) string {
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+func indentLines(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// tailBuffer keeps the last max bytes written to it, from a line start when
+// it had to drop some.
+type tailBuffer struct {
+	max int
+	mu  sync.Mutex
+	buf []byte
+	cut bool
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2*t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+		t.cut = true
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.buf
+	if len(b) > t.max {
+		b, t.cut = b[len(b)-t.max:], true
+	}
+	if t.cut {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return string(b)
 }
 
 // newSandbox places a target: its own cgroup pinned to its CPUs when the host
@@ -343,7 +453,7 @@ func writeFlamegraph(folded, svg, title, unit string) error {
 	return out.Close()
 }
 
-// BenchmarkEnv is the environment of the benchmark process (compat.md §1):
+// BenchmarkEnv is the environment of the benchmark process (docs/protocol.md §1):
 // the runner's own environment plus CodSpeed's variables.
 func BenchmarkEnv(mode, profileFolder string) []string {
 	runnerMode := mode

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generate stats_cases.json: walltime statistics computed by Python's own
-statistics module, the reference that compat.md section 3 (and pytest-codspeed)
+statistics module, the reference that docs/protocol.md §3 (and pytest-codspeed)
 uses. results/stats_test.go checks ComputeStats against this file.
 
 Run from results/testdata: python3 gen_stats.py > stats_cases.json

@@ -1,5 +1,5 @@
 // Package upload sends a run to CodSpeed, or to any server speaking the same
-// protocol (compat.md §7): the profile folder is archived, its metadata is
+// protocol (docs/protocol.md §7): the profile folder is archived, its metadata is
 // POSTed to the upload endpoint, which answers with a pre-signed URL, and the
 // archive is PUT there.
 //

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/codspeed-go/codspeed-go/version"
 )
 
 // DefaultURL is CodSpeed's upload endpoint.
@@ -173,7 +175,7 @@ func (o Options) withDefaults() Options {
 		o.Backoff = time.Second
 	}
 	if o.UserAgent == "" {
-		o.UserAgent = "codspeed-go"
+		o.UserAgent = version.UserAgent()
 	}
 	return o
 }
