@@ -2,6 +2,7 @@ package hooks_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -540,7 +541,7 @@ func TestCClient(t *testing.T) {
 		protocol uint64
 		markers  int
 		refused  bool
-	}{{"2", 2, 1, false}, {"1", 1, 0, false}, {"3", 0, 0, true}} {
+	}{{"2", 2, 2, false}, {"1", 1, 0, false}, {"3", 0, 0, true}} {
 		t.Run("v"+tt.version, func(t *testing.T) {
 			dir, stop := serve(t, nil)
 			cmd := exec.Command(bin, dir, tt.version)
@@ -565,8 +566,15 @@ func TestCClient(t *testing.T) {
 			if b.URI != "c::bench" || int(b.Pid) != cmd.Process.Pid || len(b.Intervals) != 1 || len(b.Markers) != tt.markers {
 				t.Fatalf("benchmark %+v (child pid %d)", b, cmd.Process.Pid)
 			}
-			if tt.markers == 1 && b.Markers[0].Marker != (hooks.Marker{Kind: hooks.BenchmarkStart, Ns: 123456789}) {
-				t.Fatalf("marker %+v", b.Markers[0])
+			if tt.markers == 2 {
+				iv := b.Intervals[0]
+				s, e := b.Markers[0].Marker, b.Markers[1].Marker
+				if s.Kind != hooks.BenchmarkStart || e.Kind != hooks.BenchmarkEnd || s.Ns < iv.StartNs || e.Ns > iv.StopNs || e.Ns-s.Ns < 2e6 {
+					t.Fatalf("markers %+v outside the region %+v", b.Markers, iv)
+				}
+			}
+			if len(sess.UnmatchedMarkers) != 0 {
+				t.Fatalf("unmatched markers %+v", sess.UnmatchedMarkers)
 			}
 			if tt.protocol == 2 && (sess.Integration == nil || *sess.Integration != (hooks.Integration{Name: "c-client", Version: "0.1"})) {
 				t.Fatalf("integration %+v", sess.Integration)
@@ -604,5 +612,84 @@ func TestInstrumentHooksProbeSequence(t *testing.T) {
 	sess := stop()
 	if sess.Err() != nil || sess.ProtocolVersion != 2 || len(sess.Benchmarks) != 1 || sess.Benchmarks[0].URI != "probe::bench" {
 		t.Fatalf("session %+v", sess)
+	}
+}
+
+// TestMarkersAfterURIGoToTheirOwnBenchmark replays, through the FIFOs, the
+// order in which @codspeed/tinybench-plugin talks: StartBenchmark, round
+// start read from the clock, the work, round end, StopBenchmark, the URI,
+// then the two markers. Each benchmark must get its own markers (not its
+// successor's), the last one included, and the session file must keep them.
+func TestMarkersAfterURIGoToTheirOwnBenchmark(t *testing.T) {
+	dir, stop := serve(t, nil)
+	c := connect(t, dir, 2)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	uris := []string{"bench.mjs::fibonacci 20", "bench.mjs::build string 10k", "bench.mjs::sort 10k"}
+	for _, uri := range uris {
+		must(c.StartBenchmark())
+		start := client.Now()
+		time.Sleep(time.Millisecond)
+		end := client.Now()
+		must(c.StopBenchmark())
+		must(c.CurrentBenchmark(uri))
+		must(c.AddMarker(hooks.BenchmarkStart, start))
+		must(c.AddMarker(hooks.BenchmarkEnd, end))
+	}
+	sess := stop()
+	if len(sess.Benchmarks) != len(uris) || len(sess.Markers) != 2*len(uris) || len(sess.UnmatchedMarkers) != 0 {
+		t.Fatalf("session %+v", sess)
+	}
+	for i, b := range sess.Benchmarks {
+		if b.URI != uris[i] || len(b.Intervals) != 1 || len(b.Markers) != 2 {
+			t.Fatalf("benchmark %d: %+v", i, b)
+		}
+		iv := b.Intervals[0]
+		for _, m := range b.Markers {
+			if m.Marker.Ns < iv.StartNs || m.Marker.Ns > iv.StopNs {
+				t.Fatalf("%s: marker %+v outside its region %+v", b.URI, m.Marker, iv)
+			}
+			// They arrived after the URI: matched by time, not by order.
+			if m.ReceivedNs < b.AnnouncedNs {
+				t.Fatalf("%s: marker received before the URI", b.URI)
+			}
+		}
+		if b.Markers[0].Marker.Kind != hooks.BenchmarkStart || b.Markers[1].Marker.Kind != hooks.BenchmarkEnd {
+			t.Fatalf("%s: kinds %+v", b.URI, b.Markers)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "session.json")
+	if err := hooks.WriteSession(path, sess); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Benchmarks []struct {
+			URI     string
+			Markers []struct{ Marker hooks.Marker }
+		}
+		Markers []hooks.MarkerEvent `json:"markers"`
+	}
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if len(back.Markers) != 6 || len(back.Benchmarks) != 3 {
+		t.Fatalf("session file lost markers:\n%s", data)
+	}
+	for i, b := range back.Benchmarks {
+		if len(b.Markers) != 2 || b.Markers[0].Marker != sess.Benchmarks[i].Markers[0].Marker {
+			t.Fatalf("session file: %s markers %+v", b.URI, b.Markers)
+		}
+	}
+	if !strings.Contains(string(data), `"Kind": "BenchmarkStart"`) {
+		t.Fatalf("marker kinds not named in the session file:\n%s", data)
 	}
 }
