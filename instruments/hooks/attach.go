@@ -12,7 +12,7 @@ import (
 // integration already sent), closes it and returns the session; env is what
 // to add to the benchmark's environment. The caller must call stop.
 func Attach(ctx context.Context, dir string, h Handler, opts ...Option) (stop func() Session, env []string, err error) {
-	srv, err := NewServer(dir, h, opts...)
+	srv, err := NewServerContext(ctx, dir, h, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

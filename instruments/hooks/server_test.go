@@ -693,3 +693,157 @@ func TestMarkersAfterURIGoToTheirOwnBenchmark(t *testing.T) {
 		t.Fatalf("marker kinds not named in the session file:\n%s", data)
 	}
 }
+
+// TestLockFileIsOpenedSafely plants what a local user could leave at the
+// lock's path in /tmp: the runner (root) must neither follow a symlink nor
+// write into another file through a hard link, and must not write its pid
+// into a lock file someone else owns.
+func TestLockFileIsOpenedSafely(t *testing.T) {
+	plant := func(t *testing.T, how string) (dir, victim string) {
+		dir = t.TempDir()
+		victim = filepath.Join(dir, "victim")
+		if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		lock := filepath.Join(dir, hooks.LockName)
+		switch how {
+		case "symlink":
+			if err := os.Symlink(victim, lock); err != nil {
+				t.Fatal(err)
+			}
+		case "dangling symlink":
+			victim = filepath.Join(dir, "created-through-the-link")
+			if err := os.Symlink(victim, lock); err != nil {
+				t.Fatal(err)
+			}
+		case "hard link":
+			if err := os.Link(victim, lock); err != nil {
+				t.Fatal(err)
+			}
+		case "fifo":
+			if err := unix.Mkfifo(lock, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir, victim
+	}
+	for _, how := range []string{"symlink", "dangling symlink", "hard link", "fifo"} {
+		t.Run(how, func(t *testing.T) {
+			dir, victim := plant(t, how)
+			done := make(chan error, 1)
+			go func() {
+				srv, err := hooks.NewServer(dir, nil)
+				if err == nil {
+					srv.Close()
+				}
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("NewServer hung on the planted lock file")
+			}
+			if !errors.Is(err, hooks.ErrUnsafeLock) {
+				t.Fatalf("NewServer = %v, want ErrUnsafeLock", err)
+			}
+			if !strings.Contains(err.Error(), "remove it") {
+				t.Fatalf("the error does not say what to do: %v", err)
+			}
+			data, rerr := os.ReadFile(victim)
+			switch how {
+			case "dangling symlink":
+				if !errors.Is(rerr, os.ErrNotExist) {
+					t.Fatalf("a file was created through the symlink: %q %v", data, rerr)
+				}
+			case "fifo":
+			default:
+				if string(data) != "precious\n" {
+					t.Fatalf("the link's target was written: %q %v", data, rerr)
+				}
+			}
+		})
+	}
+
+	t.Run("owned by another user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give the lock file to another user")
+		}
+		dir := t.TempDir()
+		lock := filepath.Join(dir, hooks.LockName)
+		if err := os.WriteFile(lock, []byte("theirs\n"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(lock, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := hooks.NewServer(dir, nil)
+		if err != nil {
+			t.Fatalf("a plain lock file of another user must still serialise runs: %v", err)
+		}
+		defer srv.Close()
+		if data, _ := os.ReadFile(lock); string(data) != "theirs\n" {
+			t.Fatalf("root wrote into another user's file: %q", data)
+		}
+	})
+
+	t.Run("created private to writers", func(t *testing.T) {
+		dir := t.TempDir()
+		old := unix.Umask(0)
+		srv, err := hooks.NewServer(dir, nil)
+		unix.Umask(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		fi, err := os.Lstat(filepath.Join(dir, hooks.LockName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+			t.Fatalf("lock file mode %v, want a regular 0644 file (others may read it to wait, none may write)", fi.Mode())
+		}
+	})
+}
+
+// TestWaitForAnotherRunSaysSo: a second run waits for the first, says whom
+// it waits for, and stops waiting when cancelled.
+func TestWaitForAnotherRunSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	first, err := hooks.NewServer(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notices []string
+	var mu sync.Mutex
+	notice := hooks.WithWaitNotice(func(msg string) {
+		mu.Lock()
+		notices = append(notices, msg)
+		mu.Unlock()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = hooks.NewServerContext(ctx, dir, nil, hooks.WithLockWait(hooks.WaitForever), notice)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled wait = %v, want the context's error", err)
+	}
+	mu.Lock()
+	if len(notices) != 1 || !strings.Contains(notices[0], fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(notices[0], "waiting for another codspeed run") {
+		t.Fatalf("notices %q", notices)
+	}
+	notices = nil
+	mu.Unlock()
+
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		first.Close()
+	}()
+	second, err := hooks.NewServerContext(context.Background(), dir, nil, hooks.WithLockWait(hooks.WaitForever), notice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Close()
+	if len(notices) != 1 {
+		t.Fatalf("notices %q", notices)
+	}
+}
