@@ -69,3 +69,32 @@ func TestIntegrationResultsBadFileNamesIt(t *testing.T) {
 		t.Fatalf("error %v does not name %s", err, bad)
 	}
 }
+
+// FuzzIntegrationResults: whatever a benchmark writes into results/, the
+// collector returns benchmarks or an error naming the file, never panics,
+// and never leaves a file it read in results/.
+func FuzzIntegrationResults(f *testing.F) {
+	f.Add([]byte(nodeResults))
+	f.Add([]byte(`{"creator":{"name":"codspeed-go","pid":1},"instrument":{"type":"walltime"},"benchmarks":[]}`))
+	f.Add([]byte(`{"benchmarks":[{"name":"x","uri":"y","stats":{"rounds":"many"}}]}`))
+	f.Add([]byte(`{"metadata":{"async_warning":null,"other":[1,2]},"benchmarks":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pf := t.TempDir()
+		dir := filepath.Join(pf, "results")
+		os.MkdirAll(dir, 0o755)
+		path := filepath.Join(dir, "9.json")
+		os.WriteFile(path, data, 0o644)
+		var c instruments.IntegrationResults
+		_, err := c.Collect(pf)
+		if err != nil {
+			if !strings.Contains(err.Error(), path) {
+				t.Fatalf("error %v does not name %s", err, path)
+			}
+			return
+		}
+		if _, serr := os.Stat(path); serr == nil && len(c.Files()) != 0 {
+			t.Fatal("a collected file is still in results/")
+		}
+	})
+}
