@@ -24,7 +24,7 @@ const MaxMessageSize = 64 << 10
 
 // Command is one message of the instrument-hooks pipe protocol. The concrete
 // types below are the only implementations; their order is the wire order of
-// the bincode enum (compat.md §5), so Variant() is the u32 written first.
+// the bincode enum (docs/protocol.md), so Variant() is the u32 written first.
 type Command interface {
 	Variant() uint32
 	appendPayload(dst []byte) []byte
