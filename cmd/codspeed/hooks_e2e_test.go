@@ -101,12 +101,15 @@ func nodeProject(t *testing.T) string {
 	if out, err := exec.Command("git", "init", "-q", dir).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v\n%s", err, out)
 	}
-	src, err := os.ReadFile("../../examples/node/bench.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bench.mjs"), src, 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"bench.mjs", "package.json", "vitest.config.mjs", "bench/math.bench.js"} {
+		src, err := os.ReadFile(filepath.Join("../../examples/node", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
 		t.Fatal(err)
@@ -114,7 +117,10 @@ func nodeProject(t *testing.T) string {
 	return dir
 }
 
-var nodeURIs = []string{"bench.mjs::fibonacci 20", "bench.mjs::build string 10k", "bench.mjs::sort 10k"}
+var (
+	nodeURIs   = []string{"bench.mjs::fibonacci 20", "bench.mjs::build string 10k", "bench.mjs::sort 10k"}
+	vitestURIs = []string{"bench/math.bench.js::math::fibonacci 15", "bench/math.bench.js::math::sum 1k"}
+)
 
 // session reads the hooks session the walltime instrument kept.
 type session struct {
@@ -150,6 +156,10 @@ func readSession(t *testing.T, profile string) session {
 // file alone in results/, the integration's in integration-results/, its
 // metadata kept. It returns the runner's file and the integration's pid.
 func checkMerged(t *testing.T, profile string) (*results.File, int) {
+	return checkMergedWarning(t, profile, true)
+}
+
+func checkMergedWarning(t *testing.T, profile string, asyncWarning bool) (*results.File, int) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(profile, "results", "*.json"))
 	if len(files) != 1 {
@@ -162,9 +172,13 @@ func checkMerged(t *testing.T, profile string) (*results.File, int) {
 	if f.Creator.Name != "codspeed-go" {
 		t.Fatalf("results/ holds %s's file, not the runner's", f.Creator.Name)
 	}
-	var warning string
-	if err := json.Unmarshal(f.Metadata["async_warning"], &warning); err != nil || warning != "Profiling is inaccurate due to async operations" {
-		t.Fatalf("metadata.async_warning dropped: %s", f.Metadata)
+	if asyncWarning {
+		var warning string
+		if err := json.Unmarshal(f.Metadata["async_warning"], &warning); err != nil || warning != "Profiling is inaccurate due to async operations" {
+			t.Fatalf("metadata.async_warning dropped: %s", f.Metadata)
+		}
+	} else if f.Metadata != nil {
+		t.Fatalf("metadata %s from nowhere", f.Metadata)
 	}
 	aside, _ := filepath.Glob(filepath.Join(profile, "integration-results", "*.json"))
 	if len(aside) != 1 {
@@ -201,20 +215,25 @@ func sorted(s []string) []string {
 // inside its own benchmark's measured region, none lost.
 func checkNodeRun(t *testing.T, profile string) {
 	t.Helper()
-	f, pid := checkMerged(t, profile)
-	if got := uris(f); strings.Join(got, "|") != strings.Join(sorted(nodeURIs), "|") {
-		t.Fatalf("benchmarks %v, want %v", got, nodeURIs)
+	checkNodeMarkers(t, profile, nodeURIs, true)
+}
+
+func checkNodeMarkers(t *testing.T, profile string, want []string, asyncWarning bool) {
+	t.Helper()
+	f, pid := checkMergedWarning(t, profile, asyncWarning)
+	if got := uris(f); strings.Join(got, "|") != strings.Join(sorted(want), "|") {
+		t.Fatalf("benchmarks %v, want %v", got, want)
 	}
 	s := readSession(t, profile)
 	if s.Integration == nil || s.Integration.Name != "codspeed-node" {
 		t.Fatalf("integration %+v", s.Integration)
 	}
-	if len(s.Benchmarks) != len(nodeURIs) || len(s.Markers) != 2*len(nodeURIs) || len(s.UnmatchedMarkers) != 0 {
+	if len(s.Benchmarks) != len(want) || len(s.Markers) != 2*len(want) || len(s.UnmatchedMarkers) != 0 {
 		t.Fatalf("session: %d benchmarks, %d markers, unmatched %+v", len(s.Benchmarks), len(s.Markers), s.UnmatchedMarkers)
 	}
 	for i, b := range s.Benchmarks {
-		if b.URI != nodeURIs[i] || int(b.Pid) != pid {
-			t.Fatalf("benchmark %d: %s of pid %d, want %s of pid %d (this run's integration)", i, b.URI, b.Pid, nodeURIs[i], pid)
+		if b.URI != want[i] || int(b.Pid) != pid {
+			t.Fatalf("benchmark %d: %s of pid %d, want %s of pid %d (this run's integration)", i, b.URI, b.Pid, want[i], pid)
 		}
 		if len(b.Intervals) != 1 || len(b.Markers) != 2 {
 			t.Fatalf("%s: %d regions, markers %+v", b.URI, len(b.Intervals), b.Markers)
@@ -242,6 +261,20 @@ func TestNodeTinybenchMarkers(t *testing.T) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	checkNodeRun(t, profile)
+}
+
+// TestNodeVitestMarkers: CodSpeed's vitest integration sends its markers
+// inside the region (before StopBenchmark), the other order; both must end
+// in their own benchmark.
+func TestNodeVitestMarkers(t *testing.T) {
+	dir := nodeProject(t)
+	profile := filepath.Join(dir, "profile")
+	vitest := filepath.Join(dir, "node_modules", ".bin", "vitest")
+	r := codspeed(t, dir, "", "run", "--profile-folder", profile, "--", vitest, "bench", "--run", "--root", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	checkNodeMarkers(t, profile, vitestURIs, false)
 }
 
 // checkRegionsRun checks one run of the Go-client integration.
