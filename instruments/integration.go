@@ -82,6 +82,22 @@ func (r *IntegrationResults) Collect(profileFolder string) ([]results.Benchmark,
 	return benches, nil
 }
 
+// Keep adds metadata read elsewhere (a results file the runner in a
+// container merged) to what the run's file will carry.
+func (r *IntegrationResults) Keep(metadata map[string]json.RawMessage) {
+	if len(metadata) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.metadata == nil {
+		r.metadata = map[string]json.RawMessage{}
+	}
+	for k, v := range metadata {
+		r.metadata[k] = v
+	}
+}
+
 // Metadata is the union of the collected files' metadata (a later file's
 // key wins), nil when none had any.
 func (r *IntegrationResults) Metadata() map[string]json.RawMessage {

@@ -235,7 +235,7 @@ func profileFolder(req Request, id, mode string) string {
 // measure runs one target in its sandbox, or hands it to the executor.
 func measure(ctx context.Context, req Request, mode string, inst instruments.Instrument, t instruments.Target, pf string, index int, integrations *instruments.IntegrationResults) ([]results.Benchmark, error) {
 	if req.Executor != nil {
-		return measureElsewhere(ctx, req, mode, t, pf, index)
+		return measureElsewhere(ctx, req, mode, t, pf, index, integrations)
 	}
 	sb, warnings, err := newSandbox(req, t, pf, index)
 	for _, w := range warnings {
