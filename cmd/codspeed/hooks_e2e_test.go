@@ -50,12 +50,12 @@ var (
 func regionsProgram(t *testing.T) string {
 	t.Helper()
 	regionsOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "codspeed-regions-")
-		if err != nil {
+		// Beside the binary under test: TestMain removes the folder.
+		dir := filepath.Dir(binary)
+		if err := os.Chmod(dir, 0o755); err != nil {
 			regionsErr = err
 			return
 		}
-		os.Chmod(dir, 0o755)
 		regionsBin = filepath.Join(dir, "regions")
 		build := exec.Command("go", "build", "-o", regionsBin, "../../instruments/walltime/testdata/regions")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -177,6 +177,9 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 		if err := sess.Err(); err != nil {
 			warn(env, fmt.Sprintf("instrument-hooks: %v", err))
 		}
+		if n := len(sess.UnmatchedMarkers); n > 0 {
+			warn(env, fmt.Sprintf("%s: %d of the integration's %d markers lie in no measured region that a benchmark URI named; they are kept apart (unmatched_markers) in the hooks session file", t.Name, n, len(sess.Markers)))
+		}
 	}
 
 	var benches []results.Benchmark

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/codspeed-go/codspeed-go/instruments/hooks"
 	"github.com/codspeed-go/codspeed-go/instruments/hooks/client"
 )
 
@@ -43,15 +44,23 @@ func main() {
 	c.SetIntegration("regions-test", "1.0")
 	coldOutside()
 	c.StartBenchmark()
+	start := client.Now()
 	hotAlpha()
+	end := client.Now()
 	c.StopBenchmark()
 	c.CurrentBenchmark("regions::alpha")
+	// The round markers after the URI, in @codspeed/tinybench-plugin's order.
+	c.AddMarker(hooks.BenchmarkStart, start)
+	c.AddMarker(hooks.BenchmarkEnd, end)
 	coldOutside()
 	c.StartBenchmark()
 	hotBeta()
 	c.StopBenchmark()
 	c.CurrentBenchmark("regions::beta")
 	coldOutside()
+	if os.Getenv("REGIONS_STRAY_MARKER") != "" {
+		c.AddMarker(hooks.SampleStart, client.Now()) // in no region
+	}
 	c.Close()
 
 	type stats struct {
