@@ -125,7 +125,7 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 			dir = hooks.DefaultDir
 		}
 		var hooksEnv []string
-		stopHooks, hooksEnv, err = hooks.Attach(ctx, dir, regions, hooksOptions(env, hooks.ModeMemory)...)
+		stopHooks, hooksEnv, err = hooks.Attach(ctx, dir, regions, hooksOptions(env, t.Name, hooks.ModeMemory)...)
 		if err != nil && ctx.Err() != nil {
 			return nil, err
 		}

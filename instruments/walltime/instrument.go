@@ -149,9 +149,12 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 	if hooksDir == "" {
 		hooksDir = hooks.DefaultDir
 	}
-	stopHooks, hooksEnv, herr := hooks.Attach(ctx, hooksDir, h, hooksOptions(env, hooks.ModeWalltime)...)
+	stopHooks, hooksEnv, herr := hooks.Attach(ctx, hooksDir, h, hooksOptions(env, t.Name, hooks.ModeWalltime)...)
 	if herr != nil && ctx.Err() != nil {
 		return nil, herr
+	}
+	if env.Progress != nil {
+		env.Progress.Phase(t.Name, "running")
 	}
 	if herr != nil {
 		// Integrations then run as if no runner were there: they still
@@ -216,9 +219,14 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 // hooksOptions serve one benchmark command: announce the mode, wait (and
 // say so) while another run uses the FIFOs rather than let an integration
 // talk to that run's server, and give the FIFOs to the benchmark's user.
-func hooksOptions(env instruments.Env, mode hooks.IntegrationMode) []hooks.Option {
+func hooksOptions(env instruments.Env, target string, mode hooks.IntegrationMode) []hooks.Option {
 	opts := []hooks.Option{hooks.WithMode(mode), hooks.WithLockWait(hooks.WaitForever),
-		hooks.WithWaitNotice(func(msg string) { warn(env, msg) })}
+		hooks.WithWaitNotice(func(msg string) {
+			warn(env, msg) // once per run
+			if env.Progress != nil {
+				env.Progress.Phase(target, "waiting for another run's instrument-hooks pipes")
+			}
+		})}
 	if env.RunAs != nil {
 		opts = append(opts, hooks.WithOwner(env.RunAs.UID, env.RunAs.GID))
 	}
