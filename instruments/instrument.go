@@ -112,6 +112,21 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	// Progress receives progress events; never nil.
 	Progress Progress
+	// RunAs is the user the Launcher runs the benchmark's processes as
+	// when that is not this process's user (a run started through sudo);
+	// nil when they run as this process. Whatever the runner creates for
+	// the benchmark to open (the instrument-hooks FIFOs) is given to it.
+	RunAs *User
+	// Integrations collects the results files integrations write
+	// themselves; instruments that merge them (walltime entrypoints) call
+	// its Collect, and the run loop collects what is left. Nil: the
+	// instrument uses its own.
+	Integrations *IntegrationResults
+}
+
+// User is a numeric user and group.
+type User struct {
+	UID, GID int
 }
 
 // Progress receives what an instrument is doing, for the progress display.
@@ -146,6 +161,11 @@ type Instrument interface {
 	// cancelled are returned with ctx.Err().
 	Measure(ctx context.Context, t Target, env Env) ([]results.Benchmark, error)
 }
+
+// ErrNoBenchmarks is wrapped by Measure's error when an entrypoint ran but
+// reported no benchmark at all; the run loop accepts that with
+// --allow-empty and fails the target otherwise.
+var ErrNoBenchmarks = errors.New("no benchmark was reported")
 
 // ErrNotSupported is wrapped by Check errors when the host cannot run an
 // instrument at all (as opposed to a misconfiguration the user can fix).

@@ -5,7 +5,10 @@
 // renderers. It imports no instrument and no sandbox.
 package results
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Instrument types, as written in the results file's "instrument.type".
 const (
@@ -22,6 +25,10 @@ type File struct {
 	Instrument Instrument  `json:"instrument"`
 	Run        *RunInfo    `json:"run,omitempty"`
 	Benchmarks []Benchmark `json:"benchmarks"`
+	// Metadata is CodSpeed's top-level metadata object, carried over from
+	// the integrations' own results files (codspeed-node's async_warning:
+	// "Profiling is inaccurate due to async operations").
+	Metadata map[string]json.RawMessage `json:"metadata,omitempty"`
 }
 
 // Creator names the program that wrote the file.

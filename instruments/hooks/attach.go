@@ -12,7 +12,7 @@ import (
 // integration already sent), closes it and returns the session; env is what
 // to add to the benchmark's environment. The caller must call stop.
 func Attach(ctx context.Context, dir string, h Handler, opts ...Option) (stop func() Session, env []string, err error) {
-	srv, err := NewServer(dir, h, opts...)
+	srv, err := NewServerContext(ctx, dir, h, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -38,15 +38,20 @@ type sessionRecord struct {
 	Integration     *Integration `json:"integration,omitempty"`
 	Benchmarks      []Benchmark  `json:"benchmarks"`
 	Unclaimed       []Interval   `json:"unclaimed,omitempty"`
-	Errors          []string     `json:"errors,omitempty"`
-	Warnings        []string     `json:"warnings,omitempty"`
+	// Markers are all markers in arrival order; each benchmark lists its
+	// own, and UnmatchedMarkers those inside no measured region.
+	Markers          []MarkerEvent `json:"markers,omitempty"`
+	UnmatchedMarkers []MarkerEvent `json:"unmatched_markers,omitempty"`
+	Errors           []string      `json:"errors,omitempty"`
+	Warnings         []string      `json:"warnings,omitempty"`
 }
 
 // WriteSession keeps s as JSON at path, so the measured regions and the
 // integration that reported them stay with the results.
 func WriteSession(path string, s Session) error {
 	rec := sessionRecord{ProtocolVersion: s.ProtocolVersion, Integration: s.Integration,
-		Benchmarks: s.Benchmarks, Unclaimed: s.Unclaimed, Warnings: s.Warnings}
+		Benchmarks: s.Benchmarks, Unclaimed: s.Unclaimed,
+		Markers: s.Markers, UnmatchedMarkers: s.UnmatchedMarkers, Warnings: s.Warnings}
 	if rec.Benchmarks == nil {
 		rec.Benchmarks = []Benchmark{}
 	}

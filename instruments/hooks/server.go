@@ -63,6 +63,7 @@ type Option func(*config)
 type config struct {
 	mode     IntegrationMode
 	lockWait time.Duration
+	notice   func(string)
 	uid, gid int
 }
 
@@ -73,6 +74,14 @@ func WithMode(m IntegrationMode) Option { return func(c *config) { c.mode = m } 
 // WithLockWait makes NewServer wait up to d for a concurrent run to release
 // the directory instead of failing at once with ErrBusy.
 func WithLockWait(d time.Duration) Option { return func(c *config) { c.lockWait = d } }
+
+// WaitForever, given to WithLockWait, waits until the other run ends or the
+// context given to NewServerContext is done.
+const WaitForever time.Duration = 1<<63 - 1
+
+// WithWaitNotice calls notice once, with a message naming the other run,
+// when NewServer has to wait for the lock.
+func WithWaitNotice(notice func(msg string)) Option { return func(c *config) { c.notice = notice } }
 
 // WithOwner gives the FIFOs to uid:gid, for a benchmark that runs as another
 // user than the runner (started through sudo). The mode stays 0700.
@@ -98,6 +107,12 @@ type Server struct {
 // mode 0700 and opens them. dir is normally DefaultDir; h may be nil. The
 // caller owns the Server and must Close it.
 func NewServer(dir string, h Handler, opts ...Option) (*Server, error) {
+	return NewServerContext(context.Background(), dir, h, opts...)
+}
+
+// NewServerContext is NewServer with a context that ends a wait for the
+// lock (WithLockWait).
+func NewServerContext(ctx context.Context, dir string, h Handler, opts ...Option) (*Server, error) {
 	cfg := config{mode: ModeWalltime, uid: -1, gid: -1}
 	for _, o := range opts {
 		o(&cfg)
@@ -106,7 +121,7 @@ func NewServer(dir string, h Handler, opts ...Option) (*Server, error) {
 		h = NopHandler{}
 	}
 	s := &Server{dir: dir, h: h, cfg: cfg}
-	lock, err := acquireLock(filepath.Join(dir, LockName), cfg.lockWait)
+	lock, err := acquireLock(ctx, filepath.Join(dir, LockName), cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -127,70 +142,109 @@ func (s *Server) AckPath() string { return filepath.Join(s.dir, AckFIFOName) }
 func (s *Server) Env() []string { return []string{DirEnv + "=" + s.dir} }
 
 func (s *Server) open() error {
-	var err error
-	for _, p := range []string{s.CtlPath(), s.AckPath()} {
-		if err := makeFIFO(p, s.cfg.uid, s.cfg.gid); err != nil {
-			return err
-		}
-	}
 	// O_RDWR: opening a FIFO read-only blocks until a writer appears, and
 	// write-only until a reader does. Holding both ends ourselves means
 	// neither open nor a later read ever waits for the benchmark, and the
 	// pipe never reports EOF or EPIPE when an integration closes it.
 	// O_NONBLOCK lets the runtime poller park reads, so deadlines and
 	// cancellation work.
-	if s.ctl, err = openFIFO(s.CtlPath()); err != nil {
+	var err error
+	if s.ctl, err = makeFIFO(s.CtlPath(), s.cfg.uid, s.cfg.gid); err != nil {
 		return err
 	}
-	if s.ack, err = openFIFO(s.AckPath()); err != nil {
+	if s.ack, err = makeFIFO(s.AckPath(), s.cfg.uid, s.cfg.gid); err != nil {
 		return err
 	}
 	return nil
 }
 
-func makeFIFO(path string, uid, gid int) error {
+// makeFIFO (re)creates the FIFO at path and opens it. Mode and owner are set
+// on the open descriptor, after checking it is the FIFO just made: the
+// directory is normally /tmp, where anyone may plant a symlink or a file of
+// that name between two system calls.
+func makeFIFO(path string, uid, gid int) (*os.File, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove stale FIFO %s: %w", path, err)
+		return nil, fmt.Errorf("remove stale FIFO %s: %w", path, err)
 	}
 	if err := unix.Mkfifo(path, 0o700); err != nil {
-		return fmt.Errorf("create FIFO %s: %w", path, err)
+		return nil, fmt.Errorf("create FIFO %s: %w", path, err)
 	}
-	// mkfifo's mode passes through the umask; set it exactly.
-	if err := os.Chmod(path, 0o700); err != nil {
-		return fmt.Errorf("chmod FIFO %s: %w", path, err)
-	}
-	if uid >= 0 || gid >= 0 {
-		if err := os.Chown(path, uid, gid); err != nil {
-			return fmt.Errorf("give FIFO %s to %d:%d: %w", path, uid, gid, err)
-		}
-	}
-	return nil
-}
-
-func openFIFO(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open FIFO %s: %w", path, err)
 	}
-	if err := f.SetDeadline(time.Time{}); err != nil {
+	fail := func(err error) (*os.File, error) {
 		f.Close()
-		return nil, fmt.Errorf("FIFO %s is not pollable: %w", path, err)
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fail(fmt.Errorf("stat FIFO %s: %w", path, err))
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFIFO || int(st.Uid) != os.Geteuid() {
+		return fail(fmt.Errorf("FIFO %s was replaced after it was created (now mode %o, owner uid %d): refusing to use it", path, st.Mode, st.Uid))
+	}
+	// mkfifo's mode passes through the umask; set it exactly.
+	if err := f.Chmod(0o700); err != nil {
+		return fail(fmt.Errorf("chmod FIFO %s: %w", path, err))
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := f.Chown(uid, gid); err != nil {
+			return fail(fmt.Errorf("give FIFO %s to %d:%d: %w", path, uid, gid, err))
+		}
+	}
+	if err := f.SetDeadline(time.Time{}); err != nil {
+		return fail(fmt.Errorf("FIFO %s is not pollable: %w", path, err))
 	}
 	return f, nil
 }
 
-func acquireLock(path string, wait time.Duration) (*os.File, error) {
-	// 0644 and the read-only fallback: flock(2) needs only an open file, so
-	// a run by another user can still take the lock a previous run left in
-	// /tmp (it just cannot record its pid there).
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// ErrUnsafeLock is wrapped by NewServer's error when the lock file's path
+// holds something a run must not open: a symlink, a hard link to another
+// file, or anything but a regular file.
+var ErrUnsafeLock = errors.New("unsafe instrument-hooks lock file")
+
+// openLock opens (creating if needed) the lock file without following a
+// symlink, and checks that it is a regular file with one link. The file is
+// created 0644, readable by all: a run of another user must be able to
+// open it to wait for this one (flock needs an open descriptor, and a run
+// that could not wait would use the same fixed FIFOs at the same time); it
+// holds nothing but a pid. writable says whether the caller may record its
+// pid there: only in a file it owns.
+func openLock(path string) (f *os.File, writable bool, err error) {
+	const flags = syscall.O_NOFOLLOW | syscall.O_CLOEXEC
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|flags, 0o644)
 	if errors.Is(err, os.ErrPermission) {
-		f, err = os.OpenFile(path, os.O_RDONLY, 0)
+		f, err = os.OpenFile(path, os.O_RDONLY|flags, 0)
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, false, fmt.Errorf("%w: %s is a symlink; remove it (a run never follows a link there)", ErrUnsafeLock, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open lock file %s: %w (if another user's run left it behind, remove it)", path, err)
+		return nil, false, fmt.Errorf("open lock file %s: %w (if another user's run left it behind, remove it)", path, err)
 	}
-	deadline := time.Now().Add(wait)
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, false, fmt.Errorf("stat lock file %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 {
+		f.Close()
+		return nil, false, fmt.Errorf("%w: %s is not a plain file of its own (mode %o, %d links); remove it", ErrUnsafeLock, path, st.Mode, st.Nlink)
+	}
+	return f, int(st.Uid) == os.Geteuid(), nil
+}
+
+func acquireLock(ctx context.Context, path string, cfg config) (*os.File, error) {
+	f, writable, err := openLock(path)
+	if err != nil {
+		return nil, err
+	}
+	var deadline time.Time
+	if cfg.lockWait < WaitForever {
+		deadline = time.Now().Add(cfg.lockWait)
+	}
+	noticed := false
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
@@ -200,23 +254,40 @@ func acquireLock(path string, wait time.Duration) (*os.File, error) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		if !time.Now().Before(deadline) {
-			holder := "another process"
-			if b, rerr := os.ReadFile(path); rerr == nil {
-				if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
-					holder = "pid " + strconv.Itoa(pid)
-				}
-			}
+		holder := lockHolder(f)
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			f.Close()
 			return nil, fmt.Errorf("%w: %s holds %s; wait for it to finish (runs sharing %s cannot overlap, "+
 				"because CodSpeed integrations use fixed FIFO paths)", ErrBusy, holder, path, filepath.Dir(path))
 		}
-		time.Sleep(20 * time.Millisecond)
+		if !noticed && cfg.notice != nil {
+			noticed = true
+			cfg.notice(fmt.Sprintf("waiting for another codspeed run (%s) to finish with the instrument-hooks pipes in %s: "+
+				"CodSpeed integrations use fixed FIFO paths, so two runs on one host take turns (lock %s)", holder, filepath.Dir(path), path))
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for %s (held by %s): %w", path, holder, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	if writable {
+		if err := f.Truncate(0); err == nil {
+			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		}
 	}
 	return f, nil
+}
+
+// lockHolder names the process that recorded its pid in the lock file.
+func lockHolder(f *os.File) string {
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n]))); err == nil {
+		return "pid " + strconv.Itoa(pid)
+	}
+	return "another process"
 }
 
 // longAgo is a deadline already passed: setting it wakes a parked read.

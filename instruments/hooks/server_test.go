@@ -2,6 +2,7 @@ package hooks_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -540,7 +541,7 @@ func TestCClient(t *testing.T) {
 		protocol uint64
 		markers  int
 		refused  bool
-	}{{"2", 2, 1, false}, {"1", 1, 0, false}, {"3", 0, 0, true}} {
+	}{{"2", 2, 2, false}, {"1", 1, 0, false}, {"3", 0, 0, true}} {
 		t.Run("v"+tt.version, func(t *testing.T) {
 			dir, stop := serve(t, nil)
 			cmd := exec.Command(bin, dir, tt.version)
@@ -565,8 +566,15 @@ func TestCClient(t *testing.T) {
 			if b.URI != "c::bench" || int(b.Pid) != cmd.Process.Pid || len(b.Intervals) != 1 || len(b.Markers) != tt.markers {
 				t.Fatalf("benchmark %+v (child pid %d)", b, cmd.Process.Pid)
 			}
-			if tt.markers == 1 && b.Markers[0].Marker != (hooks.Marker{Kind: hooks.BenchmarkStart, Ns: 123456789}) {
-				t.Fatalf("marker %+v", b.Markers[0])
+			if tt.markers == 2 {
+				iv := b.Intervals[0]
+				s, e := b.Markers[0].Marker, b.Markers[1].Marker
+				if s.Kind != hooks.BenchmarkStart || e.Kind != hooks.BenchmarkEnd || s.Ns < iv.StartNs || e.Ns > iv.StopNs || e.Ns-s.Ns < 2e6 {
+					t.Fatalf("markers %+v outside the region %+v", b.Markers, iv)
+				}
+			}
+			if len(sess.UnmatchedMarkers) != 0 {
+				t.Fatalf("unmatched markers %+v", sess.UnmatchedMarkers)
 			}
 			if tt.protocol == 2 && (sess.Integration == nil || *sess.Integration != (hooks.Integration{Name: "c-client", Version: "0.1"})) {
 				t.Fatalf("integration %+v", sess.Integration)
@@ -604,5 +612,238 @@ func TestInstrumentHooksProbeSequence(t *testing.T) {
 	sess := stop()
 	if sess.Err() != nil || sess.ProtocolVersion != 2 || len(sess.Benchmarks) != 1 || sess.Benchmarks[0].URI != "probe::bench" {
 		t.Fatalf("session %+v", sess)
+	}
+}
+
+// TestMarkersAfterURIGoToTheirOwnBenchmark replays, through the FIFOs, the
+// order in which @codspeed/tinybench-plugin talks: StartBenchmark, round
+// start read from the clock, the work, round end, StopBenchmark, the URI,
+// then the two markers. Each benchmark must get its own markers (not its
+// successor's), the last one included, and the session file must keep them.
+func TestMarkersAfterURIGoToTheirOwnBenchmark(t *testing.T) {
+	dir, stop := serve(t, nil)
+	c := connect(t, dir, 2)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	uris := []string{"bench.mjs::fibonacci 20", "bench.mjs::build string 10k", "bench.mjs::sort 10k"}
+	for _, uri := range uris {
+		must(c.StartBenchmark())
+		start := client.Now()
+		time.Sleep(time.Millisecond)
+		end := client.Now()
+		must(c.StopBenchmark())
+		must(c.CurrentBenchmark(uri))
+		must(c.AddMarker(hooks.BenchmarkStart, start))
+		must(c.AddMarker(hooks.BenchmarkEnd, end))
+	}
+	sess := stop()
+	if len(sess.Benchmarks) != len(uris) || len(sess.Markers) != 2*len(uris) || len(sess.UnmatchedMarkers) != 0 {
+		t.Fatalf("session %+v", sess)
+	}
+	for i, b := range sess.Benchmarks {
+		if b.URI != uris[i] || len(b.Intervals) != 1 || len(b.Markers) != 2 {
+			t.Fatalf("benchmark %d: %+v", i, b)
+		}
+		iv := b.Intervals[0]
+		for _, m := range b.Markers {
+			if m.Marker.Ns < iv.StartNs || m.Marker.Ns > iv.StopNs {
+				t.Fatalf("%s: marker %+v outside its region %+v", b.URI, m.Marker, iv)
+			}
+			// They arrived after the URI: matched by time, not by order.
+			if m.ReceivedNs < b.AnnouncedNs {
+				t.Fatalf("%s: marker received before the URI", b.URI)
+			}
+		}
+		if b.Markers[0].Marker.Kind != hooks.BenchmarkStart || b.Markers[1].Marker.Kind != hooks.BenchmarkEnd {
+			t.Fatalf("%s: kinds %+v", b.URI, b.Markers)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "session.json")
+	if err := hooks.WriteSession(path, sess); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Benchmarks []struct {
+			URI     string
+			Markers []struct{ Marker hooks.Marker }
+		}
+		Markers []hooks.MarkerEvent `json:"markers"`
+	}
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if len(back.Markers) != 6 || len(back.Benchmarks) != 3 {
+		t.Fatalf("session file lost markers:\n%s", data)
+	}
+	for i, b := range back.Benchmarks {
+		if len(b.Markers) != 2 || b.Markers[0].Marker != sess.Benchmarks[i].Markers[0].Marker {
+			t.Fatalf("session file: %s markers %+v", b.URI, b.Markers)
+		}
+	}
+	if !strings.Contains(string(data), `"Kind": "BenchmarkStart"`) {
+		t.Fatalf("marker kinds not named in the session file:\n%s", data)
+	}
+}
+
+// TestLockFileIsOpenedSafely plants what a local user could leave at the
+// lock's path in /tmp: the runner (root) must neither follow a symlink nor
+// write into another file through a hard link, and must not write its pid
+// into a lock file someone else owns.
+func TestLockFileIsOpenedSafely(t *testing.T) {
+	plant := func(t *testing.T, how string) (dir, victim string) {
+		dir = t.TempDir()
+		victim = filepath.Join(dir, "victim")
+		if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		lock := filepath.Join(dir, hooks.LockName)
+		switch how {
+		case "symlink":
+			if err := os.Symlink(victim, lock); err != nil {
+				t.Fatal(err)
+			}
+		case "dangling symlink":
+			victim = filepath.Join(dir, "created-through-the-link")
+			if err := os.Symlink(victim, lock); err != nil {
+				t.Fatal(err)
+			}
+		case "hard link":
+			if err := os.Link(victim, lock); err != nil {
+				t.Fatal(err)
+			}
+		case "fifo":
+			if err := unix.Mkfifo(lock, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir, victim
+	}
+	for _, how := range []string{"symlink", "dangling symlink", "hard link", "fifo"} {
+		t.Run(how, func(t *testing.T) {
+			dir, victim := plant(t, how)
+			done := make(chan error, 1)
+			go func() {
+				srv, err := hooks.NewServer(dir, nil)
+				if err == nil {
+					srv.Close()
+				}
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("NewServer hung on the planted lock file")
+			}
+			if !errors.Is(err, hooks.ErrUnsafeLock) {
+				t.Fatalf("NewServer = %v, want ErrUnsafeLock", err)
+			}
+			if !strings.Contains(err.Error(), "remove it") {
+				t.Fatalf("the error does not say what to do: %v", err)
+			}
+			data, rerr := os.ReadFile(victim)
+			switch how {
+			case "dangling symlink":
+				if !errors.Is(rerr, os.ErrNotExist) {
+					t.Fatalf("a file was created through the symlink: %q %v", data, rerr)
+				}
+			case "fifo":
+			default:
+				if string(data) != "precious\n" {
+					t.Fatalf("the link's target was written: %q %v", data, rerr)
+				}
+			}
+		})
+	}
+
+	t.Run("owned by another user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give the lock file to another user")
+		}
+		dir := t.TempDir()
+		lock := filepath.Join(dir, hooks.LockName)
+		if err := os.WriteFile(lock, []byte("theirs\n"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(lock, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := hooks.NewServer(dir, nil)
+		if err != nil {
+			t.Fatalf("a plain lock file of another user must still serialise runs: %v", err)
+		}
+		defer srv.Close()
+		if data, _ := os.ReadFile(lock); string(data) != "theirs\n" {
+			t.Fatalf("root wrote into another user's file: %q", data)
+		}
+	})
+
+	t.Run("created private to writers", func(t *testing.T) {
+		dir := t.TempDir()
+		old := unix.Umask(0)
+		srv, err := hooks.NewServer(dir, nil)
+		unix.Umask(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		fi, err := os.Lstat(filepath.Join(dir, hooks.LockName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+			t.Fatalf("lock file mode %v, want a regular 0644 file (others may read it to wait, none may write)", fi.Mode())
+		}
+	})
+}
+
+// TestWaitForAnotherRunSaysSo: a second run waits for the first, says whom
+// it waits for, and stops waiting when cancelled.
+func TestWaitForAnotherRunSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	first, err := hooks.NewServer(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notices []string
+	var mu sync.Mutex
+	notice := hooks.WithWaitNotice(func(msg string) {
+		mu.Lock()
+		notices = append(notices, msg)
+		mu.Unlock()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = hooks.NewServerContext(ctx, dir, nil, hooks.WithLockWait(hooks.WaitForever), notice)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled wait = %v, want the context's error", err)
+	}
+	mu.Lock()
+	if len(notices) != 1 || !strings.Contains(notices[0], fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(notices[0], "waiting for another codspeed run") {
+		t.Fatalf("notices %q", notices)
+	}
+	notices = nil
+	mu.Unlock()
+
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		first.Close()
+	}()
+	second, err := hooks.NewServerContext(context.Background(), dir, nil, hooks.WithLockWait(hooks.WaitForever), notice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Close()
+	if len(notices) != 1 {
+		t.Fatalf("notices %q", notices)
 	}
 }

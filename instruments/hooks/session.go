@@ -3,6 +3,8 @@ package hooks
 import (
 	"errors"
 	"fmt"
+	"math"
+	"sort"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,14 +31,18 @@ type Session struct {
 	// Integration is the last SetIntegration received, nil if none.
 	Integration *Integration
 	// Benchmarks in the order their URIs were announced. Each carries the
-	// measured regions and markers received since the previous announcement.
+	// measured regions that ended since the previous announcement and the
+	// markers whose timestamps fall inside those regions.
 	Benchmarks []Benchmark
 	// Unclaimed holds measured regions that no CurrentBenchmark named (an
 	// integration that stopped before announcing, or a plain
 	// StartBenchmark/StopBenchmark user).
 	Unclaimed []Interval
-	// Markers holds every marker in arrival order, claimed or not.
+	// Markers holds every marker in arrival order, matched or not.
 	Markers []MarkerEvent
+	// UnmatchedMarkers are the markers whose timestamp lies in no
+	// benchmark's measured region.
+	UnmatchedMarkers []MarkerEvent
 	// Errors are protocol failures the runner should report: undecodable
 	// messages, refused protocol versions, handler failures.
 	Errors []error
@@ -63,8 +69,10 @@ type Benchmark struct {
 	// Intervals are the measured regions (StartBenchmark..StopBenchmark)
 	// that ended since the previous announcement.
 	Intervals []Interval
-	// Markers are the markers of this Pid received since its previous
-	// announcement.
+	// Markers are the markers whose own timestamp (Marker.Ns) lies inside
+	// one of Intervals, in arrival order. They are matched by time, not by
+	// arrival: CodSpeed's integrations send a benchmark's markers after its
+	// StopBenchmark and its URI (docs/protocol.md, "Markers").
 	Markers []MarkerEvent
 }
 
@@ -74,6 +82,12 @@ type Benchmark struct {
 type Interval struct {
 	StartNs uint64
 	StopNs  uint64
+}
+
+// contains says whether ns lies in the region; a region never closed
+// (StopNs 0) extends to the end of the run.
+func (iv Interval) contains(ns uint64) bool {
+	return ns >= iv.StartNs && (iv.StopNs == 0 || ns <= iv.StopNs)
 }
 
 // MarkerEvent is a marker together with who sent it and when it arrived.
@@ -107,9 +121,8 @@ func (e *VersionError) Unwrap() error { return ErrProtocolVersion }
 // recorder accumulates a Session; the Server guards it with its mutex.
 type recorder struct {
 	s         Session
-	open      *Interval               // a region started and not yet stopped
-	intervals []Interval              // closed regions not yet claimed
-	markers   map[int32][]MarkerEvent // per pid, not yet claimed
+	open      *Interval  // a region started and not yet stopped
+	intervals []Interval // closed regions not yet claimed
 }
 
 func (r *recorder) start(ts uint64) {
@@ -131,19 +144,13 @@ func (r *recorder) stop(ts uint64) {
 }
 
 func (r *recorder) benchmark(pid int32, uri string, ts uint64) {
-	b := Benchmark{Pid: pid, URI: uri, AnnouncedNs: ts, Intervals: r.intervals, Markers: r.markers[pid]}
+	b := Benchmark{Pid: pid, URI: uri, AnnouncedNs: ts, Intervals: r.intervals}
 	r.intervals = nil
-	delete(r.markers, pid)
 	r.s.Benchmarks = append(r.s.Benchmarks, b)
 }
 
 func (r *recorder) marker(pid int32, m Marker, ts uint64) {
-	ev := MarkerEvent{Pid: pid, Marker: m, ReceivedNs: ts}
-	r.s.Markers = append(r.s.Markers, ev)
-	if r.markers == nil {
-		r.markers = map[int32][]MarkerEvent{}
-	}
-	r.markers[pid] = append(r.markers[pid], ev)
+	r.s.Markers = append(r.s.Markers, MarkerEvent{Pid: pid, Marker: m, ReceivedNs: ts})
 }
 
 // finish moves what was never claimed into Unclaimed.
@@ -166,11 +173,75 @@ func (r *recorder) copySession() Session {
 	s.Benchmarks = append([]Benchmark(nil), s.Benchmarks...)
 	for i := range s.Benchmarks {
 		s.Benchmarks[i].Intervals = append([]Interval(nil), s.Benchmarks[i].Intervals...)
-		s.Benchmarks[i].Markers = append([]MarkerEvent(nil), s.Benchmarks[i].Markers...)
+		s.Benchmarks[i].Markers = nil
 	}
 	s.Unclaimed = append([]Interval(nil), s.Unclaimed...)
 	s.Markers = append([]MarkerEvent(nil), s.Markers...)
+	s.UnmatchedMarkers = matchMarkers(s.Benchmarks, s.Markers)
 	s.Errors = append([]error(nil), s.Errors...)
 	s.Warnings = append([]string(nil), s.Warnings...)
 	return s
+}
+
+// span is one benchmark's measured region, for matching markers.
+type span struct {
+	Interval
+	bench int // index in the benchmarks
+}
+
+// matchMarkers gives each marker to the benchmark one of whose measured
+// regions contains the marker's own timestamp, and returns the markers that
+// no region contains. This is how CodSpeed's runner relates them: it keeps
+// the StartBenchmark/StopBenchmark times, the URIs' arrival times and the
+// markers on one clock (CLOCK_MONOTONIC) and places markers by time, never
+// by the order they arrive in. An integration takes a round's start after
+// its StartBenchmark was answered and the round's end before it sends
+// StopBenchmark, so the runner's region always contains its markers. When
+// regions overlap (several processes measuring at once), a benchmark of the
+// marker's own pid wins.
+func matchMarkers(benches []Benchmark, markers []MarkerEvent) (unmatched []MarkerEvent) {
+	var spans []span
+	for i, b := range benches {
+		for _, iv := range b.Intervals {
+			spans = append(spans, span{iv, i})
+		}
+	}
+	sort.SliceStable(spans, func(i, j int) bool { return spans[i].StartNs < spans[j].StartNs })
+	// reach[i] is the latest end among spans[:i+1], so the backward scan
+	// stops as soon as no earlier region can still contain the marker.
+	reach := make([]uint64, len(spans))
+	for i, sp := range spans {
+		end := sp.StopNs
+		if end == 0 {
+			end = math.MaxUint64
+		}
+		reach[i] = end
+		if i > 0 && reach[i-1] > end {
+			reach[i] = reach[i-1]
+		}
+	}
+	for _, m := range markers {
+		// The regions that started at or before the marker; the latest
+		// start comes first.
+		n := sort.Search(len(spans), func(i int) bool { return spans[i].StartNs > m.Marker.Ns })
+		best := -1
+		for i := n - 1; i >= 0 && reach[i] >= m.Marker.Ns; i-- {
+			if !spans[i].contains(m.Marker.Ns) {
+				continue
+			}
+			if best < 0 {
+				best = spans[i].bench
+			}
+			if benches[spans[i].bench].Pid == m.Pid {
+				best = spans[i].bench
+				break
+			}
+		}
+		if best < 0 {
+			unmatched = append(unmatched, m)
+			continue
+		}
+		benches[best].Markers = append(benches[best].Markers, m)
+	}
+	return unmatched
 }

@@ -125,7 +125,10 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 			dir = hooks.DefaultDir
 		}
 		var hooksEnv []string
-		stopHooks, hooksEnv, err = hooks.Attach(ctx, dir, regions, hooks.WithMode(hooks.ModeMemory))
+		stopHooks, hooksEnv, err = hooks.Attach(ctx, dir, regions, hooksOptions(env, t.Name, hooks.ModeMemory)...)
+		if err != nil && ctx.Err() != nil {
+			return nil, err
+		}
 		if err != nil {
 			// The integration then runs as if no runner were there,
 			// and the whole tree is measured.

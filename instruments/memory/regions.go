@@ -168,3 +168,18 @@ func mergeSnapshots(snaps []Snapshot) Snapshot {
 	}
 	return out
 }
+
+// hooksOptions serve one benchmark command: announce memory mode, wait (and
+// say so) while another run uses the FIFOs rather than let an integration
+// talk to that run's server, and give the FIFOs to the benchmark's user.
+func hooksOptions(env instruments.Env, target string, mode hooks.IntegrationMode) []hooks.Option {
+	opts := []hooks.Option{hooks.WithMode(mode), hooks.WithLockWait(hooks.WaitForever),
+		hooks.WithWaitNotice(func(msg string) {
+			env.Progress.Warn(msg) // once per run
+			env.Progress.Phase(target, "waiting for another run's instrument-hooks pipes")
+		})}
+	if env.RunAs != nil {
+		opts = append(opts, hooks.WithOwner(env.RunAs.UID, env.RunAs.GID))
+	}
+	return opts
+}

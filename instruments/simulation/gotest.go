@@ -104,7 +104,7 @@ func (in *Instrument) measureGo(ctx context.Context, p Probe, t instruments.Targ
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no benchmark matched -bench %q in %s", g.Bench, strings.Join(g.Pkgs, " "))
+		return nil, fmt.Errorf("%w: no benchmark matched -bench %q in %s", instruments.ErrNoBenchmarks, g.Bench, strings.Join(g.Pkgs, " "))
 	}
 	return out, nil
 }

@@ -584,7 +584,7 @@ func (in *Instrument) measureEntrypoint(ctx context.Context, p Probe, t instrume
 		return out, runErr
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s made no CALLGRIND_DUMP_STATS_AT(uri) client request, so it reported no benchmark: use a CodSpeed integration, or measure the whole command as an exec target", name)
+		return nil, fmt.Errorf("%s made no CALLGRIND_DUMP_STATS_AT(uri) client request (%w): use a CodSpeed integration, or measure the whole command as an exec target", name, instruments.ErrNoBenchmarks)
 	}
 	return out, nil
 }

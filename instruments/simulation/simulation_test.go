@@ -267,6 +267,10 @@ func TestEntrypointWithoutDumps(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "CALLGRIND_DUMP_STATS_AT") {
 		t.Fatalf("err = %v", err)
 	}
+	// The run loop accepts exactly this with --allow-empty.
+	if !errors.Is(err, instruments.ErrNoBenchmarks) {
+		t.Fatalf("err = %v, want one wrapping instruments.ErrNoBenchmarks", err)
+	}
 }
 
 func TestCheckMissingValgrind(t *testing.T) {

@@ -3,11 +3,9 @@ package walltime
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -20,7 +18,6 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/instruments/hooks"
 	"github.com/codspeed-go/codspeed-go/results"
-	"github.com/codspeed-go/codspeed-go/version"
 )
 
 // DefaultGoRounds is how many times `go test -bench` repeats each benchmark
@@ -152,7 +149,13 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 	if hooksDir == "" {
 		hooksDir = hooks.DefaultDir
 	}
-	stopHooks, hooksEnv, herr := hooks.Attach(ctx, hooksDir, h, hooks.WithMode(hooks.ModeWalltime))
+	stopHooks, hooksEnv, herr := hooks.Attach(ctx, hooksDir, h, hooksOptions(env, t.Name, hooks.ModeWalltime)...)
+	if herr != nil && ctx.Err() != nil {
+		return nil, herr
+	}
+	if env.Progress != nil {
+		env.Progress.Phase(t.Name, "running")
+	}
 	if herr != nil {
 		// Integrations then run as if no runner were there: they still
 		// measure, but cannot mark their regions.
@@ -177,13 +180,20 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 		if err := sess.Err(); err != nil {
 			warn(env, fmt.Sprintf("instrument-hooks: %v", err))
 		}
+		if n := len(sess.UnmatchedMarkers); n > 0 {
+			warn(env, fmt.Sprintf("%s: %d of the integration's %d markers lie in no measured region that a benchmark URI named; they are kept apart (unmatched_markers) in the hooks session file", t.Name, n, len(sess.Markers)))
+		}
 	}
 
 	var benches []results.Benchmark
 	if isGo {
 		benches = in.goBenchmarks(ctx, t, stdout.Bytes())
 	}
-	fromIntegrations, err := collectIntegrationResults(env.ProfileFolder)
+	collector := env.Integrations
+	if collector == nil {
+		collector = &instruments.IntegrationResults{}
+	}
+	fromIntegrations, err := collector.Collect(env.ProfileFolder)
 	if err != nil {
 		return benches, err
 	}
@@ -204,6 +214,23 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 		return benches, fmt.Errorf("%s: %s", t.Command, msg)
 	}
 	return benches, nil
+}
+
+// hooksOptions serve one benchmark command: announce the mode, wait (and
+// say so) while another run uses the FIFOs rather than let an integration
+// talk to that run's server, and give the FIFOs to the benchmark's user.
+func hooksOptions(env instruments.Env, target string, mode hooks.IntegrationMode) []hooks.Option {
+	opts := []hooks.Option{hooks.WithMode(mode), hooks.WithLockWait(hooks.WaitForever),
+		hooks.WithWaitNotice(func(msg string) {
+			warn(env, msg) // once per run
+			if env.Progress != nil {
+				env.Progress.Phase(target, "waiting for another run's instrument-hooks pipes")
+			}
+		})}
+	if env.RunAs != nil {
+		opts = append(opts, hooks.WithOwner(env.RunAs.UID, env.RunAs.GID))
+	}
+	return opts
 }
 
 // lastValue is the value of key in an environment list, the last one
@@ -286,42 +313,4 @@ func (in *Instrument) goBenchmarks(ctx context.Context, t instruments.Target, ou
 		benches = append(benches, b)
 	}
 	return benches
-}
-
-// collectIntegrationResults reads results files that a CodSpeed integration
-// wrote into the profile folder during the run (pytest-codspeed,
-// codspeed-rust's walltime mode write their own), and moves them aside into
-// integration-results/ so that the runner's merged file is the only one under
-// results/.
-func collectIntegrationResults(profileFolder string) ([]results.Benchmark, error) {
-	if profileFolder == "" {
-		return nil, nil
-	}
-	files, _ := filepath.Glob(filepath.Join(profileFolder, "results", "*.json"))
-	var benches []results.Benchmark
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return benches, err
-		}
-		var rf results.File
-		if err := json.Unmarshal(data, &rf); err != nil {
-			return benches, fmt.Errorf("%s: results written by the benchmark are not valid JSON: %w", f, err)
-		}
-		if rf.Creator.Pid == os.Getpid() || rf.Creator.Name == version.Name {
-			// The runner's own merged results (this run's, or an earlier
-			// run's when the profile folder is reused) are not an
-			// integration's output.
-			continue
-		}
-		benches = append(benches, rf.Benchmarks...)
-		aside := filepath.Join(profileFolder, "integration-results")
-		if err := os.MkdirAll(aside, 0o755); err != nil {
-			return benches, err
-		}
-		if err := os.Rename(f, filepath.Join(aside, filepath.Base(f))); err != nil {
-			return benches, err
-		}
-	}
-	return benches, nil
 }

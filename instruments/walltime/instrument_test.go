@@ -20,7 +20,8 @@ func TestCollectIntegrationResults(t *testing.T) {
 	os.MkdirAll(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, "1.json"), []byte(`{"creator":{"name":"codspeed-go","pid":1},"instrument":{"type":"walltime"},"benchmarks":[{"name":"old","uri":"x::old"}]}`), 0o644)
 	os.WriteFile(filepath.Join(dir, "2.json"), []byte(`{"creator":{"name":"pytest-codspeed","pid":2},"instrument":{"type":"walltime"},"benchmarks":[{"name":"new","uri":"t.py::new"}]}`), 0o644)
-	benches, err := collectIntegrationResults(pf)
+	var c instruments.IntegrationResults
+	benches, err := c.Collect(pf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package walltime
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/hooks"
 	"github.com/codspeed-go/codspeed-go/instruments/perf"
 )
 
@@ -59,5 +61,47 @@ func TestHooksBoundProfiles(t *testing.T) {
 		if strings.Contains(text, "main.coldOutside") {
 			t.Errorf("%s: code outside the regions was sampled:\n%s", b.URI, text)
 		}
+	}
+}
+
+// TestStrayMarkersAreReported: markers sent after their URI still belong to
+// their region's benchmark; a marker in no region is kept apart and said.
+func TestStrayMarkersAreReported(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "regions")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/regions")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	pf := filepath.Join(dir, "pf")
+	in := New("", Options{})
+	in.HooksDir = filepath.Join(dir, "hooks")
+	os.MkdirAll(in.HooksDir, 0o755)
+	target := instruments.Target{Name: "regions", Kind: instruments.Entrypoint, Command: bin, Args: []string{bin}, Dir: dir}
+	w := &warnings{}
+	env := instruments.Env{ProfileFolder: pf, BaseEnv: append(os.Environ(), "CODSPEED_PROFILE_FOLDER="+pf, "REGIONS_STRAY_MARKER=1"), Progress: w}
+	if _, err := in.Measure(context.Background(), target, env); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.msgs) != 1 || !strings.Contains(w.msgs[0], "1 of the integration's 3 markers lie in no measured region") {
+		t.Fatalf("warnings %q", w.msgs)
+	}
+	data, err := os.ReadFile(filepath.Join(pf, "hooks", "regions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Benchmarks []struct {
+			URI     string
+			Markers []hooks.MarkerEvent
+		}
+		Unmatched []hooks.MarkerEvent `json:"unmatched_markers"`
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Benchmarks) != 2 || s.Benchmarks[0].URI != "regions::alpha" || len(s.Benchmarks[0].Markers) != 2 ||
+		len(s.Benchmarks[1].Markers) != 0 || len(s.Unmatched) != 1 || s.Unmatched[0].Marker.Kind != hooks.SampleStart {
+		t.Fatalf("session file:\n%s", data)
 	}
 }

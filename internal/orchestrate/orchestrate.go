@@ -19,6 +19,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -318,6 +319,9 @@ func (e *Executor) Execute(ctx context.Context, job run.Job) ([]results.Benchmar
 	if err != nil {
 		return benches, err
 	}
+	if job.Integrations != nil {
+		job.Integrations.Keep(collectMetadata(dir))
+	}
 	if res.ExitCode != 0 {
 		err := fmt.Errorf("the runner in container %s exited with %d (output: %s): %s",
 			shortID(res.ContainerID), res.ExitCode, logPath, lastLine(tail.String()))
@@ -368,6 +372,27 @@ func collect(pf, dir string, sb results.Sandbox) ([]results.Benchmark, error) {
 		}
 	}
 	return out, nil
+}
+
+// collectMetadata is the top-level metadata of the results files the runner
+// in the container wrote (what it kept from the integrations' own files).
+// collect has already read them and reported a corrupt one.
+func collectMetadata(dir string) map[string]json.RawMessage {
+	files, _ := filepath.Glob(filepath.Join(dir, "results", "*.json"))
+	var meta map[string]json.RawMessage
+	for _, path := range files {
+		f, err := results.ReadResults(path)
+		if err != nil {
+			continue
+		}
+		for k, v := range f.Metadata {
+			if meta == nil {
+				meta = map[string]json.RawMessage{}
+			}
+			meta[k] = v
+		}
+	}
+	return meta
 }
 
 func anyFailed(bs []results.Benchmark) bool {

@@ -1,6 +1,7 @@
 package orchestrate
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -186,6 +187,18 @@ func TestCollect(t *testing.T) {
 	if s := got[1].Sandbox; s == nil || s.Kind != "docker" {
 		t.Errorf("sandbox of a failed benchmark %+v", s)
 	}
+	if m := collectMetadata(dir); m != nil {
+		t.Errorf("metadata %s from a file without any", m)
+	}
+	f.Metadata = map[string]json.RawMessage{"async_warning": json.RawMessage(`"Profiling is inaccurate due to async operations"`)}
+	f.Creator.Pid = 2
+	if _, err := results.WriteResults(dir, f); err != nil {
+		t.Fatal(err)
+	}
+	if m := collectMetadata(dir); string(m["async_warning"]) != `"Profiling is inaccurate due to async operations"` {
+		t.Errorf("the container runner's metadata was lost: %s", m)
+	}
+	os.Remove(filepath.Join(dir, "results", "2.json"))
 	os.WriteFile(filepath.Join(dir, "results", "bad.json"), []byte("{"), 0o644)
 	if _, err := collect(pf, dir, sb); err == nil {
 		t.Error("a corrupt results file must be an error")

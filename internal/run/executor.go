@@ -37,14 +37,19 @@ type Job struct {
 	ShowOutput bool
 	Output     io.Writer
 	Progress   *Progress
+	// Integrations keeps the top-level metadata of the results files the
+	// executor reads back (the integrations' metadata, merged by the runner
+	// that measured the target), for the run's own file. May be nil.
+	Integrations *instruments.IntegrationResults
 }
 
 // measureElsewhere runs a target through req.Executor.
-func measureElsewhere(ctx context.Context, req Request, mode string, t instruments.Target, pf string, index int) ([]results.Benchmark, error) {
+func measureElsewhere(ctx context.Context, req Request, mode string, t instruments.Target, pf string, index int, integrations *instruments.IntegrationResults) ([]results.Benchmark, error) {
 	req.Progress.Start(t.Name, index+1, len(req.Targets))
 	benches, err := req.Executor.Execute(ctx, Job{
 		RunID: req.runID, Mode: mode, Target: t, Index: index, Count: len(req.Targets),
 		ProfileFolder: pf, ShowOutput: req.ShowOutput, Output: req.Err, Progress: req.Progress,
+		Integrations: integrations,
 	})
 	for _, b := range benches {
 		for _, w := range results.Warnings(mode, b) {

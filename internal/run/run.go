@@ -106,6 +106,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 			Run: &results.RunInfo{ID: meta.ID, Mode: mode, Part: i, StartedAt: time.Now(),
 				Git: req.Git, Host: meta.Host},
 		}
+		integrations := &instruments.IntegrationResults{}
 		if len(req.Modes) > 1 {
 			req.Progress.Section(fmt.Sprintf("%s (%d/%d)", mode, i+1, len(req.Modes)))
 		}
@@ -115,7 +116,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 				meta.Missing = append(meta.Missing, fmt.Sprintf("%s: %s", mode, t.Name))
 				continue
 			}
-			benches, err := measure(ctx, req, mode, inst, t, pf, ti)
+			benches, err := measure(ctx, req, mode, inst, t, pf, ti, integrations)
 			for _, b := range benches {
 				file.Benchmarks = append(file.Benchmarks, b)
 				part.Benchmarks++
@@ -132,6 +133,12 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 					}
 					continue
 				}
+				if len(benches) == 0 && errors.Is(err, instruments.ErrNoBenchmarks) && req.AllowEmpty {
+					// --allow-empty: an entrypoint that reported nothing is
+					// accepted, as in walltime, and said.
+					req.Progress.Warn(fmt.Sprintf("%s: %v (accepted: --allow-empty)", t.Name, err))
+					continue
+				}
 				// A target that failed as a whole is recorded as one failed
 				// benchmark, so the table and the results show it.
 				if len(benches) == 0 {
@@ -146,6 +153,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 			}
 		}
 		req.Progress.Done()
+		file.Metadata = integrations.Metadata()
 		if len(file.Benchmarks) > 0 || req.AllowEmpty {
 			path, err := results.WriteResults(pf, file)
 			if err != nil {
@@ -261,9 +269,9 @@ func profileFolder(req Request, id, mode string) string {
 }
 
 // measure runs one target in its sandbox, or hands it to the executor.
-func measure(ctx context.Context, req Request, mode string, inst instruments.Instrument, t instruments.Target, pf string, index int) ([]results.Benchmark, error) {
+func measure(ctx context.Context, req Request, mode string, inst instruments.Instrument, t instruments.Target, pf string, index int, integrations *instruments.IntegrationResults) ([]results.Benchmark, error) {
 	if req.Executor != nil {
-		return measureElsewhere(ctx, req, mode, t, pf, index)
+		return measureElsewhere(ctx, req, mode, t, pf, index, integrations)
 	}
 	sb, warnings, err := newSandbox(req, t, pf, index)
 	for _, w := range warnings {
@@ -286,6 +294,14 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 		Stdout:        io.Discard,
 		Stderr:        io.Discard,
 		Progress:      req.Progress,
+		Integrations:  integrations,
+	}
+	if ra, ok := sb.(interface {
+		RunsAs() (uid, gid int, ok bool)
+	}); ok {
+		if uid, gid, ok := ra.RunsAs(); ok {
+			env.RunAs = &instruments.User{UID: uid, GID: gid}
+		}
 	}
 	// Output not shown is kept: the tail of its standard error goes with a
 	// failure. (The exec harness keeps its own, per round.)
@@ -302,6 +318,13 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 	}
 	req.Progress.Start(t.Name, index+1, len(req.Targets))
 	benches, err := inst.Measure(ctx, t, env)
+	// What the instrument did not merge itself (every file in simulation
+	// and memory mode, and files of integrations run by an exec target).
+	left, cerr := integrations.Collect(pf)
+	if cerr != nil {
+		req.Progress.Warn(fmt.Sprintf("%s: %v", t.Name, cerr))
+	}
+	benches = mergeIntegration(benches, left, mode, t.Name, req.Progress)
 	for _, b := range benches {
 		if b.Error != "" {
 			reportFailure(req, b.Name, b.Error, errTail)
@@ -385,6 +408,43 @@ func (t *tailBuffer) String() string {
 		}
 	}
 	return string(b)
+}
+
+// mergeIntegration merges the benchmarks of integration results files the
+// instrument did not take itself. The runner measured these benchmarks
+// (callgrind, memory regions, the exec harness): an entry of an URI it
+// measured lends its name (the integration's own, where the runner only had
+// the URI); an entry of an URI it did not measure is not a measurement of
+// this mode and is reported, not invented into the results. The files
+// themselves stay in integration-results/.
+func mergeIntegration(benches, fromFiles []results.Benchmark, mode, target string, p *Progress) []results.Benchmark {
+	if len(fromFiles) == 0 {
+		return benches
+	}
+	index := map[string]int{}
+	for i, b := range benches {
+		index[b.URI] = i
+	}
+	var unmeasured []string
+	seen := map[string]bool{}
+	for _, ib := range fromFiles {
+		i, ok := index[ib.URI]
+		if !ok {
+			if !seen[ib.URI] {
+				seen[ib.URI] = true
+				unmeasured = append(unmeasured, ib.URI)
+			}
+			continue
+		}
+		if ib.Name != "" {
+			benches[i].Name = ib.Name
+		}
+	}
+	if len(unmeasured) > 0 {
+		p.Warn(fmt.Sprintf("%s: the integration's own results file lists %d benchmark(s) that %s mode did not measure (%s); "+
+			"the file is kept in %s/", target, len(unmeasured), mode, strings.Join(unmeasured, ", "), instruments.IntegrationResultsDir))
+	}
+	return benches
 }
 
 // newSandbox places a target: its own cgroup pinned to its CPUs when the host

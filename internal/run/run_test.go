@@ -70,3 +70,29 @@ func TestProgressGroupsTargets(t *testing.T) {
 		t.Fatal("warning lost")
 	}
 }
+
+// In simulation and memory mode the runner measured the benchmarks; an
+// integration's own file lends them its names and is never a second source
+// of benchmarks.
+func TestMergeIntegrationLendsNames(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewProgress(&buf, false)
+	measured := []results.Benchmark{
+		{Name: "test_sum[10]", URI: "tests/test_a.py::test_sum[10]", Simulation: &results.SimulationStats{Instructions: 100}},
+		{Name: "build string 10k", URI: "bench.mjs::build string 10k", Simulation: &results.SimulationStats{Instructions: 200}},
+	}
+	fromFile := []results.Benchmark{
+		{Name: "test_sum with ten", URI: "tests/test_a.py::test_sum[10]"},
+		{Name: "", URI: "bench.mjs::build string 10k"},
+		{Name: "never measured", URI: "tests/test_b.py::test_gone"},
+		{Name: "never measured", URI: "tests/test_b.py::test_gone"},
+	}
+	got := mergeIntegration(measured, fromFile, results.Simulation, "pytest", p)
+	if len(got) != 2 || got[0].Name != "test_sum with ten" || got[1].Name != "build string 10k" || got[0].Simulation.Instructions != 100 {
+		t.Fatalf("merged %+v", got)
+	}
+	w := buf.String()
+	if strings.Count(w, "tests/test_b.py::test_gone") != 1 || !strings.Contains(w, "simulation mode did not measure") || !strings.Contains(w, "integration-results/") {
+		t.Fatalf("warning %q", w)
+	}
+}

@@ -5,7 +5,10 @@
  * sends each request as one write(2), and checks every answer byte for byte.
  *
  *   cclient DIR 2   SetVersion(2), GetIntegrationMode, SetIntegration,
- *                   StartBenchmark, AddMarker, StopBenchmark, CurrentBenchmark
+ *                   StartBenchmark, StopBenchmark, CurrentBenchmark, then
+ *                   AddMarker(RoundStart) and AddMarker(RoundEnd) with
+ *                   CLOCK_MONOTONIC times taken inside the region (the
+ *                   order @codspeed/tinybench-plugin sends them in)
  *   cclient DIR 1   SetVersion(1), PingPerf, StartBenchmark, StopBenchmark,
  *                   CurrentBenchmark
  *   cclient DIR 3   SetVersion(3): expects Err
@@ -33,6 +36,13 @@ static void put32(uint8_t *p, uint32_t v) {
 }
 static void put64(uint8_t *p, uint64_t v) {
 	for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* now_ns is the clock markers use: CLOCK_MONOTONIC in ns. */
+static uint64_t now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* send writes one frame and waits up to 2 s for an answer of want_len bytes. */
@@ -101,14 +111,10 @@ int main(int argc, char **argv) {
 	const uint8_t start[] = {0x04, 0, 0, 0, 0x01, 0, 0, 0};
 	const uint8_t stop[] = {0x04, 0, 0, 0, 0x02, 0, 0, 0};
 	bad |= send("StartBenchmark", start, sizeof start, ACK, sizeof ACK);
-	if (version == 2) { /* a round marker inside the measured region */
-		/* AddMarker{pid, BenchmarkStart(123456789)}: 4+4+4+8 = 20 = 0x14 */
-		uint8_t mark[24] = {0x14, 0, 0, 0, 0x07, 0, 0, 0};
-		put32(mark + 8, (uint32_t)getpid());
-		put32(mark + 12, 2);
-		put64(mark + 16, 123456789);
-		bad |= send("AddMarker", mark, sizeof mark, ACK, sizeof ACK);
-	}
+	uint64_t round_start = now_ns();
+	struct timespec work = {0, 2 * 1000 * 1000};
+	nanosleep(&work, NULL);
+	uint64_t round_end = now_ns();
 	bad |= send("StopBenchmark", stop, sizeof stop, ACK, sizeof ACK);
 
 	/* CurrentBenchmark{pid, "c::bench"}: 4 + 4 + 8 + 8 = 24 = 0x18 */
@@ -117,6 +123,18 @@ int main(int argc, char **argv) {
 	put64(cur + 12, 8);
 	memcpy(cur + 20, "c::bench", 8);
 	bad |= send("CurrentBenchmark", cur, sizeof cur, ACK, sizeof ACK);
+
+	if (version == 2) { /* the round's markers, after the URI */
+		/* AddMarker{pid, kind, ns}: 4+4+4+8 = 20 = 0x14; kinds 2 and 3 */
+		uint64_t at[2] = {round_start, round_end};
+		for (int k = 0; k < 2; k++) {
+			uint8_t mark[24] = {0x14, 0, 0, 0, 0x07, 0, 0, 0};
+			put32(mark + 8, (uint32_t)getpid());
+			put32(mark + 12, (uint32_t)(2 + k));
+			put64(mark + 16, at[k]);
+			bad |= send(k == 0 ? "AddMarker(RoundStart)" : "AddMarker(RoundEnd)", mark, sizeof mark, ACK, sizeof ACK);
+		}
+	}
 
 	return bad;
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/codspeed-go/codspeed-go/instruments/hooks"
 	"github.com/codspeed-go/codspeed-go/instruments/hooks/client"
 )
 
@@ -43,15 +44,23 @@ func main() {
 	c.SetIntegration("regions-test", "1.0")
 	coldOutside()
 	c.StartBenchmark()
+	start := client.Now()
 	hotAlpha()
+	end := client.Now()
 	c.StopBenchmark()
 	c.CurrentBenchmark("regions::alpha")
+	// The round markers after the URI, in @codspeed/tinybench-plugin's order.
+	c.AddMarker(hooks.BenchmarkStart, start)
+	c.AddMarker(hooks.BenchmarkEnd, end)
 	coldOutside()
 	c.StartBenchmark()
 	hotBeta()
 	c.StopBenchmark()
 	c.CurrentBenchmark("regions::beta")
 	coldOutside()
+	if os.Getenv("REGIONS_STRAY_MARKER") != "" {
+		c.AddMarker(hooks.SampleStart, client.Now()) // in no region
+	}
 	c.Close()
 
 	type stats struct {
@@ -67,6 +76,8 @@ func main() {
 		"creator":    map[string]any{"name": "regions-test", "version": "1.0", "pid": os.Getpid()},
 		"instrument": map[string]any{"type": "walltime"},
 		"benchmarks": []bench{{"alpha", "regions::alpha", stats{3e8, 1}}, {"beta", "regions::beta", stats{3e8, 1}}},
+		// As codspeed-node writes after an async run: the runner keeps it.
+		"metadata": map[string]any{"async_warning": "Profiling is inaccurate due to async operations"},
 	}
 	dir := filepath.Join(os.Getenv("CODSPEED_PROFILE_FOLDER"), "results")
 	os.MkdirAll(dir, 0o755)
