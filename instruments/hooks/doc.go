@@ -1,5 +1,5 @@
 // Package hooks implements the runner side of CodSpeed's instrument-hooks
-// pipe protocol (docs/protocol.md §5), so that CodSpeed's own integrations
+// pipe protocol (docs/protocol.md), so that CodSpeed's own integrations
 // (codspeed-rust, codspeed-cpp, pytest-codspeed, codspeed-go, codspeed-node)
 // report their measured regions, benchmark URIs and markers to this runner
 // unchanged. Package hooks/client is the matching pure-Go client.
@@ -48,12 +48,24 @@
 // /tmp/runner.ctl.fifo and /tmp/runner.ack.fifo; no environment variable
 // moves them (instrument-hooks reads only CODSPEED_PROFILE_FOLDER from the
 // environment). Two runners on one host would therefore delete each other's
-// FIFOs. This package keeps the fixed paths, which real integrations need,
-// and serialises runs with an exclusive flock(2) on a lock file beside the
+// FIFOs, or one run's integration would talk to the other's server. This
+// package keeps the fixed paths, which real integrations need, and
+// serialises runs with an exclusive flock(2) on a lock file beside the
 // FIFOs: NewServer fails with an error wrapping ErrBusy (naming the holder's
-// pid) or, with WaitForLock, waits for the other run to finish. Servers in
-// other directories (tests, this project's Go client through
-// CODSPEED_HOOKS_DIR) do not contend with /tmp.
+// pid) or, with WithLockWait, waits for the other run to finish (telling
+// WithWaitNotice whom it waits for). The lock file is opened without
+// following symlinks and must be a plain file of one link (ErrUnsafeLock
+// otherwise): /tmp is writable by every user. Servers in other directories
+// (tests, this project's Go client through CODSPEED_HOOKS_DIR) do not
+// contend with /tmp.
+//
+// # Markers
+//
+// Markers carry the integration's own CLOCK_MONOTONIC timestamps and are
+// matched to benchmarks by time: a marker belongs to the benchmark one of
+// whose measured regions contains it, whatever order the messages came in
+// (@codspeed/tinybench-plugin sends a benchmark's markers after its
+// StopBenchmark and its URI). See docs/protocol.md.
 //
 // # Known limits (shared with CodSpeed's runner)
 //

@@ -24,7 +24,7 @@ const MaxMessageSize = 64 << 10
 
 // Command is one message of the instrument-hooks pipe protocol. The concrete
 // types below are the only implementations; their order is the wire order of
-// the bincode enum (docs/protocol.md §5), so Variant() is the u32 written first.
+// the bincode enum (docs/protocol.md), so Variant() is the u32 written first.
 type Command interface {
 	Variant() uint32
 	appendPayload(dst []byte) []byte
@@ -140,6 +140,28 @@ func (k MarkerKind) String() string {
 		return "BenchmarkEnd"
 	}
 	return fmt.Sprintf("MarkerKind(%d)", uint32(k))
+}
+
+// MarshalText writes the kind's name, so session files read "BenchmarkStart"
+// rather than 2.
+func (k MarkerKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote (and CodSpeed's newer names
+// RoundStart and RoundEnd).
+func (k *MarkerKind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "SampleStart":
+		*k = SampleStart
+	case "SampleEnd":
+		*k = SampleEnd
+	case "BenchmarkStart", "RoundStart":
+		*k = BenchmarkStart
+	case "BenchmarkEnd", "RoundEnd":
+		*k = BenchmarkEnd
+	default:
+		return fmt.Errorf("unknown marker kind %q", b)
+	}
+	return nil
 }
 
 // Marker is a CLOCK_MONOTONIC timestamp in nanoseconds taken by the

@@ -21,7 +21,7 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// frames are written by hand from docs/protocol.md §5: u32 LE payload length, u32 LE
+// frames are written by hand from docs/protocol.md: u32 LE payload length, u32 LE
 // variant index, then fields in declaration order (i32/u32 LE, u64 LE, strings
 // as u64 LE length + bytes, nested enums as u32 LE variant + payload).
 var frameTests = []struct {
