@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/internal/ci"
 	"github.com/codspeed-go/codspeed-go/internal/host"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/flamegraph"
@@ -357,11 +358,13 @@ func BenchmarkEnv(mode, profileFolder string) []string {
 		"PYTHONHASHSEED":          "0",
 		"ARCH":                    host.Arch(),
 	}
-	env := make([]string, 0, len(os.Environ())+len(set))
-	for _, kv := range os.Environ() {
+	// CI credentials and the upload token are for the runner, never the
+	// benchmark (internal/ci/credentials.go, docs/security.md).
+	base, _ := ci.WithoutCredentials(os.Environ())
+	env := make([]string, 0, len(base)+len(set))
+	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := set[k]; ok || k == "CODSPEED_TOKEN" {
-			// The token is for the runner's upload, never the benchmark.
+		if _, ok := set[k]; ok {
 			continue
 		}
 		env = append(env, kv)
