@@ -211,6 +211,9 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	if err := f.upload.loadToken(fs, os.Stdin, os.Stderr); err != nil {
 		return fail(exitUsage, "%v", err)
 	}
+	if err := protectSecrets(f.upload.token); err != nil {
+		return fail(exitFailed, "hide this process's secrets from the benchmark: %v", err)
+	}
 	if f.messageFormat != "human" && f.messageFormat != "json" {
 		return fail(exitUsage, "--message-format must be human or json, not %q", f.messageFormat)
 	}
