@@ -161,4 +161,3 @@ func gitInit(t *testing.T, dir string) {
 		}
 	}
 }
-
