@@ -66,6 +66,7 @@ func cmdCompare(ctx context.Context, args []string) int {
 		return fail(exitUsage, "%v", err)
 	}
 	gitRoot := gitrepo.Root(cwd)
+	setFileOwner(gitRoot, cwd)
 	cfg, warnings, err := loadConfig(*configPath, cwd, gitRoot)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
@@ -130,6 +131,7 @@ func cmdReport(_ context.Context, args []string) int {
 	}
 	cwd, _ := os.Getwd()
 	gitRoot := gitrepo.Root(cwd)
+	setFileOwner(gitRoot, cwd)
 	store := &results.Store{Root: results.DefaultStoreRoot(gitRoot)}
 	side, err := resolveHead(fs.Arg(0), store, gitRoot)
 	if err != nil {

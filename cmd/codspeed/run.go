@@ -234,6 +234,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		cli.WorkingDirectory, _ = filepath.Abs(f.workDir)
 	}
 	gitRoot := gitrepo.Root(cwd)
+	setFileOwner(gitRoot, cwd)
 
 	cfg, warnings, err := loadConfig(f.configPath, cwd, gitRoot)
 	if err != nil {

@@ -96,6 +96,7 @@ func cmdUpload(ctx context.Context, args []string) int {
 		return fail(exitUsage, "%v", err)
 	}
 	cwd, _ := os.Getwd()
+	setFileOwner(gitrepo.Root(cwd), cwd)
 	store := &results.Store{Root: results.DefaultStoreRoot(gitrepo.Root(cwd))}
 	var meta *results.RunMeta
 	var err error

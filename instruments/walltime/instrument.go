@@ -315,7 +315,7 @@ func collectIntegrationResults(profileFolder string) ([]results.Benchmark, error
 		}
 		benches = append(benches, rf.Benchmarks...)
 		aside := filepath.Join(profileFolder, "integration-results")
-		if err := os.MkdirAll(aside, 0o755); err != nil {
+		if err := os.MkdirAll(aside, 0o777); err != nil {
 			return benches, err
 		}
 		if err := os.Rename(f, filepath.Join(aside, filepath.Base(f))); err != nil {

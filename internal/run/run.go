@@ -96,7 +96,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 	for i, mode := range req.Modes {
 		inst := req.Instruments[mode]
 		pf := profileFolder(req, meta.ID, mode)
-		if err := os.MkdirAll(pf, 0o755); err != nil {
+		if err := results.MkdirAll(pf); err != nil {
 			return out, finish(req, meta, fmt.Errorf("profile folder: %w", err))
 		}
 		part := results.Part{Mode: mode, Index: i, ProfileFolder: pf}
@@ -205,6 +205,15 @@ func finish(req Request, meta *results.RunMeta, err error) error {
 	if serr := req.Store.Save(meta); serr != nil && err == nil {
 		err = serr
 	}
+	// What the instruments wrote goes to the user the run is for (a no-op
+	// unless codspeed runs as root for someone, see results.HandFilesTo).
+	herr := results.HandOver(req.Store.Dir(meta.ID))
+	for _, p := range meta.Parts {
+		herr = errors.Join(herr, results.HandOver(p.ProfileFolder))
+	}
+	if herr != nil && req.Progress != nil {
+		req.Progress.Warn(fmt.Sprintf("files left to root: %v", herr))
+	}
 	return err
 }
 
@@ -296,7 +305,7 @@ func newSandbox(req Request, t instruments.Target, pf string, index int) (sandbo
 		return nil, warnings, err
 	}
 	path := filepath.Join(pf, "sandbox", fmt.Sprintf("%02d-%s.json", index+1, instruments.FileName(t.Name, "target")))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+	if err := results.MkdirAll(filepath.Dir(path)); err == nil {
 		if err := sandbox.WriteSpec(path, spec); err != nil {
 			warnings = append(warnings, fmt.Sprintf("could not keep the sandbox spec: %v", err))
 		}
@@ -402,7 +411,7 @@ func copyInto(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := results.MkdirAll(filepath.Dir(dst)); err != nil {
 		return err
 	}
 	return results.WriteFileAtomic(dst, data)

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// asUser runs a command as uid:gid and returns its combined output.
+func asUser(uid, gid int, dir string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestFilesForTheInvokingUser: `sudo codspeed exec` in a user's checkout
+// leaves a store, results and a report that this user owns, can read and
+// can delete; the modes follow the umask (002 here: group-writable).
+func TestFilesForTheInvokingUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs codspeed as root on a user's behalf")
+	}
+	uid, gid := testUser(t)
+	dir, err := os.MkdirTemp("", "codspeed-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	gitInit(t, dir)
+	// Under sudo the benchmark runs as the user: it needs a program it may run.
+	prog := copyExecutable(t, primes, dir)
+	if err := exec.Command("chown", "-R", strconv.Itoa(uid)+":"+strconv.Itoa(gid), dir).Run(); err != nil {
+		t.Fatal(err)
+	}
+	pf := filepath.Join(dir, "codspeed-profile")
+	script := `umask 002; exec "$@"`
+	sudo := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("bash", append([]string{"-c", script, "sh", binary}, args...)...)
+		cmd.Dir = dir
+		// As sudo leaves them; the store is the checkout's .codspeed/runs.
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "CODSPEED_") && !strings.HasPrefix(kv, "SUDO_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "SUDO_UID="+strconv.Itoa(uid), "SUDO_GID="+strconv.Itoa(gid), "SUDO_USER="+testUserName)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("codspeed %v: %v\n%s", args, err, out)
+		}
+	}
+	sudo("exec", "--enable-perf=false", "--profile-folder", pf, "--warmup-time", "0", "--max-rounds", "2", "--", prog, "100")
+	sudo("exec", "--enable-perf=false", "--warmup-time", "0", "--max-rounds", "2", "--", prog, "200")
+	report := filepath.Join(dir, "report.md")
+	sudo("report", "--format", "markdown", "-o", report)
+
+	var files []string
+	for _, root := range []string{filepath.Join(dir, ".codspeed"), pf, report} {
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := os.Lstat(p)
+			st := fi.Sys().(*syscall.Stat_t)
+			if int(st.Uid) != uid || int(st.Gid) != gid {
+				t.Errorf("%s: owned by %d:%d, want the invoking user %d:%d", p, st.Uid, st.Gid, uid, gid)
+			}
+			want := os.FileMode(0o664)
+			if d.IsDir() {
+				want = 0o775
+			}
+			if base := filepath.Base(p); (base == "run.json" || strings.HasSuffix(p, ".json") || d.IsDir() || base == "report.md") && fi.Mode().Perm() != want {
+				t.Errorf("%s: mode %o, want %o (umask 002)", p, fi.Mode().Perm(), want)
+			}
+			if !d.IsDir() {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	if len(files) < 4 {
+		t.Fatalf("files: %v", files)
+	}
+	// The user reads everything and can remove it all.
+	if out, err := asUser(uid, gid, dir, "cat", files...); err != nil {
+		t.Fatalf("%s cannot read the files: %v\n%s", testUserName, err, out)
+	}
+	if out, err := asUser(uid, gid, dir, "rm", "-r", filepath.Join(dir, ".codspeed"), pf, report); err != nil {
+		t.Fatalf("%s cannot remove the files: %v\n%s", testUserName, err, out)
+	}
+}
