@@ -96,3 +96,38 @@ func TestFilesForTheInvokingUser(t *testing.T) {
 		t.Fatalf("%s cannot remove the files: %v\n%s", testUserName, err, out)
 	}
 }
+
+// TestReusedProfileFolder: a second run into the same --profile-folder
+// holds its own benchmarks only; the first run's results file is moved
+// aside (never deleted) with a message, and the report, comparison and
+// upload of the folder see the second run alone.
+func TestReusedProfileFolder(t *testing.T) {
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "profile")
+	bench := func(name string) result {
+		t.Helper()
+		r := codspeed(t, dir, "", "exec", "--enable-perf=false", "--profile-folder", pf, "--name", name, "--warmup-time", "0", "--max-rounds", "2", "--", primes, "100")
+		if r.code != 0 {
+			t.Fatalf("exec %s: exit %d\n%s", name, r.code, r.stderr)
+		}
+		return r
+	}
+	bench("first")
+	first := readOnlyResults(t, pf)
+	r := bench("second")
+	if !strings.Contains(r.stderr, "results file(s) of earlier runs") || !strings.Contains(r.stderr, pf+".earlier") {
+		t.Errorf("no message about the earlier results:\n%s", r.stderr)
+	}
+	second := readOnlyResults(t, pf) // fails when the first run's file is still there
+	if len(second.Benchmarks) != 1 || second.Benchmarks[0].Name != "second" {
+		t.Fatalf("results: %+v", second.Benchmarks)
+	}
+	kept, _ := filepath.Glob(filepath.Join(pf+".earlier", first.Run.ID, "results", "*.json"))
+	if len(kept) != 1 {
+		t.Fatalf("the first run's results were not kept aside: %v", kept)
+	}
+	rep := codspeed(t, dir, "", "report", pf, "--format", "json")
+	if rep.code != 0 || strings.Contains(rep.stdout, `"first"`) || !strings.Contains(rep.stdout, `"second"`) {
+		t.Fatalf("report of the folder: exit %d\n%s\n%s", rep.code, rep.stdout, rep.stderr)
+	}
+}

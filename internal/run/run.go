@@ -99,6 +99,15 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 		if err := results.MkdirAll(pf); err != nil {
 			return out, finish(req, meta, fmt.Errorf("profile folder: %w", err))
 		}
+		// A reused profile folder must hold this run's results only.
+		moved, err := results.MoveAsideEarlier(pf)
+		if err != nil {
+			return out, finish(req, meta, err)
+		}
+		if moved != nil {
+			req.Progress.Warn(fmt.Sprintf("%s held %d results file(s) of earlier runs (%s): moved to %s, so that this run's results, upload and comparison hold its benchmarks only",
+				pf, len(moved.Files), strings.Join(moved.Files, ", "), moved.To))
+		}
 		part := results.Part{Mode: mode, Index: i, ProfileFolder: pf}
 		file := &results.File{
 			Creator:    results.Creator{Name: "codspeed-go", Version: Version, Pid: os.Getpid()},
