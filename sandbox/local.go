@@ -287,6 +287,15 @@ func prepare(spec *specs.Spec, kind string) (*local, error) {
 // inheritance from that thread.
 func (s *local) ForkThread() int { return s.l.tid }
 
+// RunsAs is the user the sandbox's processes run as
+// (instruments.RunsAs).
+func (s *local) RunsAs() (uid, gid int) {
+	if s.cred != nil {
+		return int(s.cred.Uid), int(s.cred.Gid)
+	}
+	return os.Geteuid(), os.Getegid()
+}
+
 func (s *local) Start(cmd *exec.Cmd) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
