@@ -91,6 +91,9 @@ func cmdCompare(ctx context.Context, args []string) int {
 	c := compare.Compare(baseSide, headSide, opts)
 	if *confirm > 0 && len(compare.Flagged(c)) > 0 {
 		fmt.Fprintf(os.Stderr, "codspeed: %d regression(s); re-measuring up to %d time(s) to confirm\n", len(compare.Flagged(c)), *confirm)
+		if err := protectSecrets(""); err != nil {
+			return fail(exitFailed, "hide this process's secrets from the benchmark: %v", err)
+		}
 		re := remeasurer(cfg, cwd, gitRoot, store)
 		if err := compare.Confirm(ctx, c, *confirm, re, opts); err != nil {
 			if errors.Is(err, context.Canceled) {
