@@ -114,8 +114,13 @@ func TestTokenFile(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "warning: --token is visible to every user") {
 		t.Fatalf("--token: exit %d, want a warning\n%s", r.code, r.stderr)
 	}
+	// `codspeed upload` takes the token the same ways.
+	r = run(token+"\n", "upload", "--upload-url", srv.URL+"/upload", "--token-file", "-")
+	if r.code != 0 {
+		t.Fatalf("upload --token-file -: exit %d\n%s", r.code, r.stderr)
+	}
 	fake.mu.Lock()
-	if len(fake.auth) != 3 || fake.auth[0] != token || fake.auth[1] != token || fake.auth[2] != token {
+	if len(fake.auth) != 4 || fake.auth[0] != token || fake.auth[1] != token || fake.auth[2] != token || fake.auth[3] != token {
 		t.Errorf("server saw tokens %q", fake.auth)
 	}
 	fake.mu.Unlock()
