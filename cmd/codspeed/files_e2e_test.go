@@ -88,10 +88,16 @@ func TestFilesForTheInvokingUser(t *testing.T) {
 	if len(files) < 4 {
 		t.Fatalf("files: %v", files)
 	}
-	// The user reads everything and can remove it all.
+	// The user reads everything, a plain `codspeed report` of theirs reads
+	// the store, and they can remove it all.
 	if out, err := asUser(uid, gid, dir, "cat", files...); err != nil {
 		t.Fatalf("%s cannot read the files: %v\n%s", testUserName, err, out)
 	}
+	own := copyExecutable(t, binary, dir)
+	if out, err := asUser(uid, gid, dir, own, "report", "--format", "markdown"); err != nil || !strings.Contains(out, "| "+prog+" 200 |") {
+		t.Fatalf("%s's codspeed report: %v\n%s", testUserName, err, out)
+	}
+	os.Remove(own)
 	if out, err := asUser(uid, gid, dir, "rm", "-r", filepath.Join(dir, ".codspeed"), pf, report); err != nil {
 		t.Fatalf("%s cannot remove the files: %v\n%s", testUserName, err, out)
 	}
