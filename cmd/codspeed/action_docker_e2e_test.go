@@ -156,3 +156,62 @@ benchmarks:
 		t.Fatalf("the runner user cannot remove the results: %v\n%s", err, out)
 	}
 }
+
+// TestDockerOrchestratedAsDockerGroupUser: an unprivileged user of the
+// docker group runs an orchestrated config; the runner in each container is
+// root and must hand what it writes to that user, or the runner outside
+// cannot read the target's results to merge them.
+func TestDockerOrchestratedAsDockerGroupUser(t *testing.T) {
+	needEngine(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to act as another user")
+	}
+	uid, gid := testUser(t)
+	sock, err := os.Stat("/var/run/docker.sock")
+	if err != nil {
+		t.Skipf("the engine is not on /var/run/docker.sock: %v", err)
+	}
+	dockerGID := sock.Sys().(*syscall.Stat_t).Gid
+
+	dir, err := os.MkdirTemp("", "codspeed-dockergroup-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	copyFile(t, primesStatic(t), filepath.Join(dir, "primes"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bench.Dockerfile"), []byte("FROM debian:bookworm-slim\n"), 0o644)
+	writeConfig(t, dir, `
+options: {warmup-time: 0, max-rounds: 3, cpus: "1"}
+container:
+  build: {context: ., dockerfile: bench.Dockerfile}
+benchmarks:
+  - name: primes
+    exec: ./primes 1000
+`)
+	bin := copyExecutable(t, binary, dir)
+	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", uid, gid), dir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	cmd := exec.Command(bin, "run")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "CODSPEED_STORE=" + filepath.Join(dir, "store")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{dockerGID}}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("codspeed run as a docker group user: %v\n%s", err, out)
+	}
+	runs := storeRuns(t, dir)
+	if len(runs) != 1 || runs[0].Status != "complete" {
+		t.Fatalf("runs %+v\n%s", runs, out)
+	}
+	filepath.WalkDir(filepath.Join(dir, "store"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		st := must(os.Lstat(p)).Sys().(*syscall.Stat_t)
+		if int(st.Uid) != uid {
+			t.Errorf("%s belongs to uid %d, not the user who ran codspeed (%d)", p, st.Uid, uid)
+		}
+		return nil
+	})
+}
