@@ -136,4 +136,14 @@ func TestReusedProfileFolder(t *testing.T) {
 	if rep.code != 0 || strings.Contains(rep.stdout, `"first"`) || !strings.Contains(rep.stdout, `"second"`) {
 		t.Fatalf("report of the folder: exit %d\n%s\n%s", rep.code, rep.stdout, rep.stderr)
 	}
+	// The same folder for two modes: the single-mode run's results/ must
+	// not shadow the new mode subfolders.
+	r = codspeed(t, dir, "", "exec", "--enable-perf=false", "--mode", "walltime,simulation", "--profile-folder", pf, "--name", "third", "--warmup-time", "0", "--max-rounds", "2", "--", primes, "100")
+	if r.code != 0 {
+		t.Fatalf("third: exit %d\n%s", r.code, r.stderr)
+	}
+	rep = codspeed(t, dir, "", "report", pf, "--format", "json")
+	if rep.code != 0 || strings.Contains(rep.stdout, `"second"`) || !strings.Contains(rep.stdout, `"third"`) {
+		t.Fatalf("report of the folder after the third run: exit %d\n%s\n%s", rep.code, rep.stdout, rep.stderr)
+	}
 }

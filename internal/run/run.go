@@ -90,6 +90,18 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 	}
 	req.runID = meta.ID
 	out := &Outcome{Meta: meta}
+	if req.ProfileFolder != "" {
+		// A reused profile folder must hold this run's results only (the
+		// store's folders are new for each run).
+		moved, err := results.MoveAsideEarlier(req.ProfileFolder)
+		if err != nil {
+			return out, finish(req, meta, err)
+		}
+		if moved != nil {
+			req.Progress.Warn(fmt.Sprintf("%s held %d results file(s) of earlier runs (%s): moved to %s, so that this run's results, upload and comparison hold its benchmarks only",
+				req.ProfileFolder, len(moved.Files), strings.Join(moved.Files, ", "), moved.To))
+		}
+	}
 	events := newEvents(req.Out, req.JSONEvents)
 	interrupted := false
 
@@ -98,15 +110,6 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 		pf := profileFolder(req, meta.ID, mode)
 		if err := results.MkdirAll(pf); err != nil {
 			return out, finish(req, meta, fmt.Errorf("profile folder: %w", err))
-		}
-		// A reused profile folder must hold this run's results only.
-		moved, err := results.MoveAsideEarlier(pf)
-		if err != nil {
-			return out, finish(req, meta, err)
-		}
-		if moved != nil {
-			req.Progress.Warn(fmt.Sprintf("%s held %d results file(s) of earlier runs (%s): moved to %s, so that this run's results, upload and comparison hold its benchmarks only",
-				pf, len(moved.Files), strings.Join(moved.Files, ", "), moved.To))
 		}
 		part := results.Part{Mode: mode, Index: i, ProfileFolder: pf}
 		file := &results.File{
