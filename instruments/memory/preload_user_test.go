@@ -66,6 +66,9 @@ func TestPreloadCountersPrivate(t *testing.T) {
 	}
 	defer s.Close()
 	if s.preload == nil {
+		if os.Getenv("CI") != "true" {
+			t.Skip("this test binary has no preload library: run `make preload` (part of `make build`) first")
+		}
 		t.Fatal("this test binary has no preload library (make build compiles it)")
 	}
 	cmd := exec.Command(prog, "1000")
