@@ -88,6 +88,13 @@ type ForkClock interface {
 	ForkedAt() time.Time
 }
 
+// RunsAs is implemented by Launchers whose processes run as another user
+// than this one (a sandbox that gives the benchmark the user who ran sudo):
+// a file the benchmark must open for writing is handed to that user.
+type RunsAs interface {
+	RunsAs() (uid, gid int)
+}
+
 // LauncherFunc adapts a function to a Launcher.
 type LauncherFunc func(*exec.Cmd) error
 

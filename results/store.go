@@ -100,7 +100,7 @@ func (s *Store) Dir(id string) string { return filepath.Join(s.Root, id) }
 
 // Create makes the run's folder and writes its first record.
 func (s *Store) Create(m *RunMeta) error {
-	if err := os.MkdirAll(s.Dir(m.ID), 0o755); err != nil {
+	if err := MkdirAll(s.Dir(m.ID)); err != nil {
 		return fmt.Errorf("create run store: %w", err)
 	}
 	return s.Save(m)
@@ -203,7 +203,7 @@ func ReadResults(path string) (*File, error) {
 // path.
 func WriteResults(profileFolder string, f *File) (string, error) {
 	dir := filepath.Join(profileFolder, "results")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := MkdirAll(dir); err != nil {
 		return "", err
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
@@ -216,15 +216,18 @@ func WriteResults(profileFolder string, f *File) (string, error) {
 
 // WriteFileAtomic writes data to a temporary file beside path and renames it
 // into place, so that a reader (or an interrupted run) never sees half a file.
+// The file gets FileMode (0666 less the umask), and the owner set by
+// HandFilesTo where the folder is theirs.
 func WriteFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
 	_, werr := tmp.Write(data)
+	merr := tmp.Chmod(FileMode())
 	serr := tmp.Sync()
 	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
+	if err := errors.Join(werr, merr, serr, cerr, handOver(tmp.Name())); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}

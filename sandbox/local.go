@@ -287,14 +287,13 @@ func prepare(spec *specs.Spec, kind string) (*local, error) {
 // inheritance from that thread.
 func (s *local) ForkThread() int { return s.l.tid }
 
-// RunsAs is the user and group the sandbox's processes run as when they
-// are not this process's (a run started through sudo); ok is false
-// otherwise.
-func (s *local) RunsAs() (uid, gid int, ok bool) {
-	if s.cred == nil {
-		return 0, 0, false
+// RunsAs is the user the sandbox's processes run as
+// (instruments.RunsAs).
+func (s *local) RunsAs() (uid, gid int) {
+	if s.cred != nil {
+		return int(s.cred.Uid), int(s.cred.Gid)
 	}
-	return int(s.cred.Uid), int(s.cred.Gid), true
+	return os.Geteuid(), os.Getegid()
 }
 
 func (s *local) Start(cmd *exec.Cmd) error {

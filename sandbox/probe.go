@@ -320,3 +320,7 @@ func yesNo(b bool) string {
 	}
 	return "no"
 }
+
+// InContainer reports whether this process runs in a container, and the
+// evidence (the same test Probe makes).
+func InContainer() (bool, string) { return detectContainer("/", os.Getenv) }

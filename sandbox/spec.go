@@ -134,10 +134,10 @@ func WriteSpec(path string, spec *specs.Spec) error {
 	if err != nil {
 		return fmt.Errorf("encode runtime spec: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return fmt.Errorf("write runtime spec: %w", err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, append(b, '\n'), 0o666); err != nil {
 		return fmt.Errorf("write runtime spec: %w", err)
 	}
 	return nil

@@ -66,6 +66,7 @@ func cmdCompare(ctx context.Context, args []string) int {
 		return fail(exitUsage, "%v", err)
 	}
 	gitRoot := gitrepo.Root(cwd)
+	setFileOwner(gitRoot, cwd)
 	cfg, warnings, err := loadConfig(*configPath, cwd, gitRoot)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
@@ -90,7 +91,10 @@ func cmdCompare(ctx context.Context, args []string) int {
 	c := compare.Compare(baseSide, headSide, opts)
 	if *confirm > 0 && len(compare.Flagged(c)) > 0 {
 		fmt.Fprintf(os.Stderr, "codspeed: %d regression(s); re-measuring up to %d time(s) to confirm\n", len(compare.Flagged(c)), *confirm)
-		re := remeasurer(cfg, cwd, gitRoot)
+		if err := protectSecrets(""); err != nil {
+			return fail(exitFailed, "hide this process's secrets from the benchmark: %v", err)
+		}
+		re := remeasurer(cfg, cwd, gitRoot, store)
 		if err := compare.Confirm(ctx, c, *confirm, re, opts); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return fail(exitInterrupted, "interrupted while re-measuring")
@@ -130,6 +134,7 @@ func cmdReport(_ context.Context, args []string) int {
 	}
 	cwd, _ := os.Getwd()
 	gitRoot := gitrepo.Root(cwd)
+	setFileOwner(gitRoot, cwd)
 	store := &results.Store{Root: results.DefaultStoreRoot(gitRoot)}
 	side, err := resolveHead(fs.Arg(0), store, gitRoot)
 	if err != nil {
@@ -258,13 +263,20 @@ func limitsFromConfig(cfg *config.Config) func(string, *results.Benchmark) compa
 // temporary store, so they never become "the newest run". Benchmarks of
 // other instruments, and of entrypoint targets, are not re-measured (their
 // verdict stands, with a note).
-func remeasurer(cfg *config.Config, cwd, gitRoot string) compare.Remeasure {
+//
+// A results file can come from anywhere, so a command it records is run only
+// when this machine already ran it: it must be a command of a run in the
+// local store (same command line, argv and directory). Others are refused
+// and named; their verdict stands.
+func remeasurer(cfg *config.Config, cwd, gitRoot string, store *results.Store) compare.Remeasure {
+	var known map[string]bool
 	return func(ctx context.Context, flagged []results.BenchmarkChange) ([]*results.File, error) {
 		var targets []instruments.Target
 		var cfgTargets []instruments.Target
 		if cfg != nil {
 			cfgTargets, _ = configTargets(cfg, config.Options{}, cwd)
 		}
+		var refused []string
 		for _, b := range flagged {
 			if b.Instrument != results.Walltime || !strings.HasPrefix(b.URI, "exec_harness::") {
 				continue
@@ -285,11 +297,22 @@ func remeasurer(cfg *config.Config, cwd, gitRoot string) compare.Remeasure {
 				// The head recorded what it ran and where: run exactly that.
 				line, argv, o.WorkingDirectory = c.Line, c.Args, c.Dir
 			}
+			if known == nil {
+				known = storedCommands(store)
+			}
+			if !known[commandKey(line, argv, o.WorkingDirectory)] {
+				refused = append(refused, fmt.Sprintf("%s (`%s`)", b.Name, line))
+				continue
+			}
 			t, err := target(b.Name, instruments.Exec, line, argv, o, cwd)
 			if err != nil {
 				continue
 			}
 			targets = append(targets, t)
+		}
+		if len(refused) > 0 {
+			fmt.Fprintf(os.Stderr, "codspeed: not re-measured, their verdict stands: %s: the command is neither a target of codspeed.yml nor one that a run in the local store (%s) ran, and a results file does not decide what runs on this machine\n",
+				strings.Join(refused, ", "), store.Root)
 		}
 		if len(targets) == 0 {
 			return nil, nil
@@ -341,4 +364,38 @@ func optionsFromBenchConfig(b *results.Benchmark) config.Options {
 		o.MaxRounds = &n
 	}
 	return o
+}
+
+// storedCommands are the commands that runs in the local store measured (as
+// their results files record them), keyed by commandKey.
+func storedCommands(store *results.Store) map[string]bool {
+	known := map[string]bool{}
+	if store == nil {
+		return known
+	}
+	runs, err := store.List()
+	if err != nil {
+		return known
+	}
+	for _, m := range runs {
+		for _, p := range m.Parts {
+			if p.Results == "" {
+				continue
+			}
+			f, err := results.ReadResults(filepath.Join(store.Dir(m.ID), p.Results))
+			if err != nil {
+				continue
+			}
+			for _, b := range f.Benchmarks {
+				if c := b.Command; c != nil && c.Line != "" {
+					known[commandKey(c.Line, c.Args, c.Dir)] = true
+				}
+			}
+		}
+	}
+	return known
+}
+
+func commandKey(line string, argv []string, dir string) string {
+	return line + "\x00" + strings.Join(argv, "\x00") + "\x00\x00" + dir
 }

@@ -40,6 +40,7 @@ func containerExecutor(ctx context.Context, cfg *config.Config, workspace string
 		BuildOutput: os.Stderr,
 		Docker:      docker.Options{Log: log},
 		RunnerFlags: runnerFlags,
+		RunnerEnv:   fileOwnerEnv(),
 	})
 }
 

@@ -373,29 +373,15 @@ func codspeedNoFatal(dir string, args ...string) result {
 	return result{code, out.String(), errb.String()}
 }
 
-// testUser is a real unprivileged user for the sudo tests, created when
-// absent (CI runs as root).
-func testUser(t *testing.T) *user.User {
-	t.Helper()
-	need(t, os.Geteuid() == 0, "needs root to run a benchmark as another user")
-	u, err := user.Lookup("codspeed-test")
-	if err != nil {
-		out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "codspeed-test").CombinedOutput()
-		if err != nil {
-			t.Fatalf("useradd codspeed-test: %v\n%s", err, out)
-		}
-		if u, err = user.Lookup("codspeed-test"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return u
-}
-
 // TestSudoBenchmarkGetsThePipes: started through sudo, the runner (root)
 // runs the benchmark as the invoking user; the integration must still open
 // the FIFOs and mark its regions.
 func TestSudoBenchmarkGetsThePipes(t *testing.T) {
-	u := testUser(t)
+	uid, gid := testUser(t)
+	u, err := user.LookupId(strconv.Itoa(uid))
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := regionsProgram(t)
 	dir := openDir(t)
 	profile := filepath.Join(dir, "profile")
@@ -403,8 +389,6 @@ func TestSudoBenchmarkGetsThePipes(t *testing.T) {
 	if err := os.MkdirAll(profile, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	if err := os.Chown(profile, uid, gid); err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,8 @@ func init() {
 		{"report", "render one run as a table, Markdown, HTML with flame graphs, or JSON", cmdReport},
 		{"upload", "upload a stored run with the CodSpeed protocol (retries a failed upload)", cmdUpload},
 		{"doctor", "report what this host supports and what to change", cmdDoctor},
+		{"seccomp-profile", "print the seccomp profile for `docker run --security-opt seccomp=FILE`", cmdSeccompProfile},
+		{"container-options", "print the `docker run` options a mode needs in the runner image", cmdContainerOptions},
 		{"version", "print the version", cmdVersion},
 		{"help", "show help for a command", cmdHelp},
 	}
@@ -81,7 +83,7 @@ func dispatch(ctx context.Context, args []string) int {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "codspeed-go %s: continuous benchmarking, locally or in CI\n\nUsage:\n  codspeed <command> [flags] [-- command...]\n\nCommands:\n", version.String())
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-17s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun `codspeed <command> --help` for the flags of a command.\n")
 }

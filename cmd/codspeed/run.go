@@ -205,6 +205,15 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
+	if f.upload.tokenFile == "-" && len(cmdArgs) == 1 && cmdArgs[0] == "-" {
+		return fail(exitUsage, "--token-file - and `exec -` both read standard input: give the token in a file")
+	}
+	if err := f.upload.loadToken(fs, os.Stdin, os.Stderr); err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	if err := protectSecrets(f.upload.token); err != nil {
+		return fail(exitFailed, "hide this process's secrets from the benchmark: %v", err)
+	}
 	if f.messageFormat != "human" && f.messageFormat != "json" {
 		return fail(exitUsage, "--message-format must be human or json, not %q", f.messageFormat)
 	}
@@ -225,6 +234,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		cli.WorkingDirectory, _ = filepath.Abs(f.workDir)
 	}
 	gitRoot := gitrepo.Root(cwd)
+	setFileOwner(gitRoot, cwd)
 
 	cfg, warnings, err := loadConfig(f.configPath, cwd, gitRoot)
 	if err != nil {

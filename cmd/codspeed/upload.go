@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -20,18 +22,59 @@ import (
 
 // uploadFlags are the upload settings of run, exec and upload.
 type uploadFlags struct {
-	url   string
-	token string
+	url       string
+	token     string
+	tokenFile string
 }
 
 func (u *uploadFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&u.url, "upload-url", os.Getenv("CODSPEED_UPLOAD_URL"), "CodSpeed-compatible upload endpoint (default "+upload.DefaultURL+") [$CODSPEED_UPLOAD_URL]")
-	fs.StringVar(&u.token, "token", "", "upload token [$CODSPEED_TOKEN]; never printed or stored")
+	fs.StringVar(&u.token, "token", "", "upload token [$CODSPEED_TOKEN]; other users see it in the process list: prefer --token-file or the variable")
+	fs.StringVar(&u.tokenFile, "token-file", "", "read the upload token from this file (- for standard input); never printed or stored")
+}
+
+// loadToken reads --token-file (from stdin for "-") into u.token, before
+// anything runs, and warns that a --token value is visible in `ps`.
+func (u *uploadFlags) loadToken(fs *pflag.FlagSet, stdin io.Reader, warn io.Writer) error {
+	if fs.Changed("token") && u.tokenFile != "" {
+		return errors.New("give the token once: --token or --token-file, not both")
+	}
+	if fs.Changed("token") {
+		fmt.Fprintln(warn, "warning: --token is visible to every user of this machine in the process list (ps, /proc/PID/cmdline): use --token-file FILE, --token-file - (standard input) or CODSPEED_TOKEN")
+	}
+	if u.tokenFile == "" {
+		return nil
+	}
+	var data []byte
+	var err error
+	if u.tokenFile == "-" {
+		data, err = io.ReadAll(io.LimitReader(stdin, 64<<10))
+	} else {
+		data, err = os.ReadFile(u.tokenFile)
+	}
+	if err != nil {
+		return fmt.Errorf("--token-file: %w", err)
+	}
+	where := u.tokenFile
+	if where == "-" {
+		where = "standard input"
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return fmt.Errorf("--token-file: %s holds no token", where)
+	}
+	if strings.ContainsAny(tok, "\r\n") {
+		return fmt.Errorf("--token-file: %s holds more than one line; it must hold the token alone", where)
+	}
+	u.token = tok
+	return nil
 }
 
 // wanted says whether run/exec should upload: uploading is an addition, so
-// only when an endpoint or a token (flag, CODSPEED_TOKEN, GitHub OIDC) is
-// there and --skip-upload was not given.
+// only when an endpoint or a token (--token, --token-file, CODSPEED_TOKEN)
+// is given and --skip-upload was not. The GitHub OIDC request variables alone
+// never switch it on: a job may grant id-token for other reasons, and
+// `codspeed upload` uses them when asked to upload.
 func (u *uploadFlags) wanted(fs *pflag.FlagSet) bool {
 	if skip, _ := fs.GetBool("skip-upload"); skip && fs.Changed("skip-upload") {
 		return false
@@ -39,7 +82,7 @@ func (u *uploadFlags) wanted(fs *pflag.FlagSet) bool {
 	if envBool("CODSPEED_SKIP_UPLOAD", false) && !fs.Changed("skip-upload") {
 		return false
 	}
-	return u.url != "" || u.token != "" || os.Getenv("CODSPEED_TOKEN") != "" || os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != ""
+	return u.url != "" || u.token != "" || u.tokenFile != "" || os.Getenv("CODSPEED_TOKEN") != ""
 }
 
 func cmdUpload(ctx context.Context, args []string) int {
@@ -50,7 +93,11 @@ func cmdUpload(ctx context.Context, args []string) int {
 	if code, ok := parseFlags(fs, args, "codspeed upload [flags] [RUN]\n\nUpload a run kept in the local store (default: the newest) with the CodSpeed upload\nprotocol; use it to retry a failed upload."); !ok {
 		return code
 	}
+	if err := u.loadToken(fs, os.Stdin, os.Stderr); err != nil {
+		return fail(exitUsage, "%v", err)
+	}
 	cwd, _ := os.Getwd()
+	setFileOwner(gitrepo.Root(cwd), cwd)
 	store := &results.Store{Root: results.DefaultStoreRoot(gitrepo.Root(cwd))}
 	var meta *results.RunMeta
 	var err error

@@ -225,7 +225,7 @@ func writeFoldedFile(profile, name string, stacks []StackBytes, names *instrumen
 	if err != nil {
 		return "", fmt.Errorf("memory: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return "", fmt.Errorf("memory: %w", err)
 	}
 	f, err := os.Create(p)

@@ -86,15 +86,16 @@ func newPreloader() (*preloader, error) {
 		return nil, fmt.Errorf("memory: write preload library: %w", err)
 	}
 	p.shmPath = filepath.Join(dir, "counters")
-	f, err := os.OpenFile(p.shmPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	// Private to the benchmark's user: anyone who can write the counters
+	// can forge the measurement. When the benchmark runs as another user
+	// (a sandbox under sudo), handTo gives the file to that user.
+	f, err := os.OpenFile(p.shmPath, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		p.close()
 		return nil, fmt.Errorf("memory: shared counters: %w", err)
 	}
 	defer f.Close()
-	// Processes of the tree may run as another user (a sandbox dropping
-	// privileges): they must be able to update the counters.
-	if err := f.Chmod(0o666); err != nil {
+	if err := f.Chmod(0o600); err != nil {
 		p.close()
 		return nil, fmt.Errorf("memory: shared counters: %w", err)
 	}
@@ -112,6 +113,18 @@ func newPreloader() (*preloader, error) {
 	p.page.Version = sharedVersion
 	atomic.StoreUint64(&p.page.Magic, sharedMagic)
 	return p, nil
+}
+
+// handTo makes the counters the benchmark's user's (still 0600), when the
+// benchmark runs as another user than this process.
+func (p *preloader) handTo(uid, gid int) error {
+	if uid == os.Geteuid() && gid == os.Getegid() {
+		return nil
+	}
+	if err := os.Lchown(p.shmPath, uid, gid); err != nil {
+		return fmt.Errorf("memory: give the shared counters to uid %d: %w", uid, err)
+	}
+	return nil
 }
 
 // env returns cmdEnv with the interposer added to LD_PRELOAD (after any

@@ -254,6 +254,11 @@ func (s *Session) Launch(l instruments.Launcher, cmd *exec.Cmd) error {
 			cmd.Env = os.Environ()
 		}
 		cmd.Env = s.preload.env(cmd.Env)
+		if ra, ok := l.(instruments.RunsAs); ok {
+			if err := s.preload.handTo(ra.RunsAs()); err != nil {
+				return err
+			}
+		}
 	}
 	// The fork tracepoint tracks what this process forks while launcher
 	// names it (by the PID it has in its own namespace: the kernel's

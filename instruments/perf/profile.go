@@ -190,7 +190,7 @@ func (a *Artifacts) Profile(uri, event string) *results.Profile {
 // for each benchmark (<name>.folded, .svg). Paths in the result are
 // relative to base, which must contain dir (normally the profile folder).
 func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifacts, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, fmt.Errorf("perf: %w", err)
 	}
 	rel := func(p string) string {
@@ -207,7 +207,7 @@ func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifact
 	a.Raw = rel(raw)
 
 	if len(ps.symbolMaps) > 0 {
-		if err := os.MkdirAll(filepath.Join(dir, "maps"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, "maps"), 0o777); err != nil {
 			return nil, fmt.Errorf("perf: %w", err)
 		}
 	}
@@ -237,10 +237,10 @@ func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifact
 			continue // removed since: the profile already has its names
 		}
 		path := filepath.Join(dir, "jit", "perf-"+strconv.Itoa(int(pid))+".map")
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 			return nil, fmt.Errorf("perf: %w", err)
 		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
+		if err := os.WriteFile(path, data, 0o666); err != nil {
 			return nil, fmt.Errorf("perf: %w", err)
 		}
 		a.JITMaps = append(a.JITMaps, rel(path))
@@ -258,7 +258,7 @@ func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifact
 		h := fnv.New32a()
 		h.Write([]byte(o.path))
 		path := filepath.Join(dir, "unwind", fmt.Sprintf("%s-%08x.cfi", o.base(), h.Sum32()))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 			return nil, fmt.Errorf("perf: %w", err)
 		}
 		if err := writeFile(path, func(w io.Writer) error { _, err := t.WriteTo(w); return err }); err != nil {

@@ -210,7 +210,7 @@ func (in *Instrument) command(ctx context.Context, p Probe, inv invocation) *exe
 
 // run starts inv through the launcher and waits for it.
 func (in *Instrument) run(ctx context.Context, p Probe, inv invocation, env instruments.Env) error {
-	if err := os.MkdirAll(inv.outDir, 0o755); err != nil {
+	if err := os.MkdirAll(inv.outDir, 0o777); err != nil {
 		return fmt.Errorf("create profile directory: %w", err)
 	}
 	cmd := in.command(ctx, p, inv)
@@ -310,9 +310,9 @@ func newOutDir(profileFolder, name string) (string, error) {
 	base := filepath.Join(profileFolder, "simulation", instruments.FileName(name, "target"))
 	dir := base
 	for i := 2; ; i++ {
-		err := os.MkdirAll(filepath.Dir(dir), 0o755)
+		err := os.MkdirAll(filepath.Dir(dir), 0o777)
 		if err == nil {
-			err = os.Mkdir(dir, 0o755)
+			err = os.Mkdir(dir, 0o777)
 		}
 		if err == nil {
 			return dir, nil

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -117,10 +118,16 @@ compare)
     shift
   done
   exit "${FAKE_COMPARE_RC:-0}" ;;
+upload)
+  if [ "$*" = "--token-file -" ]; then echo "upload token on stdin: $(cat)" >> "$FAKE_LOG"; fi ;;
+seccomp-profile|container-options)
+  # The real runner decides these: the image's own profile and options.
+  exec "$REAL_CODSPEED" "$sub" "$@" ;;
 esac
 `
 	docker := `#!/bin/bash
 echo "docker $*" >> "$FAKE_LOG"
+if [ "$1" = version ]; then echo "${FAKE_DOCKER_API:-1.43}"; exit 0; fi
 while [ $# -gt 0 ] && [ "$1" != codspeed ]; do shift; done
 exec "$@"
 `
@@ -130,6 +137,43 @@ exec "$@"
 		}
 	}
 	return bin, log
+}
+
+var (
+	realOnce sync.Once
+	realBin  string
+	realErr  error
+)
+
+// realCodspeed builds the runner once: the templates take the container
+// options and the seccomp profile from it, as from the image.
+func realCodspeed(t *testing.T) string {
+	t.Helper()
+	realOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "codspeed-templates-")
+		if err != nil {
+			realErr = err
+			return
+		}
+		realBin = filepath.Join(dir, "codspeed")
+		build := exec.Command("go", "build", "-o", realBin, "../../cmd/codspeed")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			realErr = fmt.Errorf("build codspeed: %v\n%s", err, out)
+		}
+	})
+	if realErr != nil {
+		t.Fatal(realErr)
+	}
+	return realBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if realBin != "" {
+		os.RemoveAll(filepath.Dir(realBin))
+	}
+	os.Exit(code)
 }
 
 type scriptRun struct {
@@ -143,7 +187,7 @@ func runScript(t *testing.T, script, dir string, env map[string]string) scriptRu
 	bin, log := fakeCodspeed(t)
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "FAKE_LOG=" + log, "HOME=" + dir}
+	cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "FAKE_LOG=" + log, "HOME=" + dir, "REAL_CODSPEED=" + realCodspeed(t)}
 	names := make([]string, 0, len(env))
 	for k := range env {
 		names = append(names, k)
@@ -243,6 +287,15 @@ func TestGitLabTemplateRuns(t *testing.T) {
 	}
 }
 
+func mustRead(t *testing.T, rel string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 var inputRef = regexp.MustCompile(`inputs\.([A-Za-z0-9_-]+)`)
 
 func TestGitHubAction(t *testing.T) {
@@ -259,6 +312,12 @@ func TestGitHubAction(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(inputs["image"]), "codspeed-go") {
 		t.Errorf("image input %v: want the codspeed-go image", inputs["image"])
+	}
+	if strings.Contains(string(mustRead(t, "action.yml")), "seccomp=unconfined") {
+		t.Error("action.yml mentions seccomp=unconfined")
+	}
+	if d := fmt.Sprint(inputs["container-options"].(map[string]any)["default"]); d != "" {
+		t.Errorf("container-options default %q: the mode decides (empty)", d)
 	}
 	runs, _ := doc["runs"].(map[string]any)
 	if runs["using"] != "composite" {
@@ -285,7 +344,7 @@ func TestGitHubAction(t *testing.T) {
 			t.Errorf("step %d (%v): composite run steps need shell: bash", i, step["name"])
 		}
 		bashSyntax(t, fmt.Sprint(step["name"]), expr.ReplaceAllString(script, "x"))
-		sawRun = sawRun || strings.Contains(script, "codspeed run --mode")
+		sawRun = sawRun || strings.Contains(script, "codspeed run --skip-upload --mode")
 		sawCompare = sawCompare || strings.Contains(script, "codspeed compare --base")
 	}
 	if !sawRun || !sawCompare {
@@ -341,16 +400,84 @@ func TestGitHubActionRuns(t *testing.T) {
 		return a
 	}
 
+	secrets := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.example/req", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "oidc_request_secret"}
 	run := stepNamed("Run benchmarks")
-	r := runScript(t, run["run"].(string), ws, merge(stepEnv(run, map[string]string{"run": "go test -bench=.", "token": "cs_secret_token"}), gh))
-	if r.code != 0 {
-		t.Fatalf("run step exit %d:\n%s", r.code, r.stderr)
+	seccomp := filepath.Join(ws, "codspeed-seccomp.json")
+	// Per mode exactly what docs/docker.md grants, from the image itself.
+	for _, tt := range []struct {
+		mode, api string
+		caps      []string
+	}{
+		{"walltime", "1.43", []string{"PERFMON"}},
+		{"simulation", "1.43", nil},
+		{"memory", "1.43", []string{"BPF", "PERFMON"}},
+		{"walltime", "1.41", []string{"SYS_ADMIN"}},
+	} {
+		env := merge(merge(stepEnv(run, map[string]string{"run": "go test -bench=.", "mode": tt.mode}), gh), secrets)
+		env["FAKE_DOCKER_API"] = tt.api
+		r := runScript(t, run["run"].(string), ws, env)
+		if r.code != 0 {
+			t.Fatalf("run step (%s) exit %d:\n%s", tt.mode, r.code, r.stderr)
+		}
+		var benchCall string
+		for _, l := range strings.Split(r.calls, "\n") {
+			if strings.HasPrefix(l, "docker run") && strings.Contains(l, "codspeed run") {
+				benchCall = l
+			}
+		}
+		want := ""
+		for _, c := range tt.caps {
+			want += "--cap-add " + c + " "
+		}
+		want = "docker run --rm " + want + "--security-opt seccomp=" + seccomp + " -e "
+		if !strings.HasPrefix(benchCall, want) {
+			t.Errorf("%s on API %s: benchmark container\n%s\nwant it to start with\n%s", tt.mode, tt.api, benchCall, want)
+		}
+		if strings.Contains(r.calls, "unconfined") || (tt.api != "1.41" && strings.Contains(r.calls, "SYS_ADMIN")) {
+			t.Errorf("%s: more than the mode needs:\n%s", tt.mode, r.calls)
+		}
+		// No credential, no upload setting reaches the benchmark's container.
+		for _, name := range []string{"CODSPEED_TOKEN", "CODSPEED_UPLOAD_URL", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_RUNTIME_TOKEN"} {
+			if strings.Contains(benchCall, "-e "+name) {
+				t.Errorf("%s passed to the benchmark container:\n%s", name, benchCall)
+			}
+		}
+		if !strings.Contains(r.calls, "codspeed run --skip-upload --mode "+tt.mode+" --profile-folder "+ws+"/codspeed-profile -- go test -bench=.") {
+			t.Errorf("run step calls:\n%s", r.calls)
+		}
 	}
-	if strings.Contains(r.calls, "cs_secret_token") || !strings.Contains(r.calls, "-e CODSPEED_TOKEN") {
-		t.Errorf("token must be passed to docker by name only:\n%s", r.calls)
+	profile, err := os.ReadFile(seccomp)
+	if err != nil || !strings.Contains(string(profile), `"perf_event_open"`) || !strings.Contains(string(profile), `"bpf"`) {
+		t.Errorf("the seccomp profile the image printed: %v\n%.200s", err, profile)
 	}
-	if !strings.Contains(r.calls, "codspeed run --mode walltime --profile-folder "+ws+"/codspeed-profile -- go test -bench=.") {
-		t.Errorf("run step calls:\n%s", r.calls)
+	// Explicit container-options replace the defaults.
+	env := merge(stepEnv(run, map[string]string{"container-options": "--cap-add PERFMON --security-opt seccomp=/etc/mine.json"}), gh)
+	if r := runScript(t, run["run"].(string), ws, env); r.code != 0 || !strings.Contains(r.calls, "docker run --rm --cap-add PERFMON --security-opt seccomp=/etc/mine.json -e CI") || strings.Contains(r.calls, "container-options") {
+		t.Errorf("explicit container-options: exit %d\n%s", r.code, r.calls)
+	}
+
+	// The upload runs in its own container after the benchmark's: the token
+	// on standard input, the OIDC request variables only without a token.
+	up := stepNamed("Upload")
+	if fmt.Sprint(up["if"]) != "inputs.skip-upload != 'true'" {
+		t.Errorf("upload step if: %v", up["if"])
+	}
+	r := runScript(t, up["run"].(string), ws, merge(merge(stepEnv(up, map[string]string{"token": "cs_secret_token"}), gh), secrets))
+	if r.code != 0 || !strings.Contains(r.calls, "upload token on stdin: cs_secret_token") || !strings.Contains(r.calls, ":ro") {
+		t.Errorf("upload with a token: exit %d\n%s%s", r.code, r.calls, r.stderr)
+	}
+	for _, l := range strings.Split(r.calls, "\n") {
+		if strings.HasPrefix(l, "docker") && (strings.Contains(l, "cs_secret_token") || strings.Contains(l, "ACTIONS_ID_TOKEN")) {
+			t.Errorf("token on a command line, or OIDC variables passed beside a token: %s", l)
+		}
+	}
+	r = runScript(t, up["run"].(string), ws, merge(merge(stepEnv(up, nil), gh), secrets))
+	if r.code != 0 || !strings.Contains(r.calls, "-e ACTIONS_ID_TOKEN_REQUEST_URL -e ACTIONS_ID_TOKEN_REQUEST_TOKEN") || strings.Contains(r.calls, "oidc_request_secret") {
+		t.Errorf("upload with OIDC: exit %d\n%s", r.code, r.calls)
+	}
+	r = runScript(t, up["run"].(string), ws, merge(stepEnv(up, nil), gh))
+	if r.code != 0 || strings.Contains(r.calls, "docker") || !strings.Contains(r.stderr, "Not uploading") {
+		t.Errorf("upload without any credential: exit %d\n%s%s", r.code, r.calls, r.stderr)
 	}
 
 	cmp := stepNamed("Compare with the baseline")
@@ -382,7 +509,7 @@ func TestJenkinsfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := string(data)
-	for _, want := range []string{"pipeline {", "codspeed-go", `codspeed run --mode "$CODSPEED_MODE"`, "codspeed compare --base", "--format markdown --output", "archiveArtifacts", "changeRequest()"} {
+	for _, want := range []string{"pipeline {", "codspeed-go", `codspeed run --skip-upload --mode "$CODSPEED_MODE"`, "codspeed compare --base", "--format markdown --output", "archiveArtifacts", "changeRequest()"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("Jenkinsfile lacks %q", want)
 		}
@@ -390,6 +517,19 @@ func TestJenkinsfile(t *testing.T) {
 	if err := groovyBalanced(src); err != nil {
 		t.Error(err)
 	}
+	// Least privilege: no unconfined seccomp, no blanket capability, no
+	// artifact copying open to every job.
+	for _, bad := range []string{"unconfined", "SYS_ADMIN --", "--cap-add SYS_ADMIN", "--privileged", "copyArtifactPermission('*')", `copyArtifactPermission("*")`} {
+		if strings.Contains(src, bad) {
+			t.Errorf("Jenkinsfile grants %q", bad)
+		}
+	}
+	for _, want := range []string{"codspeed container-options --mode", "codspeed seccomp-profile", "codspeed run --skip-upload", "withCredentials", "codspeed upload --token-file -"} {
+		if !strings.Contains(src, want) {
+			t.Errorf("Jenkinsfile lacks %q", want)
+		}
+	}
+
 	blocks := regexp.MustCompile(`(?s)'''(.*?)'''`).FindAllStringSubmatch(src, -1)
 	if len(blocks) < 2 {
 		t.Fatalf("%d shell blocks, want the run and compare blocks", len(blocks))
@@ -397,6 +537,19 @@ func TestJenkinsfile(t *testing.T) {
 	for i, b := range blocks {
 		// Groovy joins a backslash-newline in ''' strings; bash does the same.
 		bashSyntax(t, fmt.Sprintf("Jenkinsfile sh block %d", i), b[1])
+	}
+	// The benchmark block, run with a docker stand-in: memory mode gets
+	// BPF and PERFMON and the image's profile, and no credential.
+	ws := t.TempDir()
+	env := map[string]string{"CODSPEED_IMAGE": "codspeed-go", "CODSPEED_MODE": "memory", "CODSPEED_COMMAND": "make bench",
+		"CODSPEED_PROFILE_DIR": "codspeed-profile", "CODSPEED_CI_VARS": "JOB_NAME GIT_COMMIT", "CODSPEED_TOKEN": "jenkins_secret", "PWD": ws}
+	r := runScript(t, "cd \"$PWD\"\n"+blocks[0][1], ws, env)
+	if r.code != 0 {
+		t.Fatalf("benchmark block: exit %d\n%s", r.code, r.stderr)
+	}
+	want := "docker run --rm --cap-add BPF --cap-add PERFMON --security-opt seccomp=" + ws + "/codspeed-seccomp.json -e JOB_NAME -e GIT_COMMIT -e CODSPEED_STORE="
+	if !strings.Contains(r.calls, want) || strings.Contains(r.calls, "CODSPEED_TOKEN") || !strings.Contains(r.calls, "codspeed run --skip-upload --mode memory") {
+		t.Errorf("benchmark container:\n%s\nwant %s", r.calls, want)
 	}
 }
 

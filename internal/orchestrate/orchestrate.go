@@ -72,6 +72,9 @@ type Options struct {
 	// (flags of the outer run that the inner one must honour, such as
 	// --enable-perf and --perf-unwinding-mode).
 	RunnerFlags []string
+	// RunnerEnv is added to every inner runner's environment (the owner to
+	// hand its files to).
+	RunnerEnv []string
 }
 
 // Executor runs targets in containers of one benchmark image. It implements
@@ -83,6 +86,7 @@ type Executor struct {
 	workspace string
 	network   bool
 	flags     []string
+	env       []string
 	log       *slog.Logger
 	// Records lists the container records written, in run order.
 	Records []string
@@ -132,7 +136,7 @@ func New(ctx context.Context, o Options) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Executor{orch: orch, image: ImageRef(o.Container), workspace: o.Workspace, network: o.Container.Network, flags: o.RunnerFlags, log: log}
+	e := &Executor{orch: orch, image: ImageRef(o.Container), workspace: o.Workspace, network: o.Container.Network, flags: o.RunnerFlags, env: o.RunnerEnv, log: log}
 	var build *docker.BuildSpec
 	if b := o.Container.Build; b != nil {
 		build = &docker.BuildSpec{Context: b.Context, Dockerfile: b.Dockerfile, Target: b.Target, Args: b.Args}
@@ -251,7 +255,7 @@ func (e *Executor) Execute(ctx context.Context, job run.Job) ([]results.Benchmar
 	t := job.Target
 	name := fmt.Sprintf("%02d-%s", job.Index+1, instruments.FileName(t.Name, "target"))
 	dir := filepath.Join(job.ProfileFolder, "targets", name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := results.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("target profile folder: %w", err)
 	}
 	cdir, err := ContainerPath(e.workspace, t.Dir)
@@ -269,7 +273,7 @@ func (e *Executor) Execute(ctx context.Context, job run.Job) ([]results.Benchmar
 	env := append([]string{
 		"CODSPEED_STORE=" + innerStore,
 		sandbox.EnvContainerSandbox + "=1",
-	}, t.Env...)
+	}, append(append([]string(nil), e.env...), t.Env...)...)
 	base := &specs.Spec{
 		Process:     &specs.Process{Env: env, Cwd: cdir},
 		Annotations: map[string]string{AnnotationRun: job.RunID},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
+	"github.com/codspeed-go/codspeed-go/internal/ci"
 	"github.com/codspeed-go/codspeed-go/internal/host"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/flamegraph"
@@ -90,13 +91,25 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 	}
 	req.runID = meta.ID
 	out := &Outcome{Meta: meta}
+	if req.ProfileFolder != "" {
+		// A reused profile folder must hold this run's results only (the
+		// store's folders are new for each run).
+		moved, err := results.MoveAsideEarlier(req.ProfileFolder)
+		if err != nil {
+			return out, finish(req, meta, err)
+		}
+		if moved != nil {
+			req.Progress.Warn(fmt.Sprintf("%s held %d results file(s) of earlier runs (%s): moved to %s, so that this run's results, upload and comparison hold its benchmarks only",
+				req.ProfileFolder, len(moved.Files), strings.Join(moved.Files, ", "), moved.To))
+		}
+	}
 	events := newEvents(req.Out, req.JSONEvents)
 	interrupted := false
 
 	for i, mode := range req.Modes {
 		inst := req.Instruments[mode]
 		pf := profileFolder(req, meta.ID, mode)
-		if err := os.MkdirAll(pf, 0o755); err != nil {
+		if err := results.MkdirAll(pf); err != nil {
 			return out, finish(req, meta, fmt.Errorf("profile folder: %w", err))
 		}
 		part := results.Part{Mode: mode, Index: i, ProfileFolder: pf}
@@ -248,6 +261,15 @@ func finish(req Request, meta *results.RunMeta, err error) error {
 	if serr := req.Store.Save(meta); serr != nil && err == nil {
 		err = serr
 	}
+	// What the instruments wrote goes to the user the run is for (a no-op
+	// unless codspeed runs as root for someone, see results.HandFilesTo).
+	herr := results.HandOver(req.Store.Dir(meta.ID))
+	for _, p := range meta.Parts {
+		herr = errors.Join(herr, results.HandOver(p.ProfileFolder))
+	}
+	if herr != nil && req.Progress != nil {
+		req.Progress.Warn(fmt.Sprintf("files left to root: %v", herr))
+	}
 	return err
 }
 
@@ -296,10 +318,8 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 		Progress:      req.Progress,
 		Integrations:  integrations,
 	}
-	if ra, ok := sb.(interface {
-		RunsAs() (uid, gid int, ok bool)
-	}); ok {
-		if uid, gid, ok := ra.RunsAs(); ok {
+	if ra, ok := sb.(instruments.RunsAs); ok {
+		if uid, gid := ra.RunsAs(); uid != os.Geteuid() {
 			env.RunAs = &instruments.User{UID: uid, GID: gid}
 		}
 	}
@@ -465,7 +485,7 @@ func newSandbox(req Request, t instruments.Target, pf string, index int) (sandbo
 		return nil, warnings, err
 	}
 	path := filepath.Join(pf, "sandbox", fmt.Sprintf("%02d-%s.json", index+1, instruments.FileName(t.Name, "target")))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+	if err := results.MkdirAll(filepath.Dir(path)); err == nil {
 		if err := sandbox.WriteSpec(path, spec); err != nil {
 			warnings = append(warnings, fmt.Sprintf("could not keep the sandbox spec: %v", err))
 		}
@@ -527,11 +547,13 @@ func BenchmarkEnv(mode, profileFolder string) []string {
 		"PYTHONHASHSEED":          "0",
 		"ARCH":                    host.Arch(),
 	}
-	env := make([]string, 0, len(os.Environ())+len(set))
-	for _, kv := range os.Environ() {
+	// CI credentials and the upload token are for the runner, never the
+	// benchmark (internal/ci/credentials.go, docs/security.md).
+	base, _ := ci.WithoutCredentials(os.Environ())
+	env := make([]string, 0, len(base)+len(set))
+	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := set[k]; ok || k == "CODSPEED_TOKEN" {
-			// The token is for the runner's upload, never the benchmark.
+		if _, ok := set[k]; ok {
 			continue
 		}
 		env = append(env, kv)
@@ -569,7 +591,7 @@ func copyInto(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := results.MkdirAll(filepath.Dir(dst)); err != nil {
 		return err
 	}
 	return results.WriteFileAtomic(dst, data)

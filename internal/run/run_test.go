@@ -14,6 +14,15 @@ import (
 func TestBenchmarkEnv(t *testing.T) {
 	t.Setenv("CODSPEED_TOKEN", "tok")
 	t.Setenv("CODSPEED_ENV", "stale")
+	// Every CI's credentials stay with the runner (internal/ci/credentials.go).
+	secrets := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "s1", "ACTIONS_ID_TOKEN_REQUEST_URL": "https://s2", "ACTIONS_RUNTIME_TOKEN": "s3",
+		"GITHUB_TOKEN": "s4", "CI_JOB_TOKEN": "s5", "CI_JOB_JWT_V2": "s6", "CI_REGISTRY_PASSWORD": "s7", "BUILDKITE_AGENT_ACCESS_TOKEN": "s8",
+		"SIGNER_USR": "bot", "SIGNER_PSW": "s9",
+		"GITLAB_OIDC": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwcm9qZWN0In0.c2lnbmF0dXJl"}
+	for k, v := range secrets {
+		t.Setenv(k, v)
+	}
+	t.Setenv("KEEP_ME", "kept")
 	env := BenchmarkEnv(results.Simulation, "/pf")
 	joined := "\n" + strings.Join(env, "\n") + "\n"
 	for _, want := range []string{"CODSPEED_ENV=runner", "CODSPEED_RUNNER_MODE=instrumentation", "CODSPEED_PROFILE_FOLDER=/pf", "PYTHONHASHSEED=0"} {
@@ -23,6 +32,14 @@ func TestBenchmarkEnv(t *testing.T) {
 	}
 	if strings.Contains(joined, "CODSPEED_TOKEN") || strings.Contains(joined, "stale") {
 		t.Errorf("token or stale value passed through:\n%s", joined)
+	}
+	for k := range secrets {
+		if k != "SIGNER_USR" && strings.Contains(joined, "\n"+k+"=") {
+			t.Errorf("credential %s passed to the benchmark", k)
+		}
+	}
+	if !strings.Contains(joined, "\nKEEP_ME=kept\n") || !strings.Contains(joined, "\nSIGNER_USR=bot\n") {
+		t.Errorf("ordinary variables lost:\n%s", joined)
 	}
 }
 

@@ -39,6 +39,9 @@ func OIDCToken(ctx context.Context, getenv func(string) string, client *http.Cli
 	if err != nil {
 		return "", fmt.Errorf("oidc: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL")
 	}
+	if err := checkSecretURL(reqURL, "ACTIONS_ID_TOKEN_REQUEST_URL"); err != nil {
+		return "", fmt.Errorf("oidc: %w", err)
+	}
 	q := u.Query()
 	q.Set("audience", audience)
 	u.RawQuery = q.Encode()

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/codspeed-go/codspeed-go/results"
 )
 
 // RunStateDir is where run-part counters are kept, relative to the git root
@@ -35,15 +37,18 @@ func NextRunPart(stateDir string, runID string) (int, error) {
 	if runID == "" {
 		return 0, errors.New("run part: empty run id")
 	}
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+	if err := results.MkdirAll(stateDir); err != nil {
 		return 0, fmt.Errorf("run part: %w", err)
 	}
 	path := filepath.Join(stateDir, stateFileName(runID))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return 0, fmt.Errorf("run part: %w", err)
 	}
 	defer f.Close()
+	if err := results.HandOver(path); err != nil {
+		return 0, fmt.Errorf("run part: %w", err)
+	}
 	if err := lockFile(f); err != nil {
 		return 0, fmt.Errorf("run part: lock %s: %w", path, err)
 	}

@@ -91,6 +91,11 @@ func (e *Error) Retryable() bool { return e.StatusCode == 0 || e.StatusCode >= 5
 // can retry later.
 func Upload(ctx context.Context, o Options, md Metadata, b *Bundle) (*Response, error) {
 	o = o.withDefaults()
+	if o.Token != "" {
+		if err := checkSecretURL(o.URL, "upload URL"); err != nil {
+			return nil, fmt.Errorf("upload: %w", err)
+		}
+	}
 	red := newRedactor(o.Token)
 	// The server must know whether to expect a token; only Options knows.
 	md.Tokenless = o.Token == ""

@@ -88,10 +88,10 @@ func (r *RunResult) WriteRecord(path string) error {
 	if err != nil {
 		return fmt.Errorf("container record: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return fmt.Errorf("container record: %w", err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, append(b, '\n'), 0o666); err != nil {
 		return fmt.Errorf("container record: %w", err)
 	}
 	return nil
