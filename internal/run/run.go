@@ -62,6 +62,9 @@ type Request struct {
 	Progress   *Progress
 
 	runID string // set by Execute once the run is recorded
+	// nodeDir holds the node stand-in put first on entrypoint targets' PATH
+	// (runtimes.go); empty when it could not be made.
+	nodeDir string
 }
 
 // Outcome is what a run produced.
@@ -91,6 +94,15 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 	}
 	req.runID = meta.ID
 	out := &Outcome{Meta: meta}
+	if req.Executor == nil {
+		dir, err := prepareNodeWrapper()
+		if err != nil {
+			req.Progress.Warn(fmt.Sprintf("%v: Node.js integrations will run without their V8 flags", err))
+		} else {
+			req.nodeDir = dir
+			defer os.RemoveAll(dir)
+		}
+	}
 	if req.ProfileFolder != "" {
 		// A reused profile folder must hold this run's results only (the
 		// store's folders are new for each run).
@@ -312,7 +324,7 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 	env := instruments.Env{
 		ProfileFolder: pf,
 		Launcher:      sb,
-		BaseEnv:       BenchmarkEnv(inst.Mode(), pf),
+		BaseEnv:       withRuntimes(BenchmarkEnv(inst.Mode(), pf), inst.Mode(), t.Kind, req.nodeDir),
 		Stdout:        io.Discard,
 		Stderr:        io.Discard,
 		Progress:      req.Progress,
