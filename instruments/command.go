@@ -1,6 +1,10 @@
 package instruments
 
-import "strings"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
 
 // SplitCommand splits a command line written in a config file into argv when
 // that can be done without a shell: plain words, single and double quotes,
@@ -123,4 +127,31 @@ func JoinCommand(args []string) string {
 func needsQuote(r rune) bool {
 	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
 		strings.ContainsRune("-_./:,+@%^", r))
+}
+
+// LookPath finds the program a target names the way its own environment
+// would: in env's PATH (the benchmark's, where the runner may have put
+// stand-ins such as its node first), not in the runner's PATH, which
+// exec.Command would search. A name with a slash, or one not found, is
+// returned as is, so that starting it reports the usual error.
+func LookPath(name string, env []string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v // the last one wins, as in os/exec
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if info, err := os.Stat(p); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return name
 }

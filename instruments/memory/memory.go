@@ -102,14 +102,16 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 	}
 	defer s.Close()
 
+	cmdEnv := append(append([]string(nil), env.BaseEnv...), t.Env...)
 	var cmd *exec.Cmd
 	if len(t.Args) > 0 {
-		cmd = exec.CommandContext(ctx, t.Args[0], t.Args[1:]...)
+		cmd = exec.CommandContext(ctx, instruments.LookPath(t.Args[0], cmdEnv), t.Args[1:]...)
+		cmd.Args[0] = t.Args[0]
 	} else {
 		cmd = exec.CommandContext(ctx, "bash", "-c", t.Command)
 	}
 	cmd.Dir = t.Dir
-	cmd.Env = append(append([]string(nil), env.BaseEnv...), t.Env...)
+	cmd.Env = cmdEnv
 	cmd.Stdout, cmd.Stderr = env.Stdout, env.Stderr
 	launcher := env.Launcher
 	if launcher == nil {

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -384,14 +385,38 @@ func (in *Instrument) envFor(t instruments.Target, env instruments.Env) []string
 //     time; worse, callgrind 3.19 asserts (threads.c, post_signal:
 //     "sigNum == current_state.sig") when one arrives on one thread while it
 //     is handling another's, and the whole run aborts.
-//   - cpu.rdtscp=off: the runtime reads the time stamp counter with RDTSCP
-//     when CPUID says the CPU has it (runtime.cputicks, called by sysmon and
-//     lock spinning). Valgrind passes that CPUID bit through from hosts whose
-//     RDTSCP its VEX decoder then refuses (seen on AMD EPYC guests: "vex
-//     amd64->IR: unhandled instruction bytes: 0xF 0x1 0xF9", then SIGILL).
-//     With it off the runtime uses MFENCE;LFENCE;RDTSC, which valgrind
-//     decodes everywhere, so the same instructions run on every host.
-var goDebugUnderValgrind = []string{"asyncpreemptoff=1", "cpu.rdtscp=off"}
+//   - cpu.rdtscp=off, on x86 hosts whose kernel does not list rdtscp: the
+//     runtime reads the time stamp counter with RDTSCP when CPUID says the
+//     CPU has it (runtime.cputicks, called by sysmon and lock spinning), and
+//     valgrind reports that CPUID bit on such hosts (AMD EPYC guests) while
+//     its VEX decoder refuses the instruction ("vex amd64->IR: unhandled
+//     instruction bytes: 0xF 0x1 0xF9", then SIGILL). With it off the
+//     runtime uses MFENCE;LFENCE;RDTSC, which valgrind decodes. It is not set
+//     elsewhere because golang.org/x/sys/cpu prints a warning about the
+//     "cpu." option it does not know.
+var goDebugUnderValgrind = func() []string {
+	settings := []string{"asyncpreemptoff=1"}
+	if runtime.GOARCH == "amd64" && !cpuinfoHasFlag("/proc/cpuinfo", "rdtscp") {
+		settings = append(settings, "cpu.rdtscp=off")
+	}
+	return settings
+}()
+
+// cpuinfoHasFlag reports whether the first "flags" line of a cpuinfo file
+// lists flag; an unreadable file counts as having it.
+func cpuinfoHasFlag(path, flag string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == "flags" {
+			return slices.Contains(strings.Fields(v), flag)
+		}
+	}
+	return true
+}
 
 // withGoDebug adds goDebugUnderValgrind to env's GODEBUG.
 func withGoDebug(env []string) []string {

@@ -126,9 +126,11 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 
 	var stdout bytes.Buffer
 	errTail := &tailWriter{n: stderrTail}
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmdEnv := append(append(append([]string(nil), env.BaseEnv...), t.Env...), extraEnv...)
+	cmd := exec.CommandContext(ctx, instruments.LookPath(args[0], cmdEnv), args[1:]...)
+	cmd.Args[0] = args[0]
 	cmd.Dir = t.Dir
-	cmd.Env = append(append(append([]string(nil), env.BaseEnv...), t.Env...), extraEnv...)
+	cmd.Env = cmdEnv
 	cmd.Stdout = io.MultiWriter(&stdout, orDiscard(env.Stdout))
 	cmd.Stderr = io.MultiWriter(errTail, orDiscard(env.Stderr))
 	// The command has its own process group, so that an interrupt stops
