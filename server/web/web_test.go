@@ -1,0 +1,216 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/server/store"
+)
+
+// testStore opens a real SQLite store in a temporary folder, with a clock
+// that moves a minute per call so that runs are ordered.
+func testStore(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	st.Now = func() time.Time { now = now.Add(time.Minute); return now }
+	return st
+}
+
+// runSpec is one run to store through the store's write API.
+type runSpec struct {
+	branch, commit string
+	pr             int
+	baseRef        string
+	files          []*results.File
+	artifacts      map[string][]byte
+}
+
+var runSeq int
+
+func addRun(t testing.TB, st *store.Store, p *store.Project, rs runSpec) string {
+	t.Helper()
+	runSeq++
+	res, err := st.CommitPart(context.Background(), &store.NewPart{
+		ProjectID: p.ID, CIRunID: fmt.Sprintf("ci-%d", runSeq), PartID: "part-1",
+		ProfileMD5: fmt.Sprintf("md5-%d", runSeq), Mode: rs.files[0].Instrument.Type,
+		RunnerName: "codspeed-go", RunnerVersion: "test", Metadata: []byte("{}"),
+		Commit: rs.commit, Branch: rs.branch, Ref: "refs/heads/" + rs.branch, BaseRef: rs.baseRef,
+		Event: "push", PullRequest: rs.pr, RepositoryProvider: "github",
+		Files: rs.files, Artifacts: rs.artifacts,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.RunID
+}
+
+// walltimeFile is a results file with one walltime benchmark per name,
+// measured as the given per-iteration samples (real statistics computed by
+// results.ComputeStats).
+func walltimeFile(samples map[string][]float64, order ...string) *results.File {
+	f := &results.File{Instrument: results.Instrument{Type: results.Walltime}}
+	for _, name := range order {
+		s := results.ComputeStats(samples[name], 1, 0)
+		f.Benchmarks = append(f.Benchmarks, results.Benchmark{Name: name, URI: "bench.go::" + name, Stats: &s, Samples: samples[name]})
+	}
+	return f
+}
+
+func around(center float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = center * (1 + 0.01*float64(i%5-2))
+	}
+	return out
+}
+
+func get(t testing.TB, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, string(body)
+}
+
+const evil = `<script>alert(1)</script>`
+
+func TestPages(t *testing.T) {
+	st := testStore(t)
+	p, err := st.EnsureProject(context.Background(), "acme", "widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 12 {
+		center := 1000.0
+		if i >= 6 {
+			center = 1500 // a 50% regression from the seventh run on
+		}
+		f := walltimeFile(map[string][]float64{"fast": around(center, 30), evil: around(200, 30)}, "fast", evil)
+		ids = append(ids, addRun(t, st, p, runSpec{branch: "main", commit: fmt.Sprintf("%040x", i+1), files: []*results.File{f}}))
+	}
+	slow := walltimeFile(map[string][]float64{"fast": around(3000, 30), evil: around(200, 30)}, "fast", evil)
+	feature := addRun(t, st, p, runSpec{branch: "feature", commit: strings.Repeat("f", 40), pr: 7, baseRef: "main", files: []*results.File{slow}})
+
+	h := New(st, nil)
+
+	code, body := get(t, h, "/")
+	if code != 200 || !strings.Contains(body, `href="/projects/acme/widgets"`) {
+		t.Fatalf("home %d: %s", code, body)
+	}
+
+	code, body = get(t, h, "/projects/acme/widgets")
+	if code != 200 {
+		t.Fatalf("project %d: %s", code, body)
+	}
+	if strings.Contains(body, evil) || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("the benchmark name is not escaped on the project page")
+	}
+	if n := strings.Count(body, `<section class="bench"`); n != 2 {
+		t.Errorf("%d benchmark sections, want 2", n)
+	}
+	// One point per run of main (12), per benchmark; the feature run is
+	// not on the default branch's charts.
+	if n := strings.Count(body, `<circle class="pt"`); n != 24 {
+		t.Errorf("%d points, want 24", n)
+	}
+	// The step of "fast" is detected at the seventh run, marked on the
+	// chart and listed.
+	if n := strings.Count(body, `<line class="change up"`); n != 1 {
+		t.Errorf("%d change markers, want 1", n)
+	}
+	if !strings.Contains(body, `href="/runs/`+ids[6]+`"`) {
+		t.Errorf("the change does not link the seventh run %s", ids[6])
+	}
+
+	code, body = get(t, h, "/api/v1/projects/acme/widgets/changes")
+	if code != 404 { // the pages handler does not serve the API itself
+		t.Errorf("pages answered the API path: %d", code)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeChanges(rec, httptest.NewRequest("GET", "/api/v1/projects/acme/widgets/changes", nil), p)
+	var cr ChangesResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &cr); err != nil {
+		t.Fatalf("changes JSON: %v: %s", err, rec.Body)
+	}
+	if cr.Branch != "main" || len(cr.Changes) != 1 || cr.Changes[0].RunID != ids[6] || cr.Changes[0].Name != "fast" ||
+		cr.Changes[0].PreviousRunID != ids[5] || !cr.Changes[0].Regression || cr.Changes[0].Method != "e-divisive" {
+		t.Errorf("changes: %s", rec.Body)
+	}
+	if c := *cr.Changes[0].Change; c < 0.45 || c > 0.55 {
+		t.Errorf("change %.3f, want about +50%%", c)
+	}
+
+	code, body = get(t, h, "/runs/"+feature)
+	if code != 200 || strings.Contains(body, evil) || !strings.Contains(body, "&lt;script&gt;") ||
+		!strings.Contains(body, "Compare with main") {
+		t.Errorf("run page %d: %s", code, body)
+	}
+
+	code, body = get(t, h, "/projects/acme/widgets/compare?"+url.Values{"base": {"main"}, "head": {feature}}.Encode())
+	if code != 200 {
+		t.Fatalf("compare %d: %s", code, body)
+	}
+	if strings.Contains(body, evil) || !strings.Contains(body, "regressed") || !strings.Contains(body, "<h1>Regression") {
+		t.Errorf("compare page: %s", body)
+	}
+
+	code, _ = get(t, h, "/projects/acme/widgets/compare?base=nope&head=main")
+	if code != 404 {
+		t.Errorf("compare with an unknown base: %d, want 404", code)
+	}
+	code, _ = get(t, h, "/projects/acme/nothing")
+	if code != 404 {
+		t.Errorf("unknown project: %d, want 404", code)
+	}
+	code, _ = get(t, h, "/runs/nope")
+	if code != 404 {
+		t.Errorf("unknown run: %d, want 404", code)
+	}
+}
+
+func TestRunFlameGraph(t *testing.T) {
+	st := testStore(t)
+	p, err := st.EnsureProject(context.Background(), "group/sub", "lib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := walltimeFile(map[string][]float64{"parse": around(5000, 20)}, "parse")
+	f.Benchmarks[0].Profile = &results.Profile{Event: "cpu-clock", Folded: filepath.Join("perf", "parse.folded")}
+	folded := "main;parse;" + evil + " 40\nmain;parse;lex 60\n"
+	id := addRun(t, st, p, runSpec{branch: "main", commit: strings.Repeat("a", 40), files: []*results.File{f},
+		artifacts: map[string][]byte{"perf/parse.folded": []byte(folded)}})
+	h := New(st, nil)
+	code, body := get(t, h, "/runs/"+id)
+	if code != 200 {
+		t.Fatalf("run %d: %s", code, body)
+	}
+	if !strings.Contains(body, `class="fg"`) || !strings.Contains(body, "lex") {
+		t.Errorf("no flame graph: %s", body)
+	}
+	if strings.Contains(body, evil) {
+		t.Error("a frame name is not escaped")
+	}
+	// A nested-group project's page and compare action resolve.
+	if code, body := get(t, h, "/projects/group/sub/lib"); code != 200 || !strings.Contains(body, "group/sub/lib") {
+		t.Errorf("nested project %d", code)
+	}
+	if code, body := get(t, h, "/projects/group/sub/lib/compare?base=main&head="+id); code != 200 || !strings.Contains(body, "class=\"fg\"") {
+		t.Errorf("nested compare %d: %.500s", code, body)
+	}
+}
