@@ -1,10 +1,8 @@
 package web
 
 import (
-	"html"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -56,12 +54,12 @@ const (
 // "pt" (a circle, or a cross at the bottom when the benchmark failed), with
 // its commit, date and figure in a <title>; each detected change is a
 // vertical line of class "change". Text comes from uploads, so all of it is
-// escaped here. It writes with a strings.Builder and strconv (no templates,
-// no fmt): a 10,000-run history is one pass over the points.
+// escaped here. It appends to one byte slice with strconv (no templates, no
+// fmt, no string concatenation per point): a 10,000-run history is one pass
+// over the points.
 func (c *chart) svg() string {
 	n := len(c.Values)
-	var sb strings.Builder
-	sb.Grow(256 + n*160)
+	b := make([]byte, 0, 1024+n*170)
 	lo, hi := c.yRange()
 	plotW := float64(chartW - chartLeft - chartRight)
 	plotH := float64(chartH - chartTop - chartBottom)
@@ -72,28 +70,42 @@ func (c *chart) svg() string {
 		return chartLeft + plotW*float64(i)/float64(n-1)
 	}
 	y := func(v float64) float64 { return chartTop + plotH*(1-(v-lo)/(hi-lo)) }
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+	num := func(v float64) { b = strconv.AppendFloat(b, v, 'f', 1, 64) }
+	str := func(ss ...string) {
+		for _, s := range ss {
+			b = append(b, s...)
+		}
+	}
+	text := func(s string) { b = appendEscaped(b, s) }
+	itoa := strconv.Itoa
 
-	sb.WriteString(`<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 `)
-	sb.WriteString(strconv.Itoa(chartW) + " " + strconv.Itoa(chartH))
-	sb.WriteString(`" role="img" aria-label="`)
-	sb.WriteString(html.EscapeString(c.Label + " over " + strconv.Itoa(n) + " runs"))
-	sb.WriteString(`" data-points="` + strconv.Itoa(n) + `">`)
+	str(`<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 `, itoa(chartW), " ", itoa(chartH), `" role="img" aria-label="`)
+	text(c.Label + " over " + itoa(n) + " runs")
+	str(`" data-points="`, itoa(n), `">`)
 	// Axes and grid.
 	for t := 0; t <= yTicks; t++ {
 		v := lo + (hi-lo)*float64(t)/yTicks
-		yy := f(y(v))
-		sb.WriteString(`<line class="grid" x1="` + strconv.Itoa(chartLeft) + `" x2="` + strconv.Itoa(chartW-chartRight) +
-			`" y1="` + yy + `" y2="` + yy + `"/><text class="tick" x="` + strconv.Itoa(chartLeft-6) + `" y="` + yy + `">` +
-			html.EscapeString(c.Format(v)) + `</text>`)
+		str(`<line class="grid" x1="`, itoa(chartLeft), `" x2="`, itoa(chartW-chartRight), `" y1="`)
+		num(y(v))
+		str(`" y2="`)
+		num(y(v))
+		str(`"/><text class="tick" x="`, itoa(chartLeft-6), `" y="`)
+		num(y(v))
+		str(`">`)
+		text(c.Format(v))
+		str(`</text>`)
 	}
 	if n > 0 && len(c.Times) == n {
-		sb.WriteString(`<text class="date" x="` + strconv.Itoa(chartLeft) + `" y="` + strconv.Itoa(chartH-8) + `">` +
-			c.Times[0].UTC().Format("2006-01-02") + `</text>`)
+		str(`<text class="date" x="`, itoa(chartLeft), `" y="`, itoa(chartH-8), `">`, c.Times[0].UTC().Format("2006-01-02"), `</text>`)
 		if n > 1 {
-			sb.WriteString(`<text class="date end" x="` + strconv.Itoa(chartW-chartRight) + `" y="` + strconv.Itoa(chartH-8) + `">` +
-				c.Times[n-1].UTC().Format("2006-01-02") + `</text>`)
+			str(`<text class="date end" x="`, itoa(chartW-chartRight), `" y="`, itoa(chartH-8), `">`, c.Times[n-1].UTC().Format("2006-01-02"), `</text>`)
 		}
+	}
+	point := func(cmd byte, i int, v float64) {
+		b = append(b, cmd)
+		num(x(i))
+		b = append(b, ' ')
+		num(y(v))
 	}
 	// The spread band: one polygon per run of points that have both ends.
 	if len(c.Lo) == n && len(c.Hi) == n {
@@ -106,38 +118,38 @@ func (c *chart) svg() string {
 			for j < n && finite(c.Lo[j]) && finite(c.Hi[j]) {
 				j++
 			}
-			sb.WriteString(`<path class="band" d="M`)
+			str(`<path class="band" d="`)
 			for k := i; k < j; k++ {
-				if k > i {
-					sb.WriteByte('L')
+				cmd := byte('L')
+				if k == i {
+					cmd = 'M'
 				}
-				sb.WriteString(f(x(k)) + " " + f(y(c.Hi[k])))
+				point(cmd, k, c.Hi[k])
 			}
 			for k := j - 1; k >= i; k-- {
-				sb.WriteString("L" + f(x(k)) + " " + f(y(c.Lo[k])))
+				point('L', k, c.Lo[k])
 			}
-			sb.WriteString(`Z"/>`)
+			str(`Z"/>`)
 			i = j
 		}
 	}
 	// The lines, broken where a run has no figure.
 	line := func(class string, vs []float64) {
-		sb.WriteString(`<path class="` + class + `" d="`)
+		str(`<path class="`, class, `" d="`)
 		pen := false
 		for i, v := range vs {
 			if !finite(v) {
 				pen = false
 				continue
 			}
+			cmd := byte('M')
 			if pen {
-				sb.WriteByte('L')
-			} else {
-				sb.WriteByte('M')
+				cmd = 'L'
 			}
-			sb.WriteString(f(x(i)) + " " + f(y(v)))
+			point(cmd, i, v)
 			pen = true
 		}
-		sb.WriteString(`"/>`)
+		str(`"/>`)
 	}
 	if len(c.Second) == n {
 		line("line second", c.Second)
@@ -158,11 +170,16 @@ func (c *chart) svg() string {
 		if ch.Up {
 			class = "change up"
 		}
-		sb.WriteString(`<line class="` + class + `" x1="` + f(xx) + `" x2="` + f(xx) + `" y1="` + strconv.Itoa(chartTop) +
-			`" y2="` + strconv.Itoa(chartH-chartBottom) + `"><title>` + html.EscapeString(ch.Title) + `</title></line>`)
+		str(`<line class="`, class, `" x1="`)
+		num(xx)
+		str(`" x2="`)
+		num(xx)
+		str(`" y1="`, itoa(chartTop), `" y2="`, itoa(chartH-chartBottom), `"><title>`)
+		text(ch.Title)
+		str(`</title></line>`)
 	}
 	// One element per run.
-	base := f(float64(chartH - chartBottom))
+	bottom := float64(chartH - chartBottom)
 	for i, v := range c.Values {
 		tip := ""
 		if i < len(c.Tips) {
@@ -173,16 +190,55 @@ func (c *chart) svg() string {
 			if i < len(c.Errors) && c.Errors[i] != "" {
 				msg = "failed: " + c.Errors[i]
 			}
-			xx := x(i)
-			sb.WriteString(`<path class="pt failed" d="M` + f(xx-3) + " " + base + "l6 -6m0 6l-6 -6" + `"><title>` +
-				html.EscapeString(tip+": "+msg) + `</title></path>`)
+			str(`<path class="pt failed" d="M`)
+			num(x(i) - 3)
+			b = append(b, ' ')
+			num(bottom)
+			str(`l6 -6m0 6l-6 -6"><title>`)
+			text(tip)
+			str(": ")
+			text(msg)
+			str(`</title></path>`)
 			continue
 		}
-		sb.WriteString(`<circle class="pt" cx="` + f(x(i)) + `" cy="` + f(y(v)) + `" r="2.5"><title>` +
-			html.EscapeString(tip+": "+c.Format(v)) + `</title></circle>`)
+		str(`<circle class="pt" cx="`)
+		num(x(i))
+		str(`" cy="`)
+		num(y(v))
+		str(`" r="2.5"><title>`)
+		text(tip)
+		str(": ")
+		text(c.Format(v))
+		str(`</title></circle>`)
 	}
-	sb.WriteString(`</svg>`)
-	return sb.String()
+	str(`</svg>`)
+	return string(b)
+}
+
+// appendEscaped appends s escaped for XML/HTML text and attribute values.
+func appendEscaped(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var rep string
+		switch s[i] {
+		case '<':
+			rep = "&lt;"
+		case '>':
+			rep = "&gt;"
+		case '&':
+			rep = "&amp;"
+		case '"':
+			rep = "&#34;"
+		case '\'':
+			rep = "&#39;"
+		default:
+			continue
+		}
+		b = append(b, s[start:i]...)
+		b = append(b, rep...)
+		start = i + 1
+	}
+	return append(b, s[start:]...)
 }
 
 // yRange is the value range shown: every value and band end, with 5% of
