@@ -372,3 +372,33 @@ func TestNothingToPost(t *testing.T) {
 		t.Errorf("wrong token: %v", err)
 	}
 }
+
+// TestConcurrentParts: the parts of one run arrive together and each calls
+// the hook; the MR still gets one comment.
+func TestConcurrentParts(t *testing.T) {
+	ctx := context.Background()
+	fake, srv := newForgeFake(t, "tok")
+	st := testStore(t)
+	p, err := st.EnsureProject(ctx, "acme", "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetSetting(ctx, p, SettingGitHubToken, "tok")
+	st.SetSetting(ctx, p, SettingGitHubURL, srv.URL)
+	addRun(t, st, p, "main", 0, "github", 1000)
+	run := addRun(t, st, p, "feature", 9, "github", 1100)
+	rep := &Reporter{Store: st}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep.Hook(ctx, p, run)
+		}()
+	}
+	wg.Wait()
+	_, cs := fake.snapshot()
+	if n := len(cs["acme/busy#9"]); n != 1 {
+		t.Errorf("%d comments, want 1", n)
+	}
+}
