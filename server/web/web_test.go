@@ -102,7 +102,16 @@ func TestPages(t *testing.T) {
 			center = 1500 // a 50% regression from the seventh run on
 		}
 		f := walltimeFile(map[string][]float64{"fast": around(center, 30), evil: around(200, 30)}, "fast", evil)
-		ids = append(ids, addRun(t, st, p, runSpec{branch: "main", commit: fmt.Sprintf("%040x", i+1), files: []*results.File{f}}))
+		// Memory: a steady peak, allocation calls that double at run 9.
+		calls := 100.0
+		if i >= 8 {
+			calls = 200
+		}
+		mem := &results.File{Instrument: results.Instrument{Type: results.Memory}, Benchmarks: []results.Benchmark{{
+			Name: "fast", URI: "bench.go::fast",
+			Memory: &results.MemoryStats{PeakBytes: 4096 + float64(i%3), TotalAllocatedBytes: 8192, AllocCalls: calls + float64(i%2), FreeCalls: calls},
+		}}}
+		ids = append(ids, addRun(t, st, p, runSpec{branch: "main", commit: fmt.Sprintf("%040x", i+1), files: []*results.File{f, mem}}))
 	}
 	slow := walltimeFile(map[string][]float64{"fast": around(3000, 30), evil: around(200, 30)}, "fast", evil)
 	feature := addRun(t, st, p, runSpec{branch: "feature", commit: strings.Repeat("f", 40), pr: 7, baseRef: "main", files: []*results.File{slow}})
@@ -121,18 +130,22 @@ func TestPages(t *testing.T) {
 	if strings.Contains(body, evil) || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Error("the benchmark name is not escaped on the project page")
 	}
-	if n := strings.Count(body, `<section class="bench"`); n != 2 {
-		t.Errorf("%d benchmark sections, want 2", n)
+	if n := strings.Count(body, `<section class="bench"`); n != 3 {
+		t.Errorf("%d benchmark sections, want 3 (2 walltime, 1 memory)", n)
 	}
-	// One point per run of main (12), per benchmark; the feature run is
-	// not on the default branch's charts.
-	if n := strings.Count(body, `<circle class="pt"`); n != 24 {
-		t.Errorf("%d points, want 24", n)
+	// One point per run of main (12), per chart: two walltime charts, the
+	// memory benchmark's peak and allocation calls; the feature run is not
+	// on the default branch's charts.
+	if n := strings.Count(body, `<circle class="pt"`); n != 4*12 {
+		t.Errorf("%d points, want 48", n)
 	}
-	// The step of "fast" is detected at the seventh run, marked on the
-	// chart and listed.
-	if n := strings.Count(body, `<line class="change up"`); n != 1 {
-		t.Errorf("%d change markers, want 1", n)
+	// The step of "fast" is detected at the seventh run and its allocation
+	// calls' at the ninth, marked on the charts and listed.
+	if n := strings.Count(body, `<line class="change up"`); n != 2 {
+		t.Errorf("%d change markers, want 2", n)
+	}
+	if !strings.Contains(body, `href="/runs/`+ids[8]+`"`) {
+		t.Errorf("the memory change does not link the ninth run %s", ids[8])
 	}
 	if !strings.Contains(body, `href="/runs/`+ids[6]+`"`) {
 		t.Errorf("the change does not link the seventh run %s", ids[6])
@@ -148,12 +161,20 @@ func TestPages(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &cr); err != nil {
 		t.Fatalf("changes JSON: %v: %s", err, rec.Body)
 	}
-	if cr.Branch != "main" || len(cr.Changes) != 1 || cr.Changes[0].RunID != ids[6] || cr.Changes[0].Name != "fast" ||
-		cr.Changes[0].PreviousRunID != ids[5] || !cr.Changes[0].Regression || cr.Changes[0].Method != "e-divisive" {
-		t.Errorf("changes: %s", rec.Body)
+	// Newest first: the memory change (run 9), then walltime's (run 7).
+	if cr.Branch != "main" || len(cr.Changes) != 2 {
+		t.Fatalf("changes: %s", rec.Body)
 	}
-	if c := *cr.Changes[0].Change; c < 0.45 || c > 0.55 {
+	wc, mc := cr.Changes[1], cr.Changes[0]
+	if wc.RunID != ids[6] || wc.Name != "fast" || wc.Instrument != "walltime" || wc.Metric != "fastest round" ||
+		wc.PreviousRunID != ids[5] || !wc.Regression || wc.Method != "e-divisive" || wc.P == nil {
+		t.Errorf("walltime change: %+v", wc)
+	}
+	if c := *wc.Change; c < 0.45 || c > 0.55 {
 		t.Errorf("change %.3f, want about +50%%", c)
+	}
+	if mc.RunID != ids[8] || mc.Instrument != "memory" || mc.Metric != "alloc calls" || *mc.Change < 0.9 || *mc.Change > 1.1 {
+		t.Errorf("memory change: %+v", mc)
 	}
 
 	code, body = get(t, h, "/runs/"+feature)
