@@ -104,7 +104,9 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})
-	s.mux.HandleFunc("GET /", s.read(s.pages))
+	// Method-less, so that it neither conflicts with "/api/" nor hides
+	// the 405 of a wrong method on a known path.
+	s.mux.HandleFunc("/", s.read(s.pages))
 	s.HandleProject("runs", s.apiRuns)
 	s.HandleProject("run", s.apiResolve)
 	s.HandleProject("compare", s.apiCompare)
@@ -219,6 +221,11 @@ func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
 func RequestToken(r *http.Request) string { return ingest.RequestToken(r) }
 
 func (s *Server) pages(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: the pages only answer GET", r.Method, r.URL.Path))
+		return
+	}
 	if s.Pages == nil {
 		writeError(w, http.StatusNotFound, "no such page")
 		return

@@ -51,9 +51,7 @@ type Handler struct {
 type UploadAnswer struct {
 	Status    string `json:"status"`
 	UploadURL string `json:"uploadUrl,omitempty"`
-	// RunID is the server's run this part joined (after the PUT), or the
-	// run it will join when that run exists already (after the POST; ""
-	// for a new run).
+	// RunID is the server's id of the run this part makes or joins.
 	RunID string `json:"runId"`
 }
 
@@ -126,12 +124,7 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	runID, err := h.Store.RunIDOf(ctx, p, ciRunID(md))
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, UploadAnswer{Status: "ok", UploadURL: h.baseURL(r) + ArchivePath + secret, RunID: runID})
+	writeJSON(w, http.StatusOK, UploadAnswer{Status: "ok", UploadURL: h.baseURL(r) + ArchivePath + secret, RunID: store.RunID(p, ciRunID(md))})
 }
 
 func (h *Handler) baseURL(r *http.Request) string {

@@ -127,7 +127,7 @@ func TestUploadWithTheRunnersClient(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if resp.Status != "ok" || resp.RunID != "" {
+				if resp.Status != "ok" || len(resp.RunID) != 16 {
 					t.Fatalf("answer %+v", resp)
 				}
 				// A retry of the same part (a new POST and PUT) is stored once.

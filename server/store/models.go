@@ -27,7 +27,8 @@ func (p *Project) Slug() string { return p.Owner + "/" + p.Name }
 // Run is one CI run on the server: every run part uploaded with the same
 // client run id (runPart.runId) in one project.
 type Run struct {
-	// ID is the server's id of the run (sortable by creation time).
+	// ID is the server's id of the run: 16 hex digits, a hash of the
+	// project and CIRunID (see RunID).
 	ID      string `json:"id"`
 	Project string `json:"project"`
 	// CIRunID is the client's run id (a pipeline or workflow run id, or a

@@ -235,7 +235,7 @@ func (s *Store) CommitPart(ctx context.Context, np *NewPart) (*CommitResult, err
 	}
 
 	res := &CommitResult{}
-	newID := results.NewRunID(s.Now())
+	newID := hashHex(np.ProjectID + "\x00" + np.CIRunID)[:16]
 	r, err := tx.ExecContext(ctx, `INSERT INTO runs (id, project_id, run_key, commit_hash, branch, ref, base_ref, head_ref, event,
 		pull_request, run_environment, repository_provider, sender, modes, status, benchmarks, failed, started_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, 0, 0, $15, $16, $16)
@@ -381,18 +381,12 @@ func sortSeries(ss []*Series) {
 	})
 }
 
-// RunIDOf is the id of the run a CI run id made in a project, "" when
-// there is none yet.
-func (s *Store) RunIDOf(ctx context.Context, p *Project, ciRunID string) (string, error) {
-	var id string
-	err := s.read.QueryRowContext(ctx, `SELECT id FROM runs WHERE project_id = $1 AND run_key = $2`, p.ID, ciRunID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("run of %s: %w", p.Slug(), err)
-	}
-	return id, nil
+// RunID is the id of the run that the parts of CI run ciRunID make in a
+// project: a hash of the two, so that every part (and every server process
+// sharing a database) agrees on it before the run exists, and the answer to
+// the metadata POST can name it.
+func RunID(p *Project, ciRunID string) string {
+	return hashHex(p.ID + "\x00" + ciRunID)[:16]
 }
 
 // ProjectByID finds a project by its internal id.
