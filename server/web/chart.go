@@ -215,12 +215,14 @@ func (c *chart) svg() string {
 	return string(b)
 }
 
-// appendEscaped appends s escaped for XML/HTML text and attribute values.
+// appendEscaped appends s escaped for XML/HTML text and attribute values;
+// control characters, which XML cannot carry, become U+FFFD (invalid UTF-8
+// is left to the page's decoder, which shows U+FFFD too).
 func appendEscaped(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		var rep string
-		switch s[i] {
+		switch c := s[i]; c {
 		case '<':
 			rep = "&lt;"
 		case '>':
@@ -232,7 +234,10 @@ func appendEscaped(b []byte, s string) []byte {
 		case '\'':
 			rep = "&#39;"
 		default:
-			continue
+			if c >= 0x20 && c != 0x7f || c == '\t' || c == '\n' {
+				continue
+			}
+			rep = "\uFFFD"
 		}
 		b = append(b, s[start:i]...)
 		b = append(b, rep...)

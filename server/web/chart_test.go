@@ -1,10 +1,13 @@
 package web
 
 import (
+	"encoding/xml"
+	"io"
 	"math"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/codspeed-go/codspeed-go/results"
 )
@@ -58,4 +61,53 @@ func TestChartEdgeCases(t *testing.T) {
 			t.Errorf("%v: %s", vs, svg)
 		}
 	}
+}
+
+// FuzzChartSVG: whatever the names and figures of a history, the chart is
+// well-formed XML whose text is the names as given.
+func FuzzChartSVG(f *testing.F) {
+	f.Add("median", evil, "a & b", 1.0, 2.0, 3.0)
+	f.Add("x\x00y", "\"'<>", "\xff\xfe", math.NaN(), math.Inf(1), -1.0)
+	f.Fuzz(func(t *testing.T, label, tip, change string, a, b, c float64) {
+		if !utf8.ValidString(label) || !utf8.ValidString(tip) || !utf8.ValidString(change) {
+			t.Skip("the store keeps UTF-8 names only")
+		}
+		ch := &chart{Label: label, Format: results.FormatNs, Values: []float64{a, b, c},
+			Lo: []float64{a, b, c}, Hi: []float64{c, b, a}, Second: []float64{b, c, a},
+			Tips: []string{tip, tip, tip}, Errors: []string{tip, "", ""},
+			Changes: []chartChange{{Index: 1, Up: true, Title: change}}}
+		svg := ch.svg()
+		dec := xml.NewDecoder(strings.NewReader(svg))
+		var texts []string
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("not XML: %v\n%s", err, svg)
+			}
+			if cd, ok := tok.(xml.CharData); ok {
+				texts = append(texts, string(cd))
+			}
+		}
+		clean := func(s string) string {
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 && r != '\t' && r != '\n' || r == 0x7f {
+					return '\uFFFD'
+				}
+				return r
+			}, s)
+		}
+		want := clean(change)
+		found := want == "" // an empty title has no text token
+		for _, s := range texts {
+			if s == want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("change title %q not in the text %q", want, texts)
+		}
+	})
 }
