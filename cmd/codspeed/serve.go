@@ -16,11 +16,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/codspeed-go/codspeed-go/server"
+	"github.com/codspeed-go/codspeed-go/server/mrcomment"
 	"github.com/codspeed-go/codspeed-go/server/store"
+	"github.com/codspeed-go/codspeed-go/server/web"
 )
 
 const serveSynopsis = `codspeed serve [flags]
   codspeed serve token create OWNER/NAME [--data DIR | --database URL]
+  codspeed serve config OWNER/NAME KEY [VALUE] [--data DIR | --database URL]
 
 Run the results server: uploads with the CodSpeed protocol (point runners at
 --upload-url http://HOST:8787/upload with a token), history, comparisons and
@@ -62,6 +65,9 @@ func cmdServe(ctx context.Context, args []string) int {
 	if len(args) > 0 && args[0] == "token" {
 		return cmdServeToken(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "config" {
+		return cmdServeConfig(ctx, args[1:])
+	}
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	var db databaseFlags
 	db.register(fs)
@@ -90,6 +96,10 @@ func cmdServe(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(exitFailed, "%v", err)
 	}
+	pages := web.New(st, log)
+	srv.Pages = pages
+	srv.HandleProject("changes", pages.ServeChanges)
+	srv.OnRun((&mrcomment.Reporter{Store: st, Log: log}).Hook)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -159,6 +169,76 @@ func cmdServeToken(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "created an upload token for %s/%s in %s; it is shown once:\n", owner, name, st)
 	fmt.Println(token)
+	return exitOK
+}
+
+const configSynopsis = `codspeed serve config OWNER/NAME KEY [VALUE] [flags]
+
+Read (without VALUE) or set a project setting on the server's database; an
+empty VALUE ("") removes it. Keys:
+  default_branch     the branch the project page charts (default: main or
+                     master when it has runs, else the busiest branch)
+  gitlab.token       GitLab token (api scope) for merge-request comments
+  gitlab.url         GitLab API base (default https://gitlab.com/api/v4)
+  gitlab.project     the GitLab project path (default OWNER/NAME)
+  github.token       GitHub token for pull-request comments
+  github.url         GitHub API base (default https://api.github.com)
+  github.repository  OWNER/REPO on GitHub (default OWNER/NAME)
+Tokens are stored as given: protect the database.`
+
+// settingKeys are the settings `serve config` accepts.
+var settingKeys = map[string]bool{"default_branch": true, "gitlab.token": true, "gitlab.url": true, "gitlab.project": true,
+	"github.token": true, "github.url": true, "github.repository": true}
+
+func cmdServeConfig(ctx context.Context, args []string) int {
+	fs := pflag.NewFlagSet("serve config", pflag.ContinueOnError)
+	var db databaseFlags
+	db.register(fs)
+	if code, ok := parseFlags(fs, args, configSynopsis); !ok {
+		return code
+	}
+	if fs.NArg() < 2 || fs.NArg() > 3 {
+		return fail(exitUsage, "usage: codspeed serve config OWNER/NAME KEY [VALUE]")
+	}
+	owner, name, err := store.SplitProject(fs.Arg(0))
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	key := fs.Arg(1)
+	if !settingKeys[key] {
+		return fail(exitUsage, "unknown setting %q (see `codspeed serve config --help`)", key)
+	}
+	st, err := db.open(ctx)
+	if err != nil {
+		return fail(exitFailed, "%v", err)
+	}
+	defer st.Close()
+	p, err := st.EnsureProject(ctx, owner, name)
+	if err != nil {
+		return fail(exitFailed, "%v", err)
+	}
+	if fs.NArg() == 2 {
+		var v string
+		if key == "default_branch" {
+			v, err = st.DefaultBranch(ctx, p)
+		} else {
+			v, err = st.Setting(ctx, p, key)
+		}
+		if err != nil {
+			return fail(exitFailed, "%v", err)
+		}
+		fmt.Println(v)
+		return exitOK
+	}
+	if key == "default_branch" {
+		err = st.SetDefaultBranch(ctx, p, fs.Arg(2))
+	} else {
+		err = st.SetSetting(ctx, p, key, fs.Arg(2))
+	}
+	if err != nil {
+		return fail(exitFailed, "%v", err)
+	}
+	fmt.Fprintf(os.Stderr, "%s: %s set\n", p.Slug(), key)
 	return exitOK
 }
 
