@@ -142,7 +142,9 @@ type seriesView struct {
 }
 
 type chartView struct {
-	Metric  string
+	Metric string
+	// Caption says what the chart draws.
+	Caption string
 	SVG     string
 	Changes []Change
 }
@@ -189,7 +191,14 @@ func analyze(se *store.Series) (charts []chartView, found []Change) {
 			mine = append(mine, ch)
 			c.Changes = append(c.Changes, chartChange{Index: d.Index, Up: ch.Regression, Title: changeTitle(ch)})
 		}
-		charts = append(charts, chartView{Metric: m.Name, SVG: c.svg(), Changes: mine})
+		caption := m.Name
+		if m.lo != nil {
+			caption += " (band: first to third quartile)"
+		}
+		if m.detectOn != nil {
+			caption += "; dashed: " + m.DetectName + ", on which changes are detected"
+		}
+		charts = append(charts, chartView{Metric: m.Name, Caption: caption, SVG: c.svg(), Changes: mine})
 		found = append(found, mine...)
 	}
 	return charts, found

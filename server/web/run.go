@@ -48,18 +48,25 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows := make([]benchRow, len(bs))
+	graphs := 0
 	for i := range bs {
 		b := &bs[i]
 		row := benchRow{ID: fmt.Sprintf("b%d", i+1), Instrument: b.Instrument, Name: b.Name, URI: b.URI,
 			Error: b.Error, Figures: figures(b)}
 		if b.Profile != nil && b.Profile.Folded != "" {
 			row.Graph, row.GraphError = h.flameGraph(ctx, run.ID, b)
+			if row.Graph != "" {
+				graphs++
+			}
 		}
 		rows[i] = row
 	}
 	data := map[string]any{
 		"Title": "Run " + run.ID, "Run": run, "Project": p, "ProjectHref": projectPath(p.Slug()), "Href": projectPath(p.Slug()),
 		"Benchmarks": rows, "When": when(run.CreatedAt),
+		// A few flame graphs are shown open; many stay folded, so the
+		// table stays at hand.
+		"OpenGraphs": graphs <= 4,
 	}
 	if base := compareBase(p, run); base != "" {
 		data["CompareHref"], data["CompareBase"] = comparePath(p.Slug(), base, run.ID), base

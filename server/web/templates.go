@@ -59,7 +59,7 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 {{range .Series}}<section class="bench" id="{{.ID}}" data-instrument="{{.Instrument}}" data-uri="{{.URI}}" data-runs="{{.Runs}}">
 <h3 class="bench-name">{{.Name}}</h3>
 <p class="meta">{{.Instrument}} · {{.Runs}} runs · <code>{{.URI}}</code></p>
-{{range .Charts}}<figure><figcaption>{{.Metric}}</figcaption>{{trusted .SVG}}</figure>{{end}}
+{{range .Charts}}<figure><figcaption>{{.Caption}}</figcaption>{{trusted .SVG}}</figure>{{end}}
 </section>
 {{end}}
 <h2>Recent runs</h2>
@@ -104,7 +104,7 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 {{range .Benchmarks}}{{if or .Graph .GraphError}}<section class="bench" id="{{.ID}}">
 <h3>{{.Name}} <small>({{.Instrument}})</small></h3>
 {{with .GraphError}}<p class="notes">{{.}}</p>{{end}}
-{{with .Graph}}<details><summary>Flame graph</summary><div class="graph">{{.}}</div></details>{{end}}
+{{with .Graph}}<details{{if $.OpenGraphs}} open{{end}}><summary>Flame graph</summary><div class="graph">{{.}}</div></details>{{end}}
 </section>{{end}}{{end}}
 {{template "bottom" .}}{{end}}
 
@@ -134,7 +134,7 @@ h3 { font-size: 15px; margin: 20px 0 2px; word-break: break-all; font-family: ui
 table { border-collapse: collapse; margin: 8px 0 16px; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
 th { background: #f4f4f6; }
-td.name, th.name, table.facts th, table.facts td { text-align: left; }
+td.name, th.name, table.facts th, table.facts td, table.runs td, table.runs th { text-align: left; }
 td.name { white-space: normal; word-break: break-all; max-width: 40em; }
 tr.bad td.verdict, tr.bad td.name { color: #b00020; }
 tr.good td.verdict { color: #087f23; }
