@@ -143,9 +143,10 @@ func finite(series []float64) ([]float64, []int) {
 func split(z []float64, window int, maxP float64) []int {
 	step := max(window/2, 1)
 	var found []int
+	buf := make([]float64, (min(window, len(z))+1)*(min(window, len(z))+1))
 	for start := 0; start < len(z); {
 		end := min(start+window, len(z))
-		cps := detectWindow(z[start:end], maxP)
+		cps := detectWindow(z[start:end], maxP, buf)
 		last := 0
 		for _, c := range cps {
 			found = append(found, start+c)
@@ -165,8 +166,8 @@ func split(z []float64, window int, maxP float64) []int {
 // detectWindow is the E-divisive search on one window: the best split of
 // any segment, tested against the segment it divides, until a candidate is
 // not significant.
-func detectWindow(z []float64, maxP float64) []int {
-	d := newDivergence(z)
+func detectWindow(z []float64, maxP float64, buf []float64) []int {
+	d := newDivergence(z, buf)
 	var cps []int // sorted
 	for {
 		bounds := append(append([]int{0}, cps...), len(z))

@@ -14,9 +14,17 @@ type divergence struct {
 	w []float64 // (n+1)*(n+1), row-major: w[a*(n+1)+b]
 }
 
-func newDivergence(z []float64) *divergence {
+// newDivergence fills the table of z in buf when it is large enough (the
+// windows of one series share one buffer), else in a new slice.
+func newDivergence(z []float64, buf []float64) *divergence {
 	n := len(z)
-	d := &divergence{n: n, w: make([]float64, (n+1)*(n+1))}
+	size := (n + 1) * (n + 1)
+	if cap(buf) < size {
+		buf = make([]float64, size)
+	}
+	buf = buf[:size]
+	clear(buf)
+	d := &divergence{n: n, w: buf}
 	// For each end b, walk a down from b-1: col accumulates the distances of
 	// z[b-1] to z[a:b-1], and w[a][b] = w[a][b-1] + col.
 	for b := 2; b <= n; b++ {
