@@ -50,6 +50,7 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 {{define "project"}}{{template "top" .}}
 <h1>{{.Project.Slug}}</h1>
 <p class="meta">History of branch <code>{{.Branch}}</code>{{if ne .Branch .Project.DefaultBranch}} (default: <a href="{{.Href}}">{{.Project.DefaultBranch}}</a>){{end}} · {{.Project.Runs}} runs · <a href="{{.Href}}/compare">compare runs</a> · <a href="{{.Href}}/changes">changes</a></p>
+{{if gt (len .BranchLinks) 1}}<p class="meta">Branches: {{range $i, $b := .BranchLinks}}{{if $i}} · {{end}}{{if eq $b.Name $.Branch}}<strong>{{$b.Name}}</strong>{{else}}<a href="{{$b.Href}}">{{$b.Name}}</a>{{end}}{{end}}</p>{{end}}
 {{template "compare-box" .}}
 <h2>Detected changes</h2>
 {{template "changes-table" .Changes}}

@@ -202,8 +202,23 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, "project", map[string]any{
 		"Title": p.Slug(), "Project": p, "Href": projectPath(p.Slug()), "Branch": branch,
 		"Series": views, "Changes": changeRows(p, all, branch), "Runs": runRows(p, runs),
-		"Branches": branchesOf(runs, p.DefaultBranch),
+		"Branches": branchesOf(runs, p.DefaultBranch), "BranchLinks": branchLinks(p, branchesOf(runs, p.DefaultBranch)),
 	})
+}
+
+type branchLink struct{ Name, Href string }
+
+// branchLinks links the history of each branch of the recent runs, the
+// default branch first.
+func branchLinks(p *store.Project, branches []string) []branchLink {
+	out := make([]branchLink, len(branches))
+	for i, b := range branches {
+		out[i] = branchLink{Name: b, Href: projectPath(p.Slug())}
+		if b != p.DefaultBranch {
+			out[i].Href += "?" + url.Values{"branch": {b}}.Encode()
+		}
+	}
+	return out
 }
 
 // sortChanges orders changes newest first, then by benchmark.

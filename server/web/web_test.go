@@ -151,6 +151,14 @@ func TestPages(t *testing.T) {
 		t.Errorf("the change does not link the seventh run %s", ids[6])
 	}
 
+	if !strings.Contains(body, `<a href="/projects/acme/widgets?branch=feature">feature</a>`) {
+		t.Error("the project page does not link the feature branch's history")
+	}
+	code, body = get(t, h, "/projects/acme/widgets?branch=feature")
+	if code != 200 || strings.Count(body, `<circle class="pt"`) != 2 || !strings.Contains(body, "<strong>feature</strong>") {
+		t.Errorf("feature history %d: %d points", code, strings.Count(body, `<circle class="pt"`))
+	}
+
 	code, body = get(t, h, "/api/v1/projects/acme/widgets/changes")
 	if code != 404 { // the pages handler does not serve the API itself
 		t.Errorf("pages answered the API path: %d", code)
