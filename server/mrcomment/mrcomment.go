@@ -119,7 +119,7 @@ func (r *Reporter) Report(ctx context.Context, p *store.Project, run *store.Run)
 	// at a time, or two could both find none and both create one.
 	unlock := r.lock(p.Slug() + "#" + strconv.Itoa(run.PullRequest))
 	defer unlock()
-	id, created, err := f.upsert(ctx, r.client(), run.PullRequest, body)
+	id, created, err := f.upsert(ctx, r.client(), run.PullRequest, truncate(body, f.maxBody()))
 	if err != nil {
 		return Result{}, fmt.Errorf("%s %s !%d: %w", f.kind, f.repo, run.PullRequest, err)
 	}
@@ -245,6 +245,30 @@ func (r *Reporter) forge(ctx context.Context, p *store.Project, run *store.Run) 
 		return &forge{kind: kind, api: strings.TrimRight(api, "/"), repo: repo, token: token}, nil
 	}
 	return nil, nil
+}
+
+// truncate cuts body to at most limit bytes at a line end, saying so: a
+// comparison of thousands of benchmarks can exceed what a forge accepts in
+// one comment.
+func truncate(body string, limit int) string {
+	if len(body) <= limit {
+		return body
+	}
+	const note = "\n\n… (truncated: the comparison is longer than a comment may be; the server's compare page has all of it)\n"
+	cut := strings.LastIndexByte(body[:limit-len(note)], '\n')
+	if cut < 0 {
+		cut = limit - len(note)
+	}
+	return body[:cut] + note
+}
+
+// maxBody is the longest comment the forge accepts (GitHub: 65,536
+// characters; GitLab: 1,000,000), in bytes, with a margin.
+func (f *forge) maxBody() int {
+	if f.kind == "github" {
+		return 65000
+	}
+	return 999000
 }
 
 // forge is one forge's REST API for one repository.

@@ -402,3 +402,17 @@ func TestConcurrentParts(t *testing.T) {
 		t.Errorf("%d comments, want 1", n)
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	body := Marker + "\n" + strings.Repeat("| a | b |\n", 10000)
+	got := truncate(body, 65000)
+	if len(got) > 65000 || !strings.HasPrefix(got, Marker) || !strings.Contains(got, "truncated") {
+		t.Errorf("truncated to %d bytes: %.80q", len(got), got[len(got)-80:])
+	}
+	if !strings.Contains(got, "| a | b |\n\n…") {
+		t.Error("not cut at a line end")
+	}
+	if truncate("short", 100) != "short" {
+		t.Error("a short body changed")
+	}
+}
