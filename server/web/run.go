@@ -212,8 +212,17 @@ func (h *Handler) side(ctx context.Context, run *store.Run, label, dir string) (
 			pd = filepath.Join(dir, fmt.Sprintf("p%d", len(partDirs)))
 			partDirs[b.PartID] = pd
 		}
-		if b.Profile != nil && b.Profile.Folded != "" {
-			if err := h.writeArtifact(ctx, run.ID, b.PartID, b.Profile.Folded, pd); err != nil {
+		bench := b.Benchmark
+		if bench.Profile != nil && bench.Profile.Folded != "" && !localPath(bench.Profile.Folded) {
+			// results/compare would join the path to the profile folder
+			// and RenderHTML open it: a path from an upload that leaves
+			// the folder must never reach them.
+			prof := *bench.Profile
+			prof.Folded = ""
+			bench.Profile = &prof
+		}
+		if bench.Profile != nil && bench.Profile.Folded != "" {
+			if err := h.writeArtifact(ctx, run.ID, b.PartID, bench.Profile.Folded, pd); err != nil {
 				// The report names a profile it cannot read in the
 				// benchmark's section; a missing one must not stop it.
 				h.log.Warn("compare: folded stacks unavailable", "run", run.ID, "path", b.Profile.Folded, "err", err)
@@ -230,7 +239,7 @@ func (h *Handler) side(ctx context.Context, run *store.Run, label, dir string) (
 				ProfileFolder: pd,
 			})
 		}
-		side.Parts[j].File.Benchmarks = append(side.Parts[j].File.Benchmarks, b.Benchmark)
+		side.Parts[j].File.Benchmarks = append(side.Parts[j].File.Benchmarks, bench)
 	}
 	return side, nil
 }
@@ -238,7 +247,7 @@ func (h *Handler) side(ctx context.Context, run *store.Run, label, dir string) (
 // writeArtifact copies a stored file to folder/path. path comes from an
 // upload: one that would leave the folder is refused.
 func (h *Handler) writeArtifact(ctx context.Context, runID, partID, path, folder string) error {
-	if filepath.IsAbs(path) || !filepath.IsLocal(path) {
+	if !localPath(path) {
 		return fmt.Errorf("profile path %q leaves the profile folder", path)
 	}
 	data, err := h.store.Artifact(ctx, runID, partID, path)
@@ -250,4 +259,10 @@ func (h *Handler) writeArtifact(ctx context.Context, runID, partID, path, folder
 		return err
 	}
 	return os.WriteFile(dst, data, 0o644)
+}
+
+// localPath reports whether a path from an upload stays inside the folder it
+// is relative to: not absolute, no "..", no empty or reserved name.
+func localPath(path string) bool {
+	return path != "" && !filepath.IsAbs(path) && filepath.IsLocal(path)
 }

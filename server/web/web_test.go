@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -241,5 +242,34 @@ func TestRunFlameGraph(t *testing.T) {
 	}
 	if code, body := get(t, h, "/projects/group/sub/lib/compare?base=main&head="+id); code != 200 || !strings.Contains(body, "class=\"fg\"") {
 		t.Errorf("nested compare %d: %.500s", code, body)
+	}
+}
+
+// TestCompareNeverOpensUploadedPaths: a results file naming folded stacks
+// outside its profile folder cannot make the compare page read the
+// server's files.
+func TestCompareNeverOpensUploadedPaths(t *testing.T) {
+	st := testStore(t)
+	p, err := st.EnsureProject(context.Background(), "acme", "bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "secret.folded")
+	if err := os.WriteFile(secret, []byte("top;secret 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, folded := range []string{secret, "../../../../../../../.." + secret} {
+		f := walltimeFile(map[string][]float64{"x": around(float64(1000*(i+1)), 30)}, "x")
+		f.Benchmarks[0].Profile = &results.Profile{Event: "cpu-clock", Folded: folded}
+		ids = append(ids, addRun(t, st, p, runSpec{branch: "main", commit: strings.Repeat(fmt.Sprint(i+1), 40), files: []*results.File{f}}))
+	}
+	h := New(st, nil)
+	code, body := get(t, h, "/projects/acme/bad/compare?base="+ids[0]+"&head="+ids[1])
+	if code != 200 || !strings.Contains(body, "regressed") {
+		t.Fatalf("compare %d: %.300s", code, body)
+	}
+	if strings.Contains(body, "secret") {
+		t.Error("the compare page read a file named by an upload")
 	}
 }
