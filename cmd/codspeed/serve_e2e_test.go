@@ -423,3 +423,80 @@ func TestServeRefusesBadArchives(t *testing.T) {
 		t.Fatalf("%d runs stored", n)
 	}
 }
+
+// TestServeDrainsOnSIGTERM: an upload whose archive is still being sent
+// when SIGTERM arrives is finished and stored; then the server exits 0.
+func TestServeDrainsOnSIGTERM(t *testing.T) {
+	for name, dbArgs := range serveBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			token := createToken(t, dbArgs, "acme/widget")
+			srv := startServe(t, dbArgs)
+			b, md := bigUpload(t, "drain-1", 5)
+			body, _ := json.Marshal(md)
+			req, _ := http.NewRequest(http.MethodPost, srv.url+"/upload", bytes.NewReader(body))
+			req.Header.Set("Authorization", token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ans upload.Response
+			json.NewDecoder(resp.Body).Decode(&ans)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || ans.UploadURL == "" {
+				t.Fatalf("POST: %d %+v", resp.StatusCode, ans)
+			}
+
+			pr, pw := io.Pipe()
+			put, _ := http.NewRequest(http.MethodPut, ans.UploadURL, pr)
+			put.ContentLength = int64(len(b.Data))
+			type answer struct {
+				code int
+				err  error
+			}
+			got := make(chan answer, 1)
+			// A connection of its own: one kept alive from the POST would be
+			// idle to the server until the PUT's first bytes are read, and
+			// Shutdown closes idle connections (the client would retry).
+			fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			go func() {
+				resp, err := fresh.Do(put)
+				if err != nil {
+					got <- answer{0, err}
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				got <- answer{resp.StatusCode, nil}
+			}()
+			half := len(b.Data) / 2
+			if _, err := pw.Write(b.Data[:half]); err != nil {
+				t.Fatal(err)
+			}
+			srv.cmd.Process.Signal(syscall.SIGTERM)
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(srv.stderr.String(), "shutting down") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond)
+			pw.Write(b.Data[half:])
+			pw.Close()
+			a := <-got
+			if a.err != nil || a.code != 200 {
+				t.Fatalf("upload in flight during SIGTERM: %v %d\n%s", a.err, a.code, srv.stderr)
+			}
+			select {
+			case err := <-srv.done:
+				if err != nil {
+					t.Fatalf("exit after drain: %v\n%s", err, srv.stderr)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("serve did not exit after draining")
+			}
+			srv = startServe(t, dbArgs)
+			if runs := srv.runs(t, ""); len(runs) != 1 || runs[0].ID != ans.RunID || runs[0].Benchmarks != 5 {
+				t.Fatalf("drained upload not stored: %+v", runs)
+			}
+			srv.stop(t, syscall.SIGTERM)
+		})
+	}
+}
