@@ -500,3 +500,57 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		})
 	}
 }
+
+// TestServeTwoProcessesOnePostgres: two server processes share one
+// PostgreSQL database; the parts of each CI run arrive at both at once, each
+// part twice (a retry through the other server): every run ends up whole,
+// each part stored once.
+func TestServeTwoProcessesOnePostgres(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	if url == "" {
+		t.Skip("no PostgreSQL test cluster")
+	}
+	dbArgs := []string{"--database", url}
+	token := createToken(t, dbArgs, "acme/widget")
+	a, b := startServe(t, dbArgs), startServe(t, dbArgs)
+	const runs, parts, perPart = 8, 4, 10
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for r := range runs {
+		for p := range parts {
+			for i, srv := range []*serveProc{a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					bundle, md := bigUpload(t, fmt.Sprintf("ci-%d", r), perPart)
+					md.RunPart.RunPartID = fmt.Sprintf("ci-%d-part-%d", r, p)
+					if i == 1 {
+						// The same part, sent again through the other server.
+						srv = []*serveProc{b, a}[(r+p)%2]
+					}
+					if _, err := upload.Upload(context.Background(), upload.Options{URL: srv.url + "/upload", Token: token, Retries: -1}, md, bundle); err != nil {
+						failed.Add(1)
+						t.Errorf("run %d part %d: %v", r, p, err)
+					}
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d uploads failed\nA:\n%s\nB:\n%s", failed.Load(), a.stderr, b.stderr)
+	}
+	got := b.runs(t, "?limit=1000")
+	if len(got) != runs {
+		t.Fatalf("%d runs, want %d", len(got), runs)
+	}
+	for _, r := range got {
+		var full server.RunWithBenchmarks
+		a.getJSON(t, "/api/v1/runs/"+r.ID, &full)
+		if len(full.Parts) != parts || r.Benchmarks != parts*perPart || len(full.Benchmarks) != parts*perPart {
+			t.Errorf("run %s: %d parts, %d benchmarks (counted %d)", r.ID, len(full.Parts), len(full.Benchmarks), r.Benchmarks)
+		}
+	}
+	a.stop(t, syscall.SIGTERM)
+	b.stop(t, syscall.SIGTERM)
+}

@@ -248,6 +248,13 @@ func (s *Store) CommitPart(ctx context.Context, np *NewPart) (*CommitResult, err
 	if n, _ := r.RowsAffected(); n == 1 {
 		res.NewRun = true
 	}
+	// Lock the run's row before reading it: on PostgreSQL, parts of one run
+	// stored at once (by several server processes too) then take turns, and
+	// each reads what the previous one committed (READ COMMITTED reads anew
+	// at each statement). SQLite's writers take turns already.
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET updated_at = $1 WHERE project_id = $2 AND run_key = $3`, now, np.ProjectID, np.CIRunID); err != nil {
+		return fail(err)
+	}
 	var modes, status string
 	var benchCount, failedCount int
 	var started int64
