@@ -17,10 +17,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -553,4 +557,92 @@ func TestServeTwoProcessesOnePostgres(t *testing.T) {
 	}
 	a.stop(t, syscall.SIGTERM)
 	b.stop(t, syscall.SIGTERM)
+}
+
+// TestComposeServer: `docker compose up server` from compose.yaml, with the
+// runner image under test: a token made with `compose run`, an upload from
+// the host, the run in the API, and the run still there after a restart
+// (the data volume).
+func TestComposeServer(t *testing.T) {
+	needEngine(t)
+	compose := []string{"docker-compose"}
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		if exec.Command("docker", "compose", "version").Run() != nil {
+			t.Skip("neither docker-compose nor the docker compose plugin is installed (apt-get install docker-compose)")
+		}
+		compose = []string{"docker", "compose"}
+	}
+	image := runnerImage(t)
+	proj := t.TempDir()
+	copyFile(t, "../../compose.yaml", filepath.Join(proj, "compose.yaml"), 0o644)
+	// compose reads every service's files, the runner's seccomp profile too.
+	copyFile(t, "../../sandbox/docker/seccomp.json", filepath.Join(proj, "sandbox", "docker", "seccomp.json"), 0o644)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dc := func(args ...string) string {
+		t.Helper()
+		all := append(slices.Clone(compose[1:]), append([]string{"-f", filepath.Join(proj, "compose.yaml"), "-p", "codspeed-server-e2e"}, args...)...)
+		cmd := exec.Command(compose[0], all...)
+		cmd.Dir = proj
+		cmd.Env = append(os.Environ(), "CODSPEED_IMAGE="+image, "CODSPEED_SERVER_PORT="+strconv.Itoa(port))
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s %s: %v\n%s%s", compose[0], strings.Join(all, " "), err, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	t.Cleanup(func() {
+		all := append(slices.Clone(compose[1:]), "-f", filepath.Join(proj, "compose.yaml"), "-p", "codspeed-server-e2e", "down", "-v")
+		cmd := exec.Command(compose[0], all...)
+		cmd.Dir = proj
+		cmd.Env = append(os.Environ(), "CODSPEED_IMAGE="+image)
+		cmd.Run()
+	})
+	lines := strings.Split(strings.TrimSpace(dc("run", "--rm", "-T", "server", "serve", "token", "create", "acme/widget")), "\n")
+	token := strings.TrimSpace(lines[len(lines)-1])
+	if !strings.HasPrefix(token, "cst_") {
+		t.Fatalf("token: %q", lines)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHealthy := func() {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			resp, err := http.Get(url + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the server service never became healthy: %v\n%s", err, dc("logs", "server"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	dc("up", "-d", "server")
+	waitHealthy()
+	b, md := bigUpload(t, "compose-1", 3)
+	resp, err := upload.Upload(context.Background(), upload.Options{URL: url + "/upload", Token: token, Retries: -1}, md, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &serveProc{url: url}
+	if runs := srv.runs(t, ""); len(runs) != 1 || runs[0].ID != resp.RunID {
+		t.Fatalf("runs: %+v", runs)
+	}
+	dc("restart", "server")
+	waitHealthy()
+	if runs := srv.runs(t, ""); len(runs) != 1 || runs[0].Benchmarks != 3 {
+		t.Fatalf("after restart: %+v", runs)
+	}
+	if logs := dc("logs", "server"); strings.Contains(logs, token) || !strings.Contains(logs, "draining") {
+		t.Fatalf("server logs (token printed, or no drain on stop):\n%s", logs)
+	}
 }
