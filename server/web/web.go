@@ -201,7 +201,7 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 	sortChanges(all)
 	h.render(w, r, "project", map[string]any{
 		"Title": p.Slug(), "Project": p, "Href": projectPath(p.Slug()), "Branch": branch,
-		"Series": views, "Changes": changeRows(p, all, branch), "Runs": runRows(p, runs),
+		"Series": views, "Changes": changeRows(p, all), "Runs": runRows(p, runs),
 		"Branches": branchesOf(runs, p.DefaultBranch), "BranchLinks": branchLinks(p, branchesOf(runs, p.DefaultBranch)),
 	})
 }
@@ -236,7 +236,7 @@ type changeRow struct {
 	When, Short, Before, After, Pct, P, RunHref, CompareHref, Class string
 }
 
-func changeRows(p *store.Project, cs []Change, branch string) []changeRow {
+func changeRows(p *store.Project, cs []Change) []changeRow {
 	out := make([]changeRow, len(cs))
 	for i, c := range cs {
 		f := formatter(c.Unit)
@@ -306,7 +306,7 @@ func (h *Handler) changesPage(w http.ResponseWriter, r *http.Request, p *store.P
 		return
 	}
 	h.render(w, r, "changes", map[string]any{"Title": "Changes of " + p.Slug(), "Project": p, "Href": projectPath(p.Slug()),
-		"Branch": branch, "Changes": changeRows(p, all, branch)})
+		"Branch": branch, "Changes": changeRows(p, all)})
 }
 
 // changesOf detects the changes of every benchmark on the branch the
