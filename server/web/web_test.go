@@ -16,13 +16,19 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/server/store"
+	"github.com/codspeed-go/codspeed-go/server/store/storetest"
 )
 
 // testStore opens a real SQLite store in a temporary folder, with a clock
 // that moves a minute per call so that runs are ordered.
 func testStore(t testing.TB) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), "", t.TempDir())
+	return openStore(t, "", t.TempDir())
+}
+
+func openStore(t testing.TB, database, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), database, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +36,20 @@ func testStore(t testing.TB) *store.Store {
 	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	st.Now = func() time.Time { now = now.Add(time.Minute); return now }
 	return st
+}
+
+// forEachDatabase runs test on SQLite and on a throwaway PostgreSQL
+// database of the test cluster (storetest: skipped on a machine without
+// one, required in CI).
+func forEachDatabase(t *testing.T, test func(t *testing.T, st *store.Store)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, testStore(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		u := storetest.PostgresURL(t)
+		if u == "" {
+			t.Skip("no PostgreSQL test cluster (CODSPEED_TEST_POSTGRES_URL; scripts/test-postgres.sh start)")
+		}
+		test(t, openStore(t, u, ""))
+	})
 }
 
 // runSpec is one run to store through the store's write API.
@@ -90,8 +110,9 @@ func get(t testing.TB, h http.Handler, path string) (int, string) {
 
 const evil = `<script>alert(1)</script>`
 
-func TestPages(t *testing.T) {
-	st := testStore(t)
+func TestPages(t *testing.T) { forEachDatabase(t, testPages) }
+
+func testPages(t *testing.T, st *store.Store) {
 	p, err := st.EnsureProject(context.Background(), "acme", "widgets")
 	if err != nil {
 		t.Fatal(err)
@@ -214,8 +235,9 @@ func TestPages(t *testing.T) {
 	}
 }
 
-func TestRunFlameGraph(t *testing.T) {
-	st := testStore(t)
+func TestRunFlameGraph(t *testing.T) { forEachDatabase(t, testRunFlameGraph) }
+
+func testRunFlameGraph(t *testing.T, st *store.Store) {
 	p, err := st.EnsureProject(context.Background(), "group/sub", "lib")
 	if err != nil {
 		t.Fatal(err)
