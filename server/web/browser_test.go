@@ -261,6 +261,14 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("%d change markers on the simulation charts, want 2", marks)
 	}
 
+	// A point is a link to its run's page.
+	must(chromedp.Do(bctx, chromedp.Click(`section.bench svg.chart a circle.pt`), chromedp.WaitReady(`table.facts`)))
+	loc, err := chromedp.Run(bctx, chromedp.Location())
+	must(err)
+	if !strings.HasPrefix(loc, ts.URL+"/runs/") {
+		t.Errorf("clicking a point led to %s", loc)
+	}
+
 	// The run page of the newest run: the flame graph's script runs (it
 	// would report errors), and frame names are text.
 	stored, err := st.Runs(ctx, mustProject(t, st), storeRunFilter())

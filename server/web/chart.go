@@ -27,6 +27,8 @@ type chart struct {
 	// failure of each run's benchmark, "" when it ran.
 	Tips   []string
 	Errors []string
+	// Links, when set, make each point a link (its run's page).
+	Links []string
 	Times  []time.Time
 	// Changes are detected changes: the index of the first point of the
 	// new level and whether the figure went up.
@@ -52,7 +54,7 @@ const (
 
 // svg draws c as an inline SVG element. Every run is one element of class
 // "pt" (a circle, or a cross at the bottom when the benchmark failed), with
-// its commit, date and figure in a <title>; each detected change is a
+// its commit, date and figure in a <title>, linking its run's page; each detected change is a
 // vertical line of class "change". Text comes from uploads, so all of it is
 // escaped here. It appends to one byte slice with strconv (no templates, no
 // fmt, no string concatenation per point): a 10,000-run history is one pass
@@ -185,6 +187,12 @@ func (c *chart) svg() string {
 		if i < len(c.Tips) {
 			tip = c.Tips[i]
 		}
+		link := i < len(c.Links) && c.Links[i] != ""
+		if link {
+			str(`<a href="`)
+			text(c.Links[i])
+			str(`">`)
+		}
 		if !finite(v) {
 			msg := "no figure"
 			if i < len(c.Errors) && c.Errors[i] != "" {
@@ -199,6 +207,9 @@ func (c *chart) svg() string {
 			str(": ")
 			text(msg)
 			str(`</title></path>`)
+			if link {
+				str(`</a>`)
+			}
 			continue
 		}
 		str(`<circle class="pt" cx="`)
@@ -210,6 +221,9 @@ func (c *chart) svg() string {
 		str(": ")
 		text(c.Format(v))
 		str(`</title></circle>`)
+		if link {
+			str(`</a>`)
+		}
 	}
 	str(`</svg>`)
 	return string(b)

@@ -24,8 +24,12 @@ func TestChartSVG(t *testing.T) {
 		Errors:  []string{"", "", "exit status 1: " + evil, "", ""},
 		Times:   []time.Time{t0, t0, t0, t0, t0.AddDate(0, 1, 0)},
 		Changes: []chartChange{{Index: 3, Up: true, Title: evil}},
+		Links:   []string{"/runs/1", "/runs/2", "/runs/3", "/runs/4", `/runs/"5"`},
 	}
 	svg := c.svg()
+	if n := strings.Count(svg, `<a href="/runs/`); n != 5 || !strings.Contains(svg, `<a href="/runs/&#34;5&#34;">`) {
+		t.Errorf("%d links, want 5, escaped", n)
+	}
 	if n := strings.Count(svg, `class="pt"`) + strings.Count(svg, `class="pt failed"`); n != 5 {
 		t.Errorf("%d point elements, want one per run (5)", n)
 	}

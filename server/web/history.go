@@ -155,17 +155,19 @@ func analyze(se *store.Series) (charts []chartView, found []Change) {
 	tips := make([]string, len(pts))
 	errs := make([]string, len(pts))
 	times := make([]time.Time, len(pts))
+	links := make([]string, len(pts))
 	for i, p := range pts {
-		tips[i] = shortCommit(p.Commit) + " " + p.Time.UTC().Format("2006-01-02 15:04") + " (run " + p.RunID + ")"
+		tips[i] = shortCommit(p.Commit) + " " + p.Time.UTC().Format("2006-01-02 15:04")
 		errs[i] = p.Error
 		times[i] = p.Time
+		links[i] = runPath(p.RunID)
 	}
 	for _, m := range metricsOf(se.Instrument) {
 		vs := values(pts, m.value)
 		if !anyFinite(vs) {
 			continue
 		}
-		c := &chart{Label: m.Name, Format: formatter(m.Unit), Values: vs, Tips: tips, Errors: errs, Times: times}
+		c := &chart{Label: m.Name, Format: formatter(m.Unit), Values: vs, Tips: tips, Errors: errs, Times: times, Links: links}
 		if m.lo != nil {
 			c.Lo, c.Hi = values(pts, m.lo), values(pts, m.hi)
 		}

@@ -78,7 +78,14 @@ func comparePath(slug, base, head string) string {
 // render executes a page template into a buffer first, so that a failure
 // gives a clean error page rather than half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	h.renderSized(w, r, name, data, 0)
+}
+
+// renderSized is render with the page's expected size, so that a page of
+// large charts is not copied again each time the buffer doubles.
+func (h *Handler) renderSized(w http.ResponseWriter, r *http.Request, name string, data any, size int) {
 	var buf bytes.Buffer
+	buf.Grow(size + 64<<10)
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
 		h.fail(w, r, http.StatusInternalServerError, fmt.Errorf("render %s: %w", name, err))
 		return
@@ -189,21 +196,25 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 	}
 	var views []seriesView
 	var all []Change
+	size := 0
 	for i, se := range hist {
 		charts, found := analyze(se)
 		if len(charts) == 0 {
 			continue
+		}
+		for _, c := range charts {
+			size += len(c.SVG)
 		}
 		views = append(views, seriesView{ID: fmt.Sprintf("s%d", i+1), Instrument: se.Instrument, URI: se.URI,
 			Name: se.Name, Runs: len(se.Points), Charts: charts})
 		all = append(all, found...)
 	}
 	sortChanges(all)
-	h.render(w, r, "project", map[string]any{
+	h.renderSized(w, r, "project", map[string]any{
 		"Title": p.Slug(), "Project": p, "Href": projectPath(p.Slug()), "Branch": branch,
 		"Series": views, "Changes": changeRows(p, all), "Runs": runRows(p, runs),
 		"Branches": branchesOf(runs, p.DefaultBranch), "BranchLinks": branchLinks(p, branchesOf(runs, p.DefaultBranch)),
-	})
+	}, size)
 }
 
 type branchLink struct{ Name, Href string }

@@ -166,11 +166,17 @@ func testPages(t *testing.T, st *store.Store) {
 	if n := strings.Count(body, `<line class="change up"`); n != 2 {
 		t.Errorf("%d change markers, want 2", n)
 	}
-	if !strings.Contains(body, `href="/runs/`+ids[8]+`"`) {
+	table := body[strings.Index(body, `<table class="changes">`):]
+	table = table[:strings.Index(table, "</table>")]
+	if !strings.Contains(table, `href="/runs/`+ids[6]+`"`) {
+		t.Errorf("the change does not link the seventh run %s", ids[6])
+	}
+	if !strings.Contains(table, `href="/runs/`+ids[8]+`"`) {
 		t.Errorf("the memory change does not link the ninth run %s", ids[8])
 	}
-	if !strings.Contains(body, `href="/runs/`+ids[6]+`"`) {
-		t.Errorf("the change does not link the seventh run %s", ids[6])
+	// Every point links its run.
+	if n := strings.Count(body, `<a href="/runs/`+ids[0]+`"><circle class="pt"`); n != 4 {
+		t.Errorf("the first run's points link it %d times, want 4 (one per chart)", n)
 	}
 
 	if !strings.Contains(body, `<a href="/projects/acme/widgets?branch=feature">feature</a>`) {
