@@ -29,7 +29,7 @@ type chart struct {
 	Errors []string
 	// Links, when set, make each point a link (its run's page).
 	Links []string
-	Times  []time.Time
+	Times []time.Time
 	// Changes are detected changes: the index of the first point of the
 	// new level and whether the figure went up.
 	Changes []chartChange
