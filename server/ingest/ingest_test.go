@@ -347,6 +347,27 @@ func TestMetadataBranch(t *testing.T) {
 	}
 }
 
+func TestMetadataFromCodSpeedsRunner(t *testing.T) {
+	// CodSpeed's runner sends run-part metadata of any JSON (a GitHub
+	// matrix), a sender id as a string, and fields this server ignores.
+	md, err := ParseMetadata([]byte(`{"repositoryProvider": "GITHUB", "version": 10, "tokenless": false,
+		"profileMd5": "1B2M2Y8AsgTpgAmY7PhCfg==", "profileEncoding": "gzip",
+		"runner": {"name": "codspeed-runner", "version": "4.1.0", "instruments": [], "executor": "valgrind", "os": "ubuntu", "cpuCores": 4},
+		"runEnvironment": "GITHUB_ACTIONS", "runPart": {"runId": "123", "runPartId": "bench-{\"os\":\"ubuntu\"}", "jobName": "bench",
+		"metadata": {"matrix": {"os": "ubuntu", "n": 3}, "strategy": null}}, "commitHash": "abcdef0123456789abcdef0123456789abcdef01",
+		"allowEmpty": false, "ref": "refs/pull/7/merge", "headRef": "fix", "baseRef": "main", "owner": "acme", "repository": "widget",
+		"event": "pull_request", "sender": {"id": "42", "login": "alice"}, "ghData": {"runId": "123", "job": "bench"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.Mode() != "simulation" || md.Branch() != "fix" || md.PullRequest() != 7 || md.SenderLogin() != "alice" || !md.Gzipped() {
+		t.Fatalf("%+v", md)
+	}
+	if _, err := ParseMetadata([]byte(`{"profileMd5": "1B2M2Y8AsgTpgAmY7PhCfg==", "commitHash": "abcd", "ref": "x", "runPart": {"runId": "1", "runPartId": "2", "metadata": {"mode": 3}}}`)); err == nil || !strings.Contains(err.Error(), "runPart.metadata.mode") {
+		t.Fatalf("mode not a string: %v", err)
+	}
+}
+
 func FuzzParseMetadata(f *testing.F) {
 	for _, s := range []string{
 		`{"version": 10, "profileMd5": "1B2M2Y8AsgTpgAmY7PhCfg==", "commitHash": "abcd1234", "ref": "refs/heads/main", "runPart": {"runId": "1", "runPartId": "1-a", "metadata": {"mode": "walltime"}}}`,

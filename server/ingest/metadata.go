@@ -56,12 +56,14 @@ type Sender struct {
 	Login string          `json:"login"`
 }
 
-// RunPart places the upload in its CI run.
+// RunPart places the upload in its CI run. Metadata values are any JSON
+// (CodSpeed's runner sends a GitHub matrix as an object); this runner sends
+// {"mode": "<instrument>"}.
 type RunPart struct {
-	RunID     string            `json:"runId"`
-	RunPartID string            `json:"runPartId"`
-	JobName   string            `json:"jobName"`
-	Metadata  map[string]string `json:"metadata"`
+	RunID     string                     `json:"runId"`
+	RunPartID string                     `json:"runPartId"`
+	JobName   string                     `json:"jobName"`
+	Metadata  map[string]json.RawMessage `json:"metadata"`
 }
 
 // MetadataError is metadata the server cannot accept; Key names the field.
@@ -147,11 +149,17 @@ func (md *Metadata) check() error {
 		if rp.RunPartID == "" {
 			return &MetadataError{Key: "runPart.runPartId", Msg: "missing"}
 		}
-		for k, v := range rp.Metadata {
-			fields["runPart.metadata."+clip(k)] = v
+		for k := range rp.Metadata {
 			if len(k) > maxField {
 				return &MetadataError{Key: "runPart.metadata", Msg: "a key is longer than 1024 bytes"}
 			}
+		}
+		if v, ok := rp.Metadata["mode"]; ok {
+			var mode string
+			if json.Unmarshal(v, &mode) != nil {
+				return &MetadataError{Key: "runPart.metadata.mode", Msg: "is not a string"}
+			}
+			fields["runPart.metadata.mode"] = mode
 		}
 	}
 	for key, v := range fields {
@@ -202,8 +210,11 @@ func (md *Metadata) PullRequest() int {
 // Mode is the instrument of this part: runPart.metadata.mode when the
 // runner says it, else the executor's (valgrind is simulation).
 func (md *Metadata) Mode() string {
-	if md.RunPart != nil && md.RunPart.Metadata["mode"] != "" {
-		return md.RunPart.Metadata["mode"]
+	if md.RunPart != nil {
+		var mode string
+		if json.Unmarshal(md.RunPart.Metadata["mode"], &mode) == nil && mode != "" {
+			return mode
+		}
 	}
 	switch md.Runner.Executor {
 	case "valgrind":
