@@ -210,7 +210,7 @@ func (h *Handler) archive(w http.ResponseWriter, r *http.Request, secret string)
 		return
 	}
 	if len(a.Files) == 0 && !md.AllowEmpty {
-		writeError(w, http.StatusBadRequest, "archive: no results file (results/*.json) in the profile folder; upload with --allow-empty to store an empty run")
+		writeError(w, http.StatusBadRequest, "archive: no results file (results/*.json) in the profile folder: this server stores the results files runners write (codspeed-go in every mode; CodSpeed's runner in walltime mode only); upload with --allow-empty to store an empty run")
 		return
 	}
 	p, err := h.Store.ProjectByID(ctx, pending.ProjectID)
