@@ -265,6 +265,16 @@ func testServeEndToEnd(t *testing.T, dbArgs []string) {
 		t.Fatalf("%d runs after a refused upload", n)
 	}
 
+	// Uploading a stored run again (codspeed upload RUN takes the next part
+	// index) stores nothing new: the same archive is a retry.
+	local := storeRuns(t, repo)
+	if r := codspeed(t, repo, "", "upload", "--upload-url", srv.url+"/upload", "--token", token, local[len(local)-1].ID); r.code != 0 {
+		t.Fatalf("re-upload: exit %d\n%s", r.code, r.stderr)
+	}
+	if again := srv.runs(t, ""); len(again) != 3 || again[2].Benchmarks != 1 {
+		t.Fatalf("after a re-upload: %+v", again)
+	}
+
 	// SIGTERM drains and exits 0; a restart keeps every run.
 	if err := srv.stop(t, syscall.SIGTERM); err != nil || !strings.Contains(srv.stderr.String(), "stopped") {
 		t.Fatalf("SIGTERM: %v\n%s", err, srv.stderr)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,7 +75,7 @@ func TestStoreRoundTrip(t *testing.T) {
 			commit := func(ciRun, part, branch, sha string, median float64) *CommitResult {
 				t.Helper()
 				res, err := s.CommitPart(ctx, &NewPart{
-					ProjectID: p.ID, CIRunID: ciRun, PartID: part, ProfileMD5: "md5-" + part + sha,
+					ProjectID: p.ID, CIRunID: ciRun, PartID: part, ProfileMD5: fmt.Sprintf("md5-%s-%v", sha, median),
 					Mode: results.Walltime, Executor: "walltime", RunnerName: "codspeed-go", Metadata: []byte(`{}`),
 					Commit: sha, Branch: branch, Ref: "refs/heads/" + branch, Event: "push", StartedAt: clock,
 					Files:     []*results.File{wallFile(clock, wallBench("sort", median), wallBench("<script>", 2*median))},
@@ -97,6 +98,10 @@ func TestStoreRoundTrip(t *testing.T) {
 			}
 			if joined := commit("ci-2", "ci-2-walltime-1", "main", "bbbb2222", 102); joined.NewRun || joined.RunID != r2.RunID {
 				t.Fatalf("second part: %+v", joined)
+			}
+			// The same archive under another part id is a retry too.
+			if again := commit("ci-2", "ci-2-walltime-9", "main", "bbbb2222", 101); !again.Duplicate {
+				t.Fatalf("same archive, other part id: %+v", again)
 			}
 			// The same part id with other content is a conflict.
 			_, err = s.CommitPart(ctx, &NewPart{ProjectID: p.ID, CIRunID: "ci-2", PartID: "ci-2-walltime", ProfileMD5: "other", Metadata: []byte(`{}`)})

@@ -221,8 +221,9 @@ type CommitResult struct {
 
 // CommitPart stores a run part and its benchmarks in one transaction,
 // creating the run for its CIRunID or joining it. A part already stored
-// with the same MD5 is a retry and changes nothing; with another MD5 it is
-// refused with ErrConflict.
+// with the same MD5 is a retry and changes nothing, as is an archive with
+// the MD5 of another part of the run; a part id already stored with another
+// MD5 is refused with ErrConflict.
 func (s *Store) CommitPart(ctx context.Context, np *NewPart) (*CommitResult, error) {
 	now := micros(s.Now())
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -271,6 +272,18 @@ func (s *Store) CommitPart(ctx context.Context, np *NewPart) (*CommitResult, err
 		if oldMD5 != np.ProfileMD5 {
 			return fail(fmt.Errorf("%w: run part %q is already stored with other content (profileMd5 %s, this one %s)", ErrConflict, np.PartID, oldMD5, np.ProfileMD5))
 		}
+		res.Duplicate = true
+		return res, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return fail(err)
+	}
+	// The same archive under another part id is a retry too: `codspeed
+	// upload RUN` of a run already uploaded takes the next part index, and
+	// archives of one profile folder are byte-identical.
+	var same string
+	err = tx.QueryRowContext(ctx, `SELECT part_id FROM run_parts WHERE run_id = $1 AND profile_md5 = $2`, res.RunID, np.ProfileMD5).Scan(&same)
+	switch {
+	case err == nil:
 		res.Duplicate = true
 		return res, nil
 	case !errors.Is(err, sql.ErrNoRows):
