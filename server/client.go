@@ -56,6 +56,11 @@ func (c *Client) Side(ctx context.Context, project, ref string) (*compare.Side, 
 	if err != nil {
 		return nil, err
 	}
+	// The profile files are on the server, not here: a path the server
+	// sends must never make a local renderer open a local file.
+	for i := range r.Benchmarks {
+		r.Benchmarks[i].Profile = nil
+	}
 	side := SideOf(r.Run, r.Benchmarks, ref)
 	side.Ref.Source = strings.TrimRight(c.URL, "/") + "/api/v1/runs/" + r.ID
 	if len(side.Parts) == 0 {

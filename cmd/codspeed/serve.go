@@ -99,7 +99,7 @@ func cmdServe(ctx context.Context, args []string) int {
 	pages := web.New(st, log)
 	srv.Pages = pages
 	srv.HandleProject("changes", pages.ServeChanges)
-	srv.OnRun((&mrcomment.Reporter{Store: st, Log: log}).Hook)
+	srv.OnRun((&mrcomment.Reporter{Store: st, Log: log, PublicURL: *publicURL}).Hook)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

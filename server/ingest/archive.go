@@ -163,14 +163,28 @@ func ReadArchive(r io.Reader, declaredGzip bool, lim Limits) (*Archive, error) {
 		return nil, streamError(counted, lim, "", err)
 	}
 	for _, f := range a.Files {
-		for _, b := range f.Benchmarks {
-			if b.Profile == nil || b.Profile.Folded == "" {
+		for i := range f.Benchmarks {
+			pr := f.Benchmarks[i].Profile
+			if pr == nil {
 				continue
 			}
-			if p, err := entryName(b.Profile.Folded); err == nil {
-				if data, ok := folded[p]; ok {
-					a.Artifacts[p] = data
+			// Profile paths are relative to the profile folder; one that is
+			// absolute or climbs out is dropped, so that nothing that later
+			// joins it to a folder (results/compare, the HTML report) opens
+			// a file outside.
+			for _, p := range []*string{&pr.Folded, &pr.Flamegraph, &pr.Raw} {
+				if *p == "" {
+					continue
 				}
+				clean, err := entryName(*p)
+				if err != nil {
+					*p = ""
+					continue
+				}
+				*p = clean
+			}
+			if data, ok := folded[pr.Folded]; ok && pr.Folded != "" {
+				a.Artifacts[pr.Folded] = data
 			}
 		}
 	}

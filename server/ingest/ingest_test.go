@@ -328,6 +328,23 @@ func TestReadArchiveLimits(t *testing.T) {
 	}
 }
 
+func TestReadArchiveDropsEscapingProfilePaths(t *testing.T) {
+	js := `{"creator": {"name": "t", "version": "1", "pid": 1}, "instrument": {"type": "walltime"}, "benchmarks": [
+		{"name": "a", "uri": "a", "profile": {"folded": "/etc/passwd", "raw": "../../x", "flamegraph": "./perf/a.svg"}},
+		{"name": "b", "uri": "b", "profile": {"folded": "./perf/b.folded"}}]}`
+	a, err := ReadArchive(bytes.NewReader(tarOf(t, map[string]string{"results/1.json": js, "perf/b.folded": "b 1\n"})), false, DefaultLimits(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, pb := a.Files[0].Benchmarks[0].Profile, a.Files[0].Benchmarks[1].Profile
+	if pa.Folded != "" || pa.Raw != "" || pa.Flamegraph != "perf/a.svg" || pb.Folded != "perf/b.folded" {
+		t.Fatalf("profile paths: %+v %+v", pa, pb)
+	}
+	if len(a.Artifacts) != 1 || string(a.Artifacts["perf/b.folded"]) != "b 1\n" {
+		t.Fatalf("artifacts: %v", a.Artifacts)
+	}
+}
+
 func TestMetadataBranch(t *testing.T) {
 	str := func(s string) *string { return &s }
 	for _, c := range []struct {
