@@ -63,7 +63,7 @@ func (ts *testServer) uploadSim(t *testing.T, ciRun, branch, commit string, inst
 		Instrument: results.Instrument{Type: results.Simulation},
 		Benchmarks: []results.Benchmark{{Name: "parse", URI: "bench::parse", Simulation: &results.SimulationStats{
 			Instructions: instructions, EstimatedCycles: instructions, TimeNs: instructions / 3,
-		}}},
+		}, Profile: &results.Profile{Event: "Ir", Folded: "callgrind/parse.folded"}}},
 	}
 	if _, err := results.WriteResults(dir, f); err != nil {
 		t.Fatal(err)
@@ -266,6 +266,9 @@ func TestClientSide(t *testing.T) {
 	side, err := c.Side(context.Background(), "acme/widget", "main")
 	if err != nil || len(side.Parts) != 1 || side.Parts[0].File.Benchmarks[0].Simulation.Instructions != 1000 || side.Ref.Label != "main" {
 		t.Fatalf("%v %+v", err, side)
+	}
+	if pr := side.Parts[0].File.Benchmarks[0].Profile; pr != nil {
+		t.Fatalf("a server's profile paths reach local renderers: %+v", pr)
 	}
 	_, err = c.Side(context.Background(), "acme/widget", "nope")
 	if ae, ok := err.(*APIError); !ok || ae.StatusCode != 404 || !strings.Contains(ae.Message, "no run id, branch or commit") {
