@@ -351,7 +351,8 @@ func TestServeKilledDuringUploads(t *testing.T) {
 // bigUpload is an archive of about 1 MB: a results file of n simulation
 // benchmarks and an incompressible profile.
 func bigUpload(t *testing.T, runID string, n int) (*upload.Bundle, upload.Metadata) {
-	f := results.File{Creator: results.Creator{Name: "codspeed-go", Version: "test", Pid: 1}, Instrument: results.Instrument{Type: results.Simulation}}
+	f := results.File{Creator: results.Creator{Name: "codspeed-go", Version: "test", Pid: 1}, Instrument: results.Instrument{Type: results.Simulation},
+		Run: &results.RunInfo{ID: runID, Mode: results.Simulation}}
 	for i := range n {
 		f.Benchmarks = append(f.Benchmarks, results.Benchmark{Name: fmt.Sprintf("b%d", i), URI: fmt.Sprintf("bench::b%d", i),
 			Simulation: &results.SimulationStats{Instructions: float64(1000 + i)}})
@@ -536,8 +537,10 @@ func TestServeTwoProcessesOnePostgres(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					bundle, md := bigUpload(t, fmt.Sprintf("ci-%d", r), perPart)
-					md.RunPart.RunPartID = fmt.Sprintf("ci-%d-part-%d", r, p)
+					// Each part's own archive (identical archives in one run
+					// are one part to the server).
+					bundle, md := bigUpload(t, fmt.Sprintf("ci-%d-part-%d", r, p), perPart)
+					md.RunPart.RunID = fmt.Sprintf("ci-%d", r)
 					if i == 1 {
 						// The same part, sent again through the other server.
 						srv = []*serveProc{b, a}[(r+p)%2]
