@@ -46,6 +46,9 @@ RUN set -eu; \
         rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=binary /out/codspeed /usr/local/bin/codspeed
+# `codspeed serve` keeps its SQLite database here: docker run -p 8787:8787 -v data:/data codspeed-go serve
+ENV CODSPEED_DATA=/data
+EXPOSE 8787
 # Last, so that a new version does not invalidate the package layer above.
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="codspeed-go" \

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,11 +16,13 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
+	"github.com/codspeed-go/codspeed-go/internal/ci"
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/compare"
+	"github.com/codspeed-go/codspeed-go/server"
 )
 
 const compareSynopsis = `codspeed compare --base X [--head Y] [flags]
@@ -29,6 +32,11 @@ not significant (a change the noise cannot confirm), new, missing, or failed.
 X and Y are each a run id (or a unique prefix; see codspeed runs), a profile
 folder, a results file, or a git ref or commit (the newest stored run of that
 commit). The head defaults to the newest run.
+
+With --server URL (or CODSPEED_SERVER_URL), X names a run on a results
+server (codspeed serve): a run id, a branch (its newest run) or a commit of
+the project (--project, default: the repository's OWNER/NAME as uploads name
+it). The head stays local, so a pipeline needs no cache of the base.
 
 Thresholds come from codspeed.yml (thresholds: regression, improvement,
 walltime, simulation, memory; per target under options.thresholds); the
@@ -45,6 +53,9 @@ func cmdCompare(ctx context.Context, args []string) int {
 	output := fs.StringP("output", "o", "", "write the report to this file instead of stdout")
 	confirm := fs.Int("confirm", 0, "re-measure each regressed benchmark up to N times; it fails only if every re-measurement regresses too")
 	configPath := fs.String("config", "", "project config with thresholds and targets (default: codspeed.yml found from here up to the git root)")
+	serverURL := fs.String("server", os.Getenv("CODSPEED_SERVER_URL"), "results server (codspeed serve) to read the base from [$CODSPEED_SERVER_URL]")
+	project := fs.String("project", os.Getenv("CODSPEED_PROJECT"), "OWNER/NAME on the server (default: detected like uploads) [$CODSPEED_PROJECT]")
+	token := fs.String("token", "", "token for a private server [$CODSPEED_TOKEN]")
 	if code, ok := parseFlags(fs, args, compareSynopsis); !ok {
 		return code
 	}
@@ -80,7 +91,12 @@ func cmdCompare(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(exitUsage, "head: %v", err)
 	}
-	baseSide, err := compare.Resolve(*base, store, gitRoot)
+	var baseSide *compare.Side
+	if *serverURL != "" {
+		baseSide, err = serverSide(ctx, *serverURL, *project, *token, *base, cwd)
+	} else {
+		baseSide, err = compare.Resolve(*base, store, gitRoot)
+	}
 	if err != nil {
 		return fail(exitUsage, "base: %v", err)
 	}
@@ -398,4 +414,23 @@ func storedCommands(store *results.Store) map[string]bool {
 
 func commandKey(line string, argv []string, dir string) string {
 	return line + "\x00" + strings.Join(argv, "\x00") + "\x00\x00" + dir
+}
+
+// serverSide reads the base of a comparison from a results server.
+func serverSide(ctx context.Context, serverURL, project, token, ref, cwd string) (*compare.Side, error) {
+	if project == "" {
+		info, err := ci.OSEnv(cwd).Detect()
+		if err != nil {
+			return nil, fmt.Errorf("which project on %s? %w (or give --project OWNER/NAME)", serverURL, err)
+		}
+		if info.Owner == "" || info.Repository == "" {
+			return nil, fmt.Errorf("which project on %s? the repository has no OWNER/NAME (no origin remote): give --project OWNER/NAME or set CODSPEED_REPOSITORY", serverURL)
+		}
+		project = info.Owner + "/" + info.Repository
+	}
+	if token == "" {
+		token = os.Getenv("CODSPEED_TOKEN")
+	}
+	c := &server.Client{URL: serverURL, Token: token, HTTPClient: &http.Client{Timeout: 2 * time.Minute}}
+	return c.Side(ctx, project, ref)
 }

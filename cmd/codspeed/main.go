@@ -44,6 +44,7 @@ func init() {
 		{"runs", "list the runs kept in the local store", cmdRuns},
 		{"compare", "compare two runs: per benchmark the change and a verdict; exit 1 on a regression", cmdCompare},
 		{"report", "render one run as a table, Markdown, HTML with flame graphs, or JSON", cmdReport},
+		{"serve", "run the results server (history, comparisons, web pages); `serve token create` makes upload tokens", cmdServe},
 		{"upload", "upload a stored run with the CodSpeed protocol (retries a failed upload)", cmdUpload},
 		{"doctor", "report what this host supports and what to change", cmdDoctor},
 		{"seccomp-profile", "print the seccomp profile for `docker run --security-opt seccomp=FILE`", cmdSeccompProfile},

@@ -117,6 +117,7 @@ compare)
     case "$1" in --output) printf '| benchmark | change |\n' > "$2"; shift;; esac
     shift
   done
+  if [ -n "${FAKE_COMPARE_ERR:-}" ]; then echo "$FAKE_COMPARE_ERR" >&2; fi
   exit "${FAKE_COMPARE_RC:-0}" ;;
 upload)
   if [ "$*" = "--token-file -" ]; then echo "upload token on stdin: $(cat)" >> "$FAKE_LOG"; fi ;;
@@ -222,6 +223,7 @@ func TestGitLabTemplateRuns(t *testing.T) {
 	base["CODSPEED_COMMAND"] = "go test -run=^$ -bench=. ./..."
 	mr := map[string]string{"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "17"}
 	push := map[string]string{"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main"}
+	srv := map[string]string{"CODSPEED_SERVER_URL": "http://bench:8787/", "CODSPEED_TOKEN": "cst_x"}
 	with := func(ms ...map[string]string) map[string]string {
 		out := map[string]string{}
 		for _, m := range append([]map[string]string{base}, ms...) {
@@ -254,6 +256,22 @@ func TestGitLabTemplateRuns(t *testing.T) {
 		{"default branch error keeps baseline", with(push, map[string]string{"FAKE_COMPARE_RC": "2"}), true, 2, nil, nil, false},
 		{"config targets", with(mr, map[string]string{"CODSPEED_COMMAND": ""}), true, 0,
 			[]string{"codspeed run --mode walltime --profile-folder codspeed-profile --skip-upload\n"}, nil, false},
+		// With a results server: upload there, compare with its runs, no cache.
+		{"server mr", with(mr, srv, map[string]string{"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "release"}), false, 0,
+			[]string{"codspeed run --mode walltime --profile-folder codspeed-profile --upload-url http://bench:8787/upload -- go test",
+				"codspeed compare --server http://bench:8787 --base release --head codspeed-profile --format markdown --output codspeed-report.md"},
+			[]string{"--skip-upload", ".codspeed-baseline"}, false},
+		{"server mr regression fails", with(mr, srv, map[string]string{"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main", "FAKE_COMPARE_RC": "1"}), false, 1, nil, nil, false},
+		{"server push compares with the commit before", with(push, srv, map[string]string{"CI_COMMIT_BEFORE_SHA": "abc123"}), true, 0,
+			[]string{"codspeed compare --server http://bench:8787 --base abc123 "}, nil, false},
+		{"server first push", with(push, srv, map[string]string{"CI_COMMIT_BEFORE_SHA": "0000000000000000000000000000000000000000"}), false, 0,
+			nil, []string{"codspeed compare"}, false},
+		{"server other branch compares with the default", with(srv, map[string]string{"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "feature"}), false, 0,
+			[]string{"codspeed compare --server http://bench:8787 --base main "}, nil, false},
+		{"server without a base run yet", with(mr, srv, map[string]string{"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main", "FAKE_COMPARE_RC": "2",
+			"FAKE_COMPARE_ERR": `codspeed: base: "main" is no run id, branch or commit with runs in acme/w: not found`}), false, 0, nil, nil, false},
+		{"server error fails", with(mr, srv, map[string]string{"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main", "FAKE_COMPARE_RC": "2",
+			"FAKE_COMPARE_ERR": "codspeed: base: results server: connection refused"}), false, 2, nil, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -495,6 +513,37 @@ func TestGitHubActionRuns(t *testing.T) {
 		summary, _ := os.ReadFile(gh["GITHUB_STEP_SUMMARY"])
 		if !strings.Contains(string(summary), "| benchmark | change |") {
 			t.Errorf("report not in the job summary: %q", summary)
+		}
+	}
+
+	// With a results server: the base is read from it, the token travels by
+	// name, no cached baseline is needed.
+	os.RemoveAll(filepath.Join(ws, ".codspeed-baseline"))
+	for _, tt := range []struct {
+		ref, baseRef, before, want string
+		rc, code                   int
+	}{
+		{"refs/pull/3/merge", "main", "", "--base main ", 1, 1},
+		{"refs/heads/main", "", "abc123", "--base abc123 ", 0, 0},
+		{"refs/heads/main", "", "0000000000000000000000000000000000000000", "", 0, 0},
+		{"refs/heads/feature", "", "abc123", "--base main ", 0, 0},
+	} {
+		env := merge(stepEnv(cmp, map[string]string{"server-url": "http://bench:8787", "token": "cst_secret"}), gh)
+		env["BASE_REF"], env["BEFORE_SHA"], env["DEFAULT_BRANCH"], env["GITHUB_REF"], env["GITHUB_REPOSITORY"] = tt.baseRef, tt.before, "main", tt.ref, "acme/w"
+		env["FAKE_COMPARE_RC"] = fmt.Sprint(tt.rc)
+		r := runScript(t, cmp["run"].(string), ws, env)
+		if r.code != tt.code {
+			t.Errorf("server, %s: exit %d, want %d\n%s", tt.ref, r.code, tt.code, r.stderr)
+		}
+		if tt.want == "" {
+			if strings.Contains(r.calls, "codspeed compare") {
+				t.Errorf("server, %s: compared with nothing:\n%s", tt.ref, r.calls)
+			}
+			continue
+		}
+		if !strings.Contains(r.calls, "codspeed compare --server http://bench:8787 --project acme/w "+tt.want) ||
+			!strings.Contains(r.calls, "-e CODSPEED_TOKEN") || strings.Contains(r.calls, "cst_secret") {
+			t.Errorf("server, %s: calls:\n%s", tt.ref, r.calls)
 		}
 	}
 }

@@ -1,0 +1,236 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/server/store/storetest"
+)
+
+// openTest opens a fresh database: SQLite in a temporary folder, and when
+// CODSPEED_TEST_POSTGRES_URL is set (.ci/run sets it), a fresh PostgreSQL
+// database too; each test runs on both.
+func openTest(t *testing.T) map[string]*Store {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]*Store{}
+	s, err := Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	out[SQLite] = s
+	if url := storetest.PostgresURL(t); url != "" {
+		pg, err := Open(ctx, url, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		out[Postgres] = pg
+	}
+	return out
+}
+
+func wallFile(start time.Time, benches ...results.Benchmark) *results.File {
+	return &results.File{
+		Creator:    results.Creator{Name: "test", Version: "1", Pid: 1},
+		Instrument: results.Instrument{Type: results.Walltime},
+		Run:        &results.RunInfo{ID: "local", Mode: results.Walltime, StartedAt: start},
+		Benchmarks: benches,
+	}
+}
+
+func wallBench(name string, median float64) results.Benchmark {
+	return results.Benchmark{Name: name, URI: "exec_harness::" + name, Stats: &results.Stats{MedianNs: median, Q1Ns: median * 0.9, Q3Ns: median * 1.1, Rounds: 10},
+		Samples: []float64{median, median}, Profile: &results.Profile{Event: "cpu-clock", Folded: "perf/" + name + ".folded"}}
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	for dialect, s := range openTest(t) {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			s.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
+
+			token, err := s.CreateToken(ctx, "acme/tools", "widget")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Authenticate(ctx, token)
+			if err != nil || p.Slug() != "acme/tools/widget" {
+				t.Fatalf("authenticate: %v %+v", err, p)
+			}
+			for _, bad := range []string{"", "x", token + "x", strings.Replace(token, token[len(token)-3:], "AAA", 1), "cst_000000000000_abc"} {
+				if _, err := s.Authenticate(ctx, bad); !errors.Is(err, ErrBadToken) {
+					t.Errorf("token %q accepted: %v", bad, err)
+				}
+			}
+
+			commit := func(ciRun, part, branch, sha string, median float64) *CommitResult {
+				t.Helper()
+				res, err := s.CommitPart(ctx, &NewPart{
+					ProjectID: p.ID, CIRunID: ciRun, PartID: part, ProfileMD5: fmt.Sprintf("md5-%s-%v", sha, median),
+					Mode: results.Walltime, Executor: "walltime", RunnerName: "codspeed-go", Metadata: []byte(`{}`),
+					Commit: sha, Branch: branch, Ref: "refs/heads/" + branch, Event: "push", StartedAt: clock,
+					Files:     []*results.File{wallFile(clock, wallBench("sort", median), wallBench("<script>", 2*median))},
+					Artifacts: map[string][]byte{"perf/sort.folded": []byte("main;sort 10\n")},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			r1 := commit("ci-1", "ci-1-walltime", "main", "aaaa1111", 100)
+			r2 := commit("ci-2", "ci-2-walltime", "main", "bbbb2222", 101)
+			r3 := commit("ci-3", "ci-3-walltime", "feature", "cccc3333", 150)
+			if !r1.NewRun || r1.Duplicate || r1.RunID == r2.RunID {
+				t.Fatalf("runs: %+v %+v", r1, r2)
+			}
+			// A retried part is stored once; a second part joins the run.
+			if again := commit("ci-2", "ci-2-walltime", "main", "bbbb2222", 101); !again.Duplicate || again.RunID != r2.RunID {
+				t.Fatalf("retry: %+v", again)
+			}
+			if joined := commit("ci-2", "ci-2-walltime-1", "main", "bbbb2222", 102); joined.NewRun || joined.RunID != r2.RunID {
+				t.Fatalf("second part: %+v", joined)
+			}
+			// The same archive under another part id is a retry too.
+			if again := commit("ci-2", "ci-2-walltime-9", "main", "bbbb2222", 101); !again.Duplicate {
+				t.Fatalf("same archive, other part id: %+v", again)
+			}
+			// The same part id with other content is a conflict.
+			_, err = s.CommitPart(ctx, &NewPart{ProjectID: p.ID, CIRunID: "ci-2", PartID: "ci-2-walltime", ProfileMD5: "other", Metadata: []byte(`{}`)})
+			if !errors.Is(err, ErrConflict) {
+				t.Fatalf("conflict: %v", err)
+			}
+
+			ps, err := s.Projects(ctx)
+			if err != nil || len(ps) != 1 || ps[0].Runs != 3 || ps[0].DefaultBranch != "main" {
+				t.Fatalf("projects: %v %+v", err, ps)
+			}
+			runs, err := s.Runs(ctx, p, RunFilter{})
+			if err != nil || len(runs) != 3 || runs[0].ID != r3.RunID || runs[2].ID != r1.RunID {
+				t.Fatalf("runs newest first: %v %+v", err, runs)
+			}
+			runs, err = s.Runs(ctx, p, RunFilter{Branch: "main", Limit: 1})
+			if err != nil || len(runs) != 1 || runs[0].ID != r2.RunID || runs[0].Benchmarks != 4 {
+				t.Fatalf("main runs: %v %+v", err, runs)
+			}
+			older, err := s.Runs(ctx, p, RunFilter{Branch: "main", Before: r2.RunID})
+			if err != nil || len(older) != 1 || older[0].ID != r1.RunID {
+				t.Fatalf("paging: %v %+v", err, older)
+			}
+			run, err := s.Run(ctx, r2.RunID)
+			if err != nil || len(run.Parts) != 2 || run.Commit != "bbbb2222" || run.Status != results.StatusComplete || strings.Join(run.Modes, ",") != "walltime" {
+				t.Fatalf("run: %v %+v", err, run)
+			}
+			bs, err := s.Benchmarks(ctx, r1.RunID)
+			if err != nil || len(bs) != 2 || bs[0].Name != "sort" || bs[0].Stats.MedianNs != 100 || bs[0].Instrument != results.Walltime || len(bs[0].Samples) != 2 {
+				t.Fatalf("benchmarks: %v %+v", err, bs)
+			}
+			data, err := s.Artifact(ctx, r1.RunID, bs[0].PartID, bs[0].Profile.Folded)
+			if err != nil || string(data) != "main;sort 10\n" {
+				t.Fatalf("artifact: %v %q", err, data)
+			}
+			if _, err := s.Artifact(ctx, r1.RunID, bs[0].PartID, "nope"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("missing artifact: %v", err)
+			}
+
+			for ref, want := range map[string]string{r1.RunID: r1.RunID, "main": r2.RunID, "refs/heads/feature": r3.RunID, "aaaa1111": r1.RunID, "cccc": r3.RunID} {
+				got, err := s.ResolveRef(ctx, p, ref)
+				if err != nil || got.ID != want {
+					t.Errorf("resolve %s: %v %+v, want %s", ref, err, got, want)
+				}
+			}
+			if _, err := s.ResolveRef(ctx, p, "nosuch"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("resolve nosuch: %v", err)
+			}
+
+			hist, err := s.History(ctx, p, "main", HistoryFilter{})
+			if err != nil || len(hist) != 2 {
+				t.Fatalf("history: %v %+v", err, hist)
+			}
+			h := hist[1] // by name: "<script>" sorts before "sort"
+			if h.Name != "sort" || len(h.Points) != 2 || *h.Points[0].MedianNs != 100 || *h.Points[1].MedianNs != 102 || h.Points[0].Commit != "aaaa1111" || h.Points[0].Instructions != nil {
+				t.Fatalf("sort history: %+v", h)
+			}
+			one, err := s.History(ctx, p, "main", HistoryFilter{Instrument: results.Walltime, URI: "exec_harness::sort", Limit: 1})
+			if err != nil || len(one) != 1 || len(one[0].Points) != 1 || one[0].Points[0].RunID != r2.RunID {
+				t.Fatalf("limited history: %v %+v", err, one)
+			}
+
+			if err := s.SetDefaultBranch(ctx, p, "feature"); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := s.DefaultBranch(ctx, p); err != nil || b != "feature" {
+				t.Fatalf("default branch %q %v", b, err)
+			}
+			if err := s.SetSetting(ctx, p, "gitlab.token", "x"); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := s.Setting(ctx, p, "gitlab.token"); err != nil || v != "x" {
+				t.Fatalf("setting %q %v", v, err)
+			}
+		})
+	}
+}
+
+func TestReopenKeepsRuns(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := s.CreateToken(ctx, "acme", "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, "sqlite:"+filepath.Join(dir, "codspeed.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Authenticate(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Version(ctx); err != nil || v < 1 {
+		t.Fatalf("schema version %d %v", v, err)
+	}
+}
+
+func TestLocation(t *testing.T) {
+	for _, c := range []struct{ db, data, dialect, dsn string }{
+		{"", "/d", SQLite, "/d/codspeed.db"},
+		{"sqlite:///x/y.db", "", SQLite, "/x/y.db"},
+		{"sqlite:y.db", "", SQLite, "y.db"},
+		{"/x.db", "", SQLite, "/x.db"},
+		{"postgres://u:p@h/db", "", Postgres, "postgres://u:p@h/db"},
+	} {
+		d, dsn, err := Location(c.db, c.data)
+		if err != nil || d != c.dialect || dsn != c.dsn {
+			t.Errorf("%q %q: %s %s %v", c.db, c.data, d, dsn, err)
+		}
+	}
+	if _, _, err := Location("mysql://x", ""); err == nil {
+		t.Error("mysql accepted")
+	}
+	if got := redactURL("postgres://u:secret@h/db"); strings.Contains(got, "secret") {
+		t.Error(got)
+	}
+}
+
+func TestSplitProject(t *testing.T) {
+	for slug, ok := range map[string]bool{"a/b": true, "g/sub/b": true, "a": false, "/b": false, "a/": false, "a//b": false, " a/b": false, "a/b\n": false} {
+		_, _, err := SplitProject(slug)
+		if (err == nil) != ok {
+			t.Errorf("%q: %v", slug, err)
+		}
+	}
+}
