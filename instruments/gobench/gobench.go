@@ -4,7 +4,6 @@
 package gobench
 
 import (
-	"bytes"
 	"io"
 	"path/filepath"
 	"strings"
@@ -129,15 +128,4 @@ func HasFlag(args []string, name string) bool {
 		}
 	}
 	return false
-}
-
-// Lines returns the output's benchmark result lines only, for a compact echo.
-func Lines(out []byte) []string {
-	var lines []string
-	for _, l := range bytes.Split(out, []byte("\n")) {
-		if bytes.HasPrefix(l, []byte("Benchmark")) && bytes.Contains(l, []byte("ns/op")) {
-			lines = append(lines, string(l))
-		}
-	}
-	return lines
 }
