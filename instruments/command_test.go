@@ -1,7 +1,10 @@
 package instruments
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -80,4 +83,31 @@ func FuzzSplitCommand(f *testing.F) {
 			t.Fatalf("%q -> %q -> %q -> %q (%v)", s, args, JoinCommand(args), again, ok2)
 		}
 	})
+}
+
+func TestTargetArgv(t *testing.T) {
+	if got := (Target{Command: "./a b", Args: []string{"./a", "b"}}).Argv(); strings.Join(got, "|") != "./a|b" {
+		t.Errorf("argv target: %q", got)
+	}
+	if got := (Target{Command: "a | b"}).Argv(); strings.Join(got, "|") != "bash|-c|a | b" {
+		t.Errorf("shell target: %q", got)
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "prog")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=/nonexistent", "PATH=/nowhere:" + dir}
+	if got := LookPath("prog", env); got != prog {
+		t.Errorf("LookPath in the benchmark's PATH (last PATH wins) = %q, want %q", got, prog)
+	}
+	if got := LookPath("./prog", env); got != "./prog" {
+		t.Errorf("a name with a slash is kept: %q", got)
+	}
+	if got := LookPath("prog", []string{"PATH=/nowhere"}); got != "prog" {
+		t.Errorf("not found: %q, want the name as is", got)
+	}
 }

@@ -55,6 +55,15 @@ type Target struct {
 	MemoryLimit int64
 }
 
+// Argv is the target's command as a process starts it: Args when the line
+// needs no shell, else `bash -c Command`.
+func (t Target) Argv() []string {
+	if len(t.Args) > 0 {
+		return t.Args
+	}
+	return []string{"bash", "-c", t.Command}
+}
+
 // Options bound the walltime harness; nil means "not set".
 type Options struct {
 	WarmupTime *time.Duration

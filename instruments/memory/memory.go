@@ -103,13 +103,9 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 	defer s.Close()
 
 	cmdEnv := append(append([]string(nil), env.BaseEnv...), t.Env...)
-	var cmd *exec.Cmd
-	if len(t.Args) > 0 {
-		cmd = exec.CommandContext(ctx, instruments.LookPath(t.Args[0], cmdEnv), t.Args[1:]...)
-		cmd.Args[0] = t.Args[0]
-	} else {
-		cmd = exec.CommandContext(ctx, "bash", "-c", t.Command)
-	}
+	argv := t.Argv()
+	cmd := exec.CommandContext(ctx, instruments.LookPath(argv[0], cmdEnv), argv[1:]...)
+	cmd.Args[0] = argv[0]
 	cmd.Dir = t.Dir
 	cmd.Env = cmdEnv
 	cmd.Stdout, cmd.Stderr = env.Stdout, env.Stderr

@@ -333,15 +333,6 @@ func rel(base, path string) string {
 	return r
 }
 
-// targetArgv is the command of a target: its argv, or bash -c for a shell
-// command line.
-func targetArgv(t instruments.Target) []string {
-	if len(t.Args) > 0 {
-		return t.Args
-	}
-	return []string{"bash", "-c", t.Command}
-}
-
 // Measure runs one target under callgrind. See the package comment for the
 // three kinds of targets.
 func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
@@ -464,7 +455,7 @@ func (in *Instrument) measureExec(ctx context.Context, p Probe, t instruments.Ta
 		return nil, err
 	}
 	env.Progress.Phase(name, "simulating")
-	inv := invocation{outDir: dir, instrAtStart: true, argv: targetArgv(t), dir: t.Dir, env: in.envFor(t, env)}
+	inv := invocation{outDir: dir, instrAtStart: true, argv: t.Argv(), dir: t.Dir, env: in.envFor(t, env)}
 	if err := in.run(ctx, p, inv, env); err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -568,7 +559,7 @@ func (in *Instrument) measureEntrypoint(ctx context.Context, p Probe, t instrume
 		return nil, err
 	}
 	env.Progress.Phase(name, "simulating")
-	inv := invocation{outDir: dir, instrAtStart: false, argv: targetArgv(t), dir: t.Dir, env: in.envFor(t, env)}
+	inv := invocation{outDir: dir, instrAtStart: false, argv: t.Argv(), dir: t.Dir, env: in.envFor(t, env)}
 	runErr := in.run(ctx, p, inv, env)
 	if runErr != nil && ctx.Err() != nil {
 		return nil, runErr

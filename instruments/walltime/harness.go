@@ -74,10 +74,7 @@ func (r *roundRunner) killOnCancel(ctx context.Context) (stop func() bool) {
 }
 
 func newRoundRunner(t instruments.Target, env instruments.Env) (*roundRunner, error) {
-	args := t.Args
-	if len(args) == 0 {
-		args = []string{"bash", "-c", t.Command}
-	}
+	args := t.Argv()
 	path, err := lookPath(args[0], t.Dir)
 	if err != nil {
 		return nil, err

@@ -105,10 +105,7 @@ func (w *tailWriter) String() string {
 }
 
 func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env instruments.Env, h hooks.Handler) ([]results.Benchmark, error) {
-	args := t.Args
-	if len(args) == 0 {
-		args = []string{"bash", "-c", t.Command}
-	}
+	args := t.Argv()
 	isGo := gobench.IsGoTest(args)
 	extraEnv := []string{}
 	if isGo && !gobench.HasFlag(args[2:], "count") {

@@ -487,10 +487,7 @@ func newSandbox(req Request, t instruments.Target, pf string, index int) (sandbo
 	if req.NoSandbox {
 		return sandbox.None{}, nil, nil
 	}
-	args := t.Args
-	if len(args) == 0 {
-		args = []string{"bash", "-c", t.Command}
-	}
+	args := t.Argv()
 	spec := sandbox.NewSpec(sandbox.Options{Args: args, Env: t.Env, Cwd: t.Dir, CPUs: t.CPUs, MemoryLimitBytes: t.MemoryLimit})
 	sb, warnings, err := sandbox.New(spec, sandbox.LocalOptions{})
 	if err != nil {
