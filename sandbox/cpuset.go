@@ -82,6 +82,10 @@ func parseCPU(s string) (int, error) {
 	}
 	for _, r := range s {
 		if r < '0' || r > '9' {
+			if len(s) > 24 {
+				// Enough to recognise it; a whole pasted file is not.
+				return 0, fmt.Errorf("%q... is not a CPU number", s[:24])
+			}
 			return 0, fmt.Errorf("%q is not a CPU number", s)
 		}
 	}

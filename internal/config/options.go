@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/codspeed-go/codspeed-go/sandbox"
 )
 
 // Options are the settings a config gives every target (root `options:`) or
@@ -207,51 +208,22 @@ func formatFraction(f float64) string {
 	return strconv.FormatFloat(f*100, 'g', -1, 64) + "%"
 }
 
-// maxCPU bounds CPU numbers in a cpus list. Linux's NR_CPUS tops out at 8192;
-// a larger number is a typo, and bounding it keeps ranges cheap to expand.
-const maxCPU = 8191
-
 // ValidateCPUs checks a cpuset list as the kernel's cpuset.cpus and
 // `docker run --cpuset-cpus` take it: comma-separated CPU numbers and
-// inclusive ranges ("1", "0-3", "1-3,5"). It checks syntax only; whether those
-// CPUs exist is for the sandbox to say on the host that runs the target.
+// inclusive ranges ("1", "0-3", "1-3,5"), with the sandbox's own parser, so
+// that a list the config accepts is one the sandbox can pin to. It checks
+// syntax only; whether those CPUs exist is for the sandbox to say on the
+// host that runs the target.
 func ValidateCPUs(s string) error {
-	if strings.TrimSpace(s) == "" {
+	set, err := sandbox.ParseCPUSet(s)
+	var le *sandbox.CPUListError
+	switch {
+	case errors.As(err, &le):
+		return fmt.Errorf("invalid CPU list %s: %s (expected numbers and ranges like \"1-3,5\")", quote(s), le.Msg)
+	case err != nil:
+		return fmt.Errorf("invalid CPU list %s: %v", quote(s), err)
+	case len(set) == 0:
 		return errors.New("empty CPU list")
 	}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := cpuNumber(lo)
-		if err != nil {
-			return fmt.Errorf("invalid CPU list %s: %v (expected numbers and ranges like \"1-3,5\")", quote(s), err)
-		}
-		if !isRange {
-			continue
-		}
-		b, err := cpuNumber(hi)
-		if err != nil {
-			return fmt.Errorf("invalid CPU list %s: %v (expected numbers and ranges like \"1-3,5\")", quote(s), err)
-		}
-		if a > b {
-			return fmt.Errorf("invalid CPU list %s: range %s runs backwards", quote(s), quote(part))
-		}
-	}
 	return nil
-}
-
-func cpuNumber(s string) (int, error) {
-	if s == "" {
-		return 0, errors.New("missing CPU number")
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%s is not a CPU number", quote(s))
-		}
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n > maxCPU {
-		return 0, fmt.Errorf("CPU %s is beyond the largest possible (%d)", quote(s), maxCPU)
-	}
-	return n, nil
 }
