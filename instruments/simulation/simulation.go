@@ -205,6 +205,8 @@ func (in *Instrument) command(ctx context.Context, p Probe, inv invocation) *exe
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = inv.dir
 	cmd.Env = inv.env
+	// Cancel and deadline end valgrind and everything it traces.
+	instruments.OwnTree(cmd)
 	return cmd
 }
 
