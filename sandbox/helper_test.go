@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // The test binary doubles as the target: with SANDBOX_TEST_HELPER set it
@@ -70,7 +72,7 @@ func helperCmd(t testing.TB, h string) *exec.Cmd {
 func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups (the CI host runs the tests as root)")
+		testenv.Missing(t, "needs root to create cgroups (the CI host runs the tests as root)")
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/sandbox/docker"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 var (
@@ -66,7 +67,7 @@ func needEngine(t *testing.T) *client.Client {
 		t.Fatal(engineErr)
 	}
 	if engineSkip != "" {
-		t.Skip(engineSkip)
+		testenv.Missing(t, "%s", engineSkip)
 	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
@@ -510,9 +511,6 @@ func TestDockerRunnerImage(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			if code == exitUsage && strings.Contains(string(out), "not built into this codspeed yet") {
-				t.Skipf("docker run ... %s: %s", mode, strings.TrimSpace(string(out)))
-			}
 			return code, string(out)
 		}
 		t.Run(mode+"/c", func(t *testing.T) {
@@ -690,7 +688,7 @@ benchmarks:
 func TestDockerOrchestratedMemory(t *testing.T) {
 	needEngine(t)
 	if os.Geteuid() != 0 {
-		t.Skip("memory mode needs root for eBPF (the CI host runs as root)")
+		testenv.Missing(t, "memory mode needs root for eBPF (the CI host runs as root)")
 	}
 	dir := benchProject(t, `
 container:
@@ -774,7 +772,7 @@ func TestComposeStack(t *testing.T) {
 	compose := []string{"docker-compose"}
 	if _, err := exec.LookPath("docker-compose"); err != nil {
 		if exec.Command("docker", "compose", "version").Run() != nil {
-			t.Skip("neither docker-compose nor the docker compose plugin is installed (apt-get install docker-compose)")
+			testenv.Missing(t, "neither docker-compose nor the docker compose plugin is installed (apt-get install docker-compose)")
 		}
 		compose = []string{"docker", "compose"}
 	}
@@ -823,7 +821,7 @@ func TestDockerRunnerImageArm64(t *testing.T) {
 			t.Fatalf("scripts/docker-engine.sh base arm64: %v\n%s", err, out)
 		}
 	} else if exec.Command("docker", "image", "inspect", base).Run() != nil {
-		t.Skipf("no %s image (scripts/docker-engine.sh base arm64 makes it; CODSPEED_DOCKER_TESTS=1 runs it)", base)
+		testenv.Missing(t, "no %s image (scripts/docker-engine.sh base arm64 makes it; CODSPEED_DOCKER_TESTS=1 runs it)", base)
 	}
 
 	ctxDir := t.TempDir()

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // The CI templates live at the repository root; these tests parse them, check
@@ -44,7 +46,7 @@ func bashSyntax(t *testing.T, name, script string) {
 
 func needBash(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash is not installed: the templates' scripts are bash")
+		testenv.Missing(t, "bash is not installed: the templates' scripts are bash")
 	}
 }
 

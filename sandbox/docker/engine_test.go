@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // engineSkip is the reason the engine tests skip, empty when an engine answers.
@@ -46,8 +47,8 @@ func TestMain(m *testing.M) {
 		o.Close()
 	}
 	code := m.Run()
-	if standinPath != "" {
-		os.RemoveAll(filepath.Dir(standinPath))
+	if runnerPath != "" {
+		os.RemoveAll(filepath.Dir(runnerPath))
 	}
 	os.Exit(code)
 }
@@ -55,7 +56,7 @@ func TestMain(m *testing.M) {
 func needEngine(t *testing.T) (*Orchestrator, *bytes.Buffer) {
 	t.Helper()
 	if engineSkip != "" {
-		t.Skip(engineSkip)
+		testenv.Missing(t, "%s", engineSkip)
 	}
 	var logBuf syncBuffer
 	o, err := NewOrchestrator(context.Background(), Options{Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
@@ -78,32 +79,33 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 
 var (
-	standinOnce sync.Once
-	standinPath string
-	standinErr  error
+	runnerOnce sync.Once
+	runnerPath string
+	runnerErr  error
 )
 
-// standin builds the test stand-in for the codspeed CLI (testdata/standin),
-// static like the real one.
-func standin(t *testing.T) string {
+// runnerBinary builds the codspeed CLI under test (../../cmd/codspeed, static,
+// as `make build-linux` does) once per test binary: the Docker tests run the
+// runner of this source tree, never a bin/ file left by an earlier build.
+func runnerBinary(t *testing.T) string {
 	t.Helper()
-	standinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "codspeed-standin")
+	runnerOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "codspeed-runner-bin-")
 		if err != nil {
-			standinErr = err
+			runnerErr = err
 			return
 		}
-		standinPath = filepath.Join(dir, "codspeed-linux-"+runtime.GOARCH)
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", standinPath, "./testdata/standin")
+		runnerPath = filepath.Join(dir, "codspeed-linux-"+runtime.GOARCH)
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", runnerPath, "../../cmd/codspeed")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			standinErr = fmt.Errorf("build stand-in: %v\n%s", err, out)
+			runnerErr = fmt.Errorf("build the codspeed CLI: %v\n%s", err, out)
 		}
 	})
-	if standinErr != nil {
-		t.Fatal(standinErr)
+	if runnerErr != nil {
+		t.Fatal(runnerErr)
 	}
-	return standinPath
+	return runnerPath
 }
 
 const benchImage = "codspeed-go-test/bench:latest"
@@ -154,7 +156,7 @@ func leftovers(t *testing.T, o *Orchestrator) (containers []string, volumes []st
 func TestEngineBuildAndRunTwoTargets(t *testing.T) {
 	o, logs := needEngine(t)
 	ensureBenchImage(t, o)
-	runner := standin(t)
+	runner := runnerBinary(t)
 	_, volsBefore := leftovers(t, o)
 
 	profile := t.TempDir()
