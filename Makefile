@@ -43,12 +43,13 @@ demo: build examples ## run the example benchmarks and print the table
 # The memory package's uprobes patch an int3 into libc for every process on
 # the host while they are attached, which kills programs running under
 # valgrind: its tests run after the others, never beside the simulation ones.
+# Both leave nothing behind: scripts/leftovers.sh fails the run on temporary
+# files, containers, images or cgroups that the tests did not remove.
 test: build examples ## every test, including the end-to-end ones on the built binary
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /instruments/memory)
-	$(GO) test -count=1 ./instruments/memory/...
+	scripts/leftovers.sh sh -c '$(GO) test -count=1 $$($(GO) list ./... | grep -v /instruments/memory) && $(GO) test -count=1 ./instruments/memory/...'
 
 test-short:
-	$(GO) test -short ./...
+	scripts/leftovers.sh $(GO) test -short ./...
 
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo 'run gofmt -w' && exit 1)

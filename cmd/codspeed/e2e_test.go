@@ -47,6 +47,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if staticPrimes != "" {
+		os.RemoveAll(filepath.Dir(staticPrimes))
+	}
 	os.Exit(code)
 }
 

@@ -285,3 +285,12 @@ func TestProbe(t *testing.T) {
 	}
 	t.Logf("probe: %+v", p)
 }
+
+// TestMain removes the programs built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
