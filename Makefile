@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 CC       ?= cc
 CFLAGS   ?= -O2 -g -fno-omit-frame-pointer
 
-.PHONY: build examples demo test test-short lint fmt clean preload bpf
+.PHONY: build examples demo test test-short lint fmt clean preload bpf fuzz
 
 build: preload ## static runner binary at bin/codspeed
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/codspeed ./cmd/codspeed
@@ -50,6 +50,10 @@ test: build examples ## every test, including the end-to-end ones on the built b
 
 test-short:
 	scripts/leftovers.sh $(GO) test -short ./...
+
+FUZZTIME ?= 5
+fuzz: ## every fuzz target for FUZZTIME seconds each (CI: 5 s, about 3 minutes in all)
+	scripts/fuzz.sh $(FUZZTIME)
 
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo 'run gofmt -w' && exit 1)
