@@ -12,7 +12,7 @@ total_execs=0
 printf '%-40s %-28s %10s %8s %s\n' package target execs new result
 while IFS=: read -r file _ line; do
   name=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]+).*/\1/' <<<"$line")
-  pkg=./$(dirname "$file")
+  pkg=$(dirname "$file")
   # Short minimisation: a new input found late would otherwise be minimised
   # for up to a minute, past the time budget.
   out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s" -fuzzminimizetime 200ms "$pkg" 2>&1)

@@ -869,3 +869,97 @@ func TestDockerRunnerImageArm64(t *testing.T) {
 		t.Fatalf("results: run %+v, benchmarks %+v", f.Run, f.Benchmarks)
 	}
 }
+
+// TestDockerInterruptKeepsFinished: Ctrl-C while a target's container runs
+// stops it gracefully (SIGINT, then a grace period): the runner inside keeps
+// the benchmarks its integration finished before the interrupt, and the run
+// keeps them too, naming the interrupted target missing; nothing is left in
+// the engine.
+func TestDockerInterruptKeepsFinished(t *testing.T) {
+	cli := needEngine(t)
+	dir := benchProject(t, `
+options:
+  warmup-time: 0
+  max-rounds: 1
+container:
+  build:
+    context: .
+    dockerfile: bench.Dockerfile
+benchmarks:
+  - name: fine
+    exec: primes 1000
+  - name: integration
+    entrypoint: sh integration.sh
+  - name: never
+    exec: primes 1000
+`)
+	// An integration that reports two finished benchmarks, then is busy with
+	// a third when the interrupt comes.
+	script := `mkdir -p "$CODSPEED_PROFILE_FOLDER/results"
+cat > "$CODSPEED_PROFILE_FOLDER/results/1.json.tmp" <<'JSON'
+{"creator": {"name": "fake-integration", "version": "1", "pid": 1},
+ "instrument": {"type": "walltime"},
+ "benchmarks": [
+  {"name": "done_a", "uri": "integration.sh::done_a", "stats": {"median_ns": 10, "mean_ns": 10, "min_ns": 10, "max_ns": 10, "rounds": 3, "iter_per_round": 1}},
+  {"name": "done_b", "uri": "integration.sh::done_b", "stats": {"median_ns": 20, "mean_ns": 20, "min_ns": 20, "max_ns": 20, "rounds": 3, "iter_per_round": 1}}]}
+JSON
+mv "$CODSPEED_PROFILE_FOLDER/results/1.json.tmp" "$CODSPEED_PROFILE_FOLDER/results/1.json"
+sleep 60
+`
+	if err := os.WriteFile(filepath.Join(dir, "integration.sh"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, volsBefore := ours(t, cli, "")
+	cmd := exec.Command(binary, "run")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CODSPEED_STORE="+filepath.Join(dir, "store"))
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the integration has written its results (on the host,
+	// through the target's profile volume).
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		m, _ := filepath.Glob(filepath.Join(dir, "store", "*", "walltime", "targets", "02-*", "results", "1.json"))
+		if len(m) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the integration never wrote its results:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d\n%s", err, exitInterrupted, stderr.String())
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("interrupt took %v", d)
+	}
+	runs := storeRuns(t, dir)
+	if len(runs) != 1 || runs[0].Status != results.StatusPartial ||
+		!slices.Equal(runs[0].Missing, []string{"walltime: integration", "walltime: never"}) {
+		t.Fatalf("runs %+v\n%s", runs, stderr.String())
+	}
+	f, err := results.ReadResults(filepath.Join(dir, "store", runs[0].ID, runs[0].Parts[0].Results))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, b := range f.Benchmarks {
+		names = append(names, b.Name)
+	}
+	if !slices.Equal(names, []string{"fine", "done_a", "done_b"}) {
+		t.Fatalf("kept %v, want fine and the integration's two finished benchmarks\n%s", names, stderr.String())
+	}
+	cs, vols := ours(t, cli, runs[0].ID)
+	if len(cs) != 0 || len(vols) != len(volsBefore) {
+		t.Errorf("left behind: containers %v, volumes %d -> %d", cs, len(volsBefore), len(vols))
+	}
+}

@@ -12,8 +12,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/codspeed-go/codspeed-go/sandbox"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -77,6 +80,9 @@ func interruptContext() (context.Context, func()) {
 		select {
 		case <-sigs:
 			fmt.Fprintln(os.Stderr, "codspeed: interrupted again; exiting now")
+			// Containers are killed and removed first (a few seconds at
+			// most); local processes die with this one.
+			sandbox.ForcedExit(5 * time.Second)
 			os.Exit(exitInterrupted)
 		case <-done:
 		}
