@@ -231,11 +231,12 @@ func TestWithoutAsyncPreempt(t *testing.T) {
 		env  []string
 		want string // the GODEBUG a process started with env sees
 	}{
-		{[]string{"PATH=/bin"}, "asyncpreemptoff=1"},
-		{[]string{"GODEBUG=gctrace=1"}, "gctrace=1,asyncpreemptoff=1"},
-		{[]string{"GODEBUG=asyncpreemptoff=0"}, "asyncpreemptoff=0"}, // the user's choice stands
-		{[]string{"GODEBUG=asyncpreemptoff=0", "GODEBUG=x=1"}, "x=1,asyncpreemptoff=1"},
-		{[]string{"GODEBUG="}, "asyncpreemptoff=1"},
+		{[]string{"PATH=/bin"}, "asyncpreemptoff=1,cpu.rdtscp=off"},
+		{[]string{"GODEBUG=gctrace=1"}, "gctrace=1,asyncpreemptoff=1,cpu.rdtscp=off"},
+		{[]string{"GODEBUG=asyncpreemptoff=0"}, "asyncpreemptoff=0,cpu.rdtscp=off"}, // the user's choice stands
+		{[]string{"GODEBUG=asyncpreemptoff=0,cpu.rdtscp=on"}, "asyncpreemptoff=0,cpu.rdtscp=on"},
+		{[]string{"GODEBUG=asyncpreemptoff=0", "GODEBUG=x=1"}, "x=1,asyncpreemptoff=1,cpu.rdtscp=off"},
+		{[]string{"GODEBUG="}, "asyncpreemptoff=1,cpu.rdtscp=off"},
 	} {
 		got := ""
 		for _, e := range withoutAsyncPreempt(c.env) {

@@ -385,6 +385,14 @@ func (in *Instrument) envFor(t instruments.Target, env instruments.Env) []string
 // "sigNum == current_state.sig") when one arrives on one thread while it is
 // handling another's, and the whole run aborts. Programs not written in Go
 // ignore the variable.
+//
+// It also sets cpu.rdtscp=off: valgrind 3.19's synthetic CPUID advertises
+// RDTSCP even on a host without it (this project's CI machine, a virtual
+// AMD EPYC), where VEX then refuses to decode it. The Go runtime reads the
+// cycle counter (runtime.cputicks) when a runtime lock is contended, which
+// under valgrind happens when the thread holding it (sysmon) was switched
+// out: the program then dies of SIGILL. With the setting, cputicks uses
+// RDTSC behind fences, which valgrind runs everywhere.
 func withoutAsyncPreempt(env []string) []string {
 	debug := ""
 	for _, e := range env {
@@ -392,15 +400,26 @@ func withoutAsyncPreempt(env []string) []string {
 			debug = v // the last one wins, as in os/exec
 		}
 	}
+	set := map[string]bool{}
 	for _, kv := range strings.Split(debug, ",") {
-		if strings.HasPrefix(strings.TrimSpace(kv), "asyncpreemptoff=") {
-			return env
+		k, _, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		set[k] = true
+	}
+	added := debug
+	for _, kv := range []string{"asyncpreemptoff=1", "cpu.rdtscp=off"} {
+		k, _, _ := strings.Cut(kv, "=")
+		if set[k] {
+			continue
 		}
+		if added != "" {
+			added += ","
+		}
+		added += kv
 	}
-	if debug != "" {
-		debug += ","
+	if added == debug {
+		return env
 	}
-	return append(env, "GODEBUG="+debug+"asyncpreemptoff=1")
+	return append(env, "GODEBUG="+added)
 }
 
 // measureExec measures the whole command: instrumentation is on from the
