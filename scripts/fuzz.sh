@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS]: runs every fuzz target of the module (func FuzzX in
-# *_test.go) for SECONDS each (default 5), one after the other, and prints
+# *_test.go) for SECONDS each (default 4), one after the other, and prints
 # what each tried: inputs executed, new interesting inputs, crashes. A crash
 # fails the run; its input is written under the package's testdata/fuzz/ by
 # go test, to be committed as a regression case once fixed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-5}
+secs=${1:-4}
 fail=0
 total_execs=0
 printf '%-40s %-28s %10s %8s %s\n' package target execs new result
