@@ -169,7 +169,7 @@ func TestEngineBuildAndRunTwoTargets(t *testing.T) {
 		ro := RunOptions{
 			Image:         benchImage,
 			RunnerBinary:  runner,
-			RunnerArgs:    append([]string{"exec", "--profile-folder", ProfileDir, "--"}, strings.Fields(target)...),
+			RunnerArgs:    append([]string{"exec", "--profile-folder", ProfileDir, "--warmup-time", "0", "--max-rounds", "3", "--show-output", "--"}, strings.Fields(target)...),
 			ProfileVolume: dir,
 			CPUs:          "1",
 			MemoryLimit:   128 << 20,
