@@ -49,7 +49,7 @@ test: build examples ## every test, including the end-to-end ones on the built b
 	scripts/leftovers.sh sh -c '$(GO) test -count=1 $$($(GO) list ./... | grep -v /instruments/memory) && $(GO) test -count=1 ./instruments/memory/...'
 
 test-short:
-	scripts/leftovers.sh $(GO) test -short ./...
+	scripts/leftovers.sh sh -c '$(GO) test -short $$($(GO) list ./... | grep -v /instruments/memory) && $(GO) test -short ./instruments/memory/...'
 
 FUZZTIME ?= 4
 fuzz: ## every fuzz target for FUZZTIME seconds each (default 4 s; run by .ci/run)
