@@ -60,6 +60,9 @@ func main() {
 	os.Exit(code)
 }
 
+// duplicateWindow: signals this close to the first are the same interrupt.
+const duplicateWindow = 250 * time.Millisecond
+
 // interruptContext is cancelled by the first SIGINT or SIGTERM: the run stops
 // the benchmark in flight, keeps what finished and exits 130. A second one
 // exits 130 at once, whatever is still being cleaned up; the processes the
@@ -77,15 +80,26 @@ func interruptContext() (context.Context, func()) {
 		case <-done:
 			return
 		}
-		select {
-		case <-sigs:
-			fmt.Fprintln(os.Stderr, "codspeed: interrupted again; exiting now")
-			// Containers are killed and removed first (a few seconds at
-			// most); local processes die with this one.
-			sandbox.ForcedExit(5 * time.Second)
-			os.Exit(exitInterrupted)
-		case <-done:
+		// The same interrupt often arrives twice at once: `timeout -s INT`
+		// signals the command and then its whole process group, which
+		// includes the command. Only a signal that comes later is a second
+		// Ctrl-C.
+		first := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+			}
+			if time.Since(first) >= duplicateWindow {
+				break
+			}
 		}
+		fmt.Fprintln(os.Stderr, "codspeed: interrupted again; exiting now")
+		// Containers are killed and removed first (a few seconds at most);
+		// local processes die with this one.
+		sandbox.ForcedExit(5 * time.Second)
+		os.Exit(exitInterrupted)
 	}()
 	return ctx, func() {
 		signal.Stop(sigs)
