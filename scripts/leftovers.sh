@@ -9,7 +9,10 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/codspeed-tests-XXXXXX")
 snap() {
   if docker info >/dev/null 2>&1; then
     docker ps -aq --no-trunc | sed 's/^/container /'
-    docker images -aq --no-trunc | sort -u | sed 's/^/image /'
+    # Images by name and id (not -a: a build's intermediate layers are
+    # cache, not leftovers). On an engine shared with other jobs this also
+    # sees theirs; in CI the engine is the run's own.
+    docker images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}' | sed 's/^/image /'
   fi
 }
 cgroups() {

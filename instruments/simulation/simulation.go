@@ -188,6 +188,9 @@ func (in *Instrument) command(ctx context.Context, p Probe, inv invocation) *exe
 		"--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64",
 		"--instr-atstart=" + atStart, "--collect-systime=nsec", "--compress-strings=no",
 		"--combine-dumps=yes", "--dump-line=no",
+		// No gdbserver: its FIFOs (vgdb-pipe-*) in TMPDIR would be left
+		// behind by every process of the tree killed on an interrupt.
+		"--vgdb=no",
 	}
 	if p.ReadInlineInfo {
 		vg = append(vg, "--read-inline-info=yes")
