@@ -24,8 +24,11 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
+	codspeedconfig "github.com/codspeed-go/codspeed-go/internal/config"
+	"github.com/codspeed-go/codspeed-go/internal/orchestrate"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/sandbox/docker"
 	"github.com/codspeed-go/codspeed-go/testenv"
@@ -135,6 +138,18 @@ func benchProject(t *testing.T, config string) string {
 		t.Fatal(err)
 	}
 	writeConfig(t, dir, config)
+	// The image a run builds for this project is tagged from its folder,
+	// new in every test run: untag it afterwards, so runs leave no images.
+	t.Cleanup(func() {
+		cfg, err := codspeedconfig.Load(filepath.Join(dir, "codspeed.yml"))
+		if err != nil || cfg.Container == nil || cfg.Container.Build == nil {
+			return
+		}
+		ref := orchestrate.ImageRef(cfg.Container)
+		if _, err := needEngine(t).ImageRemove(context.Background(), ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			t.Logf("remove test image %s: %v", ref, err)
+		}
+	})
 	return dir
 }
 
