@@ -590,6 +590,7 @@ func (l *lockedBuffer) String() string {
 var (
 	runnerImageOnce sync.Once
 	runnerImageErr  error
+	runnerImageUsed bool
 )
 
 const testRunnerImage = "codspeed-go-test/runner-e2e:latest"
@@ -599,6 +600,7 @@ const testRunnerImage = "codspeed-go-test/runner-e2e:latest"
 func runnerImage(t *testing.T) string {
 	t.Helper()
 	runnerImageOnce.Do(func() {
+		runnerImageUsed = true
 		ctxDir, err := os.MkdirTemp("", "codspeed-runner-ctx-")
 		if err != nil {
 			runnerImageErr = err
@@ -635,6 +637,24 @@ func runnerImage(t *testing.T) string {
 		t.Fatal(runnerImageErr)
 	}
 	return testRunnerImage
+}
+
+// removeRunnerImage removes the runner image runnerImage built, if it did:
+// a test run leaves no images behind.
+func removeRunnerImage() {
+	if !runnerImageUsed || runnerImageErr != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o, err := docker.NewOrchestrator(ctx, docker.Options{})
+	if err != nil {
+		return
+	}
+	defer o.Close()
+	if _, err := o.Client().ImageRemove(ctx, testRunnerImage, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		fmt.Fprintf(os.Stderr, "remove test image %s: %v\n", testRunnerImage, err)
+	}
 }
 
 func median(d []time.Duration) time.Duration {

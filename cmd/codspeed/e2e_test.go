@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 	if staticPrimes != "" {
 		os.RemoveAll(filepath.Dir(staticPrimes))
 	}
+	removeRunnerImage()
 	os.Exit(code)
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -50,7 +51,28 @@ func TestMain(m *testing.M) {
 	if runnerPath != "" {
 		os.RemoveAll(filepath.Dir(runnerPath))
 	}
+	if engineSkip == "" {
+		// The images the tests built: a test run leaves none behind.
+		removeImages(benchImage, runnerImage)
+	}
 	os.Exit(code)
+}
+
+// removeImages untags (and deletes, when no other tag holds them) images the
+// tests built.
+func removeImages(refs ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o, err := NewOrchestrator(ctx, Options{})
+	if err != nil {
+		return
+	}
+	defer o.Close()
+	for _, ref := range refs {
+		if _, err := o.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			fmt.Fprintf(os.Stderr, "remove test image %s: %v\n", ref, err)
+		}
+	}
 }
 
 func needEngine(t *testing.T) (*Orchestrator, *bytes.Buffer) {
