@@ -655,7 +655,20 @@ func removeRunnerImage() {
 	if _, err := o.Client().ImageRemove(ctx, testRunnerImage, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		fmt.Fprintf(os.Stderr, "remove test image %s: %v\n", testRunnerImage, err)
 	}
+	// The Dockerfile's builder stage, left untagged by the classic builder.
+	l, err := o.Client().ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
+	if err != nil {
+		return
+	}
+	for _, im := range l.Items {
+		if im.Created >= testsStarted.Unix() {
+			_, _ = o.Client().ImageRemove(ctx, im.ID, client.ImageRemoveOptions{PruneChildren: true})
+		}
+	}
 }
+
+// testsStarted is when this test binary started.
+var testsStarted = time.Now()
 
 func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)

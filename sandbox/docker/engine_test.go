@@ -73,6 +73,25 @@ func removeImages(refs ...string) {
 			fmt.Fprintf(os.Stderr, "remove test image %s: %v\n", ref, err)
 		}
 	}
+	removeDanglingSince(ctx, o.cli, testsStarted)
+}
+
+// testsStarted is when this test binary started.
+var testsStarted = time.Now()
+
+// removeDanglingSince removes the untagged images made since start: the
+// builder stage of a multi-stage Dockerfile, which the classic builder
+// leaves untagged, and an earlier build of a tag built again.
+func removeDanglingSince(ctx context.Context, cli *client.Client, start time.Time) {
+	l, err := cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
+	if err != nil {
+		return
+	}
+	for _, im := range l.Items {
+		if im.Created >= start.Unix() {
+			_, _ = cli.ImageRemove(ctx, im.ID, client.ImageRemoveOptions{PruneChildren: true})
+		}
+	}
 }
 
 func needEngine(t *testing.T) (*Orchestrator, *bytes.Buffer) {
