@@ -5,7 +5,10 @@
 # before, or sandbox cgroups (codspeed-<pid>-<n>) of processes that are gone.
 set -uo pipefail
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/codspeed-tests-XXXXXX")
+# Short (tests compare paths shown in tables) and open to every user as /tmp
+# is (a test runs codspeed as nobody).
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cs.XXXX")
+chmod 1777 "$tmp"
 snap() {
   if docker info >/dev/null 2>&1; then
     docker ps -aq --no-trunc | sed 's/^/container /'
