@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/codspeed-go/codspeed-go/version.version=$(VERSIO
 CC       ?= cc
 CFLAGS   ?= -O2 -g -fno-omit-frame-pointer
 
-.PHONY: build examples demo test test-short lint fmt clean preload bpf
+.PHONY: build examples demo test test-short lint fmt clean preload bpf fuzz
 
 build: preload ## static runner binary at bin/codspeed
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/codspeed ./cmd/codspeed
@@ -43,12 +43,17 @@ demo: build examples ## run the example benchmarks and print the table
 # The memory package's uprobes patch an int3 into libc for every process on
 # the host while they are attached, which kills programs running under
 # valgrind: its tests run after the others, never beside the simulation ones.
+# Both leave nothing behind: scripts/leftovers.sh fails the run on temporary
+# files, containers, images or cgroups that the tests did not remove.
 test: build examples ## every test, including the end-to-end ones on the built binary
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /instruments/memory)
-	$(GO) test -count=1 ./instruments/memory/...
+	scripts/leftovers.sh sh -c '$(GO) test -count=1 $$($(GO) list ./... | grep -v /instruments/memory) && $(GO) test -count=1 ./instruments/memory/...'
 
 test-short:
-	$(GO) test -short ./...
+	scripts/leftovers.sh sh -c '$(GO) test -short $$($(GO) list ./... | grep -v /instruments/memory) && $(GO) test -short ./instruments/memory/...'
+
+FUZZTIME ?= 4
+fuzz: ## every fuzz target for FUZZTIME seconds each (default 4 s; run by .ci/run)
+	scripts/fuzz.sh $(FUZZTIME)
 
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo 'run gofmt -w' && exit 1)

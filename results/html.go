@@ -105,6 +105,11 @@ func graphs(c *Comparison, b BenchmarkChange) ([]htmlGraph, []string) {
 	var out []htmlGraph
 	var errs []string
 	load := func(path string) *flamegraph.Profile {
+		// Regular files only: a FIFO or a device would block or never end.
+		if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
+			errs = append(errs, fmt.Sprintf("flame graph unavailable: %s is not a regular file", path))
+			return nil
+		}
 		f, err := os.Open(path)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("flame graph unavailable: %v", err))

@@ -189,12 +189,18 @@ func ReadResults(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseResults(data, path)
+}
+
+// ParseResults reads a results file's content; name is where it came from,
+// for errors.
+func ParseResults(data []byte, name string) (*File, error) {
 	var f File
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%s: not a results file: %w", path, err)
+		return nil, fmt.Errorf("%s: not a results file: %w", name, err)
 	}
 	if f.Instrument.Type == "" {
-		return nil, fmt.Errorf("%s: not a results file: no instrument.type", path)
+		return nil, fmt.Errorf("%s: not a results file: no instrument.type", name)
 	}
 	return &f, nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // The test binary doubles as the target: with SANDBOX_TEST_HELPER set it
@@ -34,6 +36,21 @@ func runHelper(h string) int {
 			}
 		}
 		fmt.Println(x)
+	case "runner": // a runner that starts a forking target in a sandbox, then waits to be killed
+		spec := NewSpec(Options{Args: []string{"sh", "-c", "x"}})
+		s, err := NewLocal(spec, LocalOptions{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		marker := os.Getenv("SANDBOX_TEST_MARKER")
+		cmd := exec.Command("sh", "-c", "sleep "+marker+" & sleep "+marker+"; wait")
+		if err := s.Start(cmd); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Printf("ready %d %s\n", cmd.Process.Pid, spec.Linux.CgroupsPath)
+		time.Sleep(time.Hour)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper", h)
 		return 2
@@ -55,7 +72,7 @@ func helperCmd(t testing.TB, h string) *exec.Cmd {
 func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups (the CI host runs the tests as root)")
+		testenv.Missing(t, "needs root to create cgroups (the CI host runs the tests as root)")
 	}
 }
 

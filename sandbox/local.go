@@ -173,6 +173,18 @@ func NewLocalWarn(spec *specs.Spec, o LocalOptions) (Sandbox, []string, error) {
 		}
 	}
 	var warnings []string
+	mount := o.Cgroup2Mount
+	if mount == "" {
+		mount = cgroupRoot
+		if mode == CgroupHybrid {
+			mount = hybridUnified
+		}
+	}
+	// Cgroups left by runners that were killed (SIGKILL, OOM killer) are
+	// ended and removed first, with whatever still runs in them.
+	if err := removeStale(staleParents(version, mount)); err != nil {
+		warnings = append(warnings, err.Error())
+	}
 	switch version {
 	case 1:
 		cg, err := newCgroupV1(name, res)
@@ -181,13 +193,6 @@ func NewLocalWarn(spec *specs.Spec, o LocalOptions) (Sandbox, []string, error) {
 		}
 		s.cg = cg
 	case 2:
-		mount := o.Cgroup2Mount
-		if mount == "" {
-			mount = cgroupRoot
-			if mode == CgroupHybrid {
-				mount = hybridUnified
-			}
-		}
 		cg, missing, err := newCgroupV2(mount, name, res)
 		if err != nil {
 			return nil, nil, err
@@ -302,18 +307,22 @@ func (s *local) Start(cmd *exec.Cmd) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if s.cred != nil || s.v2fd >= 0 {
-		if cmd.SysProcAttr == nil {
-			cmd.SysProcAttr = &syscall.SysProcAttr{}
-		}
-		if s.cred != nil && cmd.SysProcAttr.Credential == nil {
-			c := *s.cred
-			cmd.SysProcAttr.Credential = &c
-		}
-		if s.v2fd >= 0 {
-			cmd.SysProcAttr.UseCgroupFD = true
-			cmd.SysProcAttr.CgroupFD = s.v2fd
-		}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	if cmd.SysProcAttr.Pdeathsig == 0 {
+		// The target dies with the runner, even if the runner is killed
+		// (the signal follows the launcher thread, which lives as long as
+		// the runner or the sandbox).
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
+	if s.cred != nil && cmd.SysProcAttr.Credential == nil {
+		c := *s.cred
+		cmd.SysProcAttr.Credential = &c
+	}
+	if s.v2fd >= 0 {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = s.v2fd
 	}
 	at, err := s.l.start(cmd)
 	s.forkedAt = at

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/testenv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -272,7 +273,7 @@ func TestLocalV2(t *testing.T) {
 	requireRoot(t)
 	mnt := t.TempDir()
 	if err := unix.Mount("codspeed-test", mnt, "cgroup2", 0, ""); err != nil {
-		t.Skipf("cannot mount cgroup2 here (%v): the v2 path is untested on this host", err)
+		testenv.Missing(t, "cannot mount cgroup2 here (%v): the v2 path is untested on this host", err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
 	const limit = 128 << 20

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // recorded is the results/compare testdata: real runs of the C example
@@ -105,7 +106,7 @@ func TestCompareStoredRuns(t *testing.T) {
 func TestHTMLReportInChromium(t *testing.T) {
 	browser, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Skip("chromium is not installed (apt-get install -y chromium); the HTML report is checked without a browser in results.TestRenderHTML")
+		testenv.Missing(t, "chromium is not installed (apt-get install -y chromium); the HTML report is checked without a browser in results.TestRenderHTML")
 	}
 	dir := t.TempDir()
 	// Profile folders whose benchmark has a folded profile, as an instrument

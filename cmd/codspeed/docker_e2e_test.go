@@ -24,10 +24,14 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
+	codspeedconfig "github.com/codspeed-go/codspeed-go/internal/config"
+	"github.com/codspeed-go/codspeed-go/internal/orchestrate"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/sandbox/docker"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 var (
@@ -66,7 +70,7 @@ func needEngine(t *testing.T) *client.Client {
 		t.Fatal(engineErr)
 	}
 	if engineSkip != "" {
-		t.Skip(engineSkip)
+		testenv.Missing(t, "%s", engineSkip)
 	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
@@ -134,6 +138,18 @@ func benchProject(t *testing.T, config string) string {
 		t.Fatal(err)
 	}
 	writeConfig(t, dir, config)
+	// The image a run builds for this project is tagged from its folder,
+	// new in every test run: untag it afterwards, so runs leave no images.
+	t.Cleanup(func() {
+		cfg, err := codspeedconfig.Load(filepath.Join(dir, "codspeed.yml"))
+		if err != nil || cfg.Container == nil || cfg.Container.Build == nil {
+			return
+		}
+		ref := orchestrate.ImageRef(cfg.Container)
+		if _, err := needEngine(t).ImageRemove(context.Background(), ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			t.Logf("remove test image %s: %v", ref, err)
+		}
+	})
 	return dir
 }
 
@@ -510,9 +526,6 @@ func TestDockerRunnerImage(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			if code == exitUsage && strings.Contains(string(out), "not built into this codspeed yet") {
-				t.Skipf("docker run ... %s: %s", mode, strings.TrimSpace(string(out)))
-			}
 			return code, string(out)
 		}
 		t.Run(mode+"/c", func(t *testing.T) {
@@ -577,6 +590,7 @@ func (l *lockedBuffer) String() string {
 var (
 	runnerImageOnce sync.Once
 	runnerImageErr  error
+	runnerImageUsed bool
 )
 
 const testRunnerImage = "codspeed-go-test/runner-e2e:latest"
@@ -586,6 +600,7 @@ const testRunnerImage = "codspeed-go-test/runner-e2e:latest"
 func runnerImage(t *testing.T) string {
 	t.Helper()
 	runnerImageOnce.Do(func() {
+		runnerImageUsed = true
 		ctxDir, err := os.MkdirTemp("", "codspeed-runner-ctx-")
 		if err != nil {
 			runnerImageErr = err
@@ -623,6 +638,37 @@ func runnerImage(t *testing.T) string {
 	}
 	return testRunnerImage
 }
+
+// removeRunnerImage removes the runner image runnerImage built, if it did:
+// a test run leaves no images behind.
+func removeRunnerImage() {
+	if !runnerImageUsed || runnerImageErr != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o, err := docker.NewOrchestrator(ctx, docker.Options{})
+	if err != nil {
+		return
+	}
+	defer o.Close()
+	if _, err := o.Client().ImageRemove(ctx, testRunnerImage, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		fmt.Fprintf(os.Stderr, "remove test image %s: %v\n", testRunnerImage, err)
+	}
+	// The Dockerfile's builder stage, left untagged by the classic builder.
+	l, err := o.Client().ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
+	if err != nil {
+		return
+	}
+	for _, im := range l.Items {
+		if im.Created >= testsStarted.Unix() {
+			_, _ = o.Client().ImageRemove(ctx, im.ID, client.ImageRemoveOptions{PruneChildren: true})
+		}
+	}
+}
+
+// testsStarted is when this test binary started.
+var testsStarted = time.Now()
 
 func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
@@ -690,7 +736,7 @@ benchmarks:
 func TestDockerOrchestratedMemory(t *testing.T) {
 	needEngine(t)
 	if os.Geteuid() != 0 {
-		t.Skip("memory mode needs root for eBPF (the CI host runs as root)")
+		testenv.Missing(t, "memory mode needs root for eBPF (the CI host runs as root)")
 	}
 	dir := benchProject(t, `
 container:
@@ -774,7 +820,7 @@ func TestComposeStack(t *testing.T) {
 	compose := []string{"docker-compose"}
 	if _, err := exec.LookPath("docker-compose"); err != nil {
 		if exec.Command("docker", "compose", "version").Run() != nil {
-			t.Skip("neither docker-compose nor the docker compose plugin is installed (apt-get install docker-compose)")
+			testenv.Missing(t, "neither docker-compose nor the docker compose plugin is installed (apt-get install docker-compose)")
 		}
 		compose = []string{"docker", "compose"}
 	}
@@ -823,7 +869,7 @@ func TestDockerRunnerImageArm64(t *testing.T) {
 			t.Fatalf("scripts/docker-engine.sh base arm64: %v\n%s", err, out)
 		}
 	} else if exec.Command("docker", "image", "inspect", base).Run() != nil {
-		t.Skipf("no %s image (scripts/docker-engine.sh base arm64 makes it; CODSPEED_DOCKER_TESTS=1 runs it)", base)
+		testenv.Missing(t, "no %s image (scripts/docker-engine.sh base arm64 makes it; CODSPEED_DOCKER_TESTS=1 runs it)", base)
 	}
 
 	ctxDir := t.TempDir()
@@ -869,5 +915,99 @@ func TestDockerRunnerImageArm64(t *testing.T) {
 	}
 	if f.Run == nil || f.Run.Host.Arch != "arm64" || len(f.Benchmarks) != 1 || f.Benchmarks[0].Stats == nil || f.Benchmarks[0].Stats.Rounds != 3 {
 		t.Fatalf("results: run %+v, benchmarks %+v", f.Run, f.Benchmarks)
+	}
+}
+
+// TestDockerInterruptKeepsFinished: Ctrl-C while a target's container runs
+// stops it gracefully (SIGINT, then a grace period): the runner inside keeps
+// the benchmarks its integration finished before the interrupt, and the run
+// keeps them too, naming the interrupted target missing; nothing is left in
+// the engine.
+func TestDockerInterruptKeepsFinished(t *testing.T) {
+	cli := needEngine(t)
+	dir := benchProject(t, `
+options:
+  warmup-time: 0
+  max-rounds: 1
+container:
+  build:
+    context: .
+    dockerfile: bench.Dockerfile
+benchmarks:
+  - name: fine
+    exec: primes 1000
+  - name: integration
+    entrypoint: sh integration.sh
+  - name: never
+    exec: primes 1000
+`)
+	// An integration that reports two finished benchmarks, then is busy with
+	// a third when the interrupt comes.
+	script := `mkdir -p "$CODSPEED_PROFILE_FOLDER/results"
+cat > "$CODSPEED_PROFILE_FOLDER/results/1.json.tmp" <<'JSON'
+{"creator": {"name": "fake-integration", "version": "1", "pid": 1},
+ "instrument": {"type": "walltime"},
+ "benchmarks": [
+  {"name": "done_a", "uri": "integration.sh::done_a", "stats": {"median_ns": 10, "mean_ns": 10, "min_ns": 10, "max_ns": 10, "rounds": 3, "iter_per_round": 1}},
+  {"name": "done_b", "uri": "integration.sh::done_b", "stats": {"median_ns": 20, "mean_ns": 20, "min_ns": 20, "max_ns": 20, "rounds": 3, "iter_per_round": 1}}]}
+JSON
+mv "$CODSPEED_PROFILE_FOLDER/results/1.json.tmp" "$CODSPEED_PROFILE_FOLDER/results/1.json"
+sleep 60
+`
+	if err := os.WriteFile(filepath.Join(dir, "integration.sh"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, volsBefore := ours(t, cli, "")
+	cmd := exec.Command(binary, "run")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CODSPEED_STORE="+filepath.Join(dir, "store"))
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the integration has written its results (on the host,
+	// through the target's profile volume).
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		m, _ := filepath.Glob(filepath.Join(dir, "store", "*", "walltime", "targets", "02-*", "results", "1.json"))
+		if len(m) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the integration never wrote its results:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d\n%s", err, exitInterrupted, stderr.String())
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("interrupt took %v", d)
+	}
+	runs := storeRuns(t, dir)
+	if len(runs) != 1 || runs[0].Status != results.StatusPartial ||
+		!slices.Equal(runs[0].Missing, []string{"walltime: integration", "walltime: never"}) {
+		t.Fatalf("runs %+v\n%s", runs, stderr.String())
+	}
+	f, err := results.ReadResults(filepath.Join(dir, "store", runs[0].ID, runs[0].Parts[0].Results))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, b := range f.Benchmarks {
+		names = append(names, b.Name)
+	}
+	if !slices.Equal(names, []string{"fine", "done_a", "done_b"}) {
+		t.Fatalf("kept %v, want fine and the integration's two finished benchmarks\n%s", names, stderr.String())
+	}
+	cs, vols := ours(t, cli, runs[0].ID)
+	if len(cs) != 0 || len(vols) != len(volsBefore) {
+		t.Errorf("left behind: containers %v, volumes %d -> %d", cs, len(volsBefore), len(vols))
 	}
 }

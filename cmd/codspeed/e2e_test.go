@@ -20,6 +20,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // e2eVersion is the version the binary under test is linked with.
@@ -50,6 +51,10 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if staticPrimes != "" {
+		os.RemoveAll(filepath.Dir(staticPrimes))
+	}
+	removeRunnerImage()
 	os.Exit(code)
 }
 
@@ -261,7 +266,7 @@ benchmarks:
 
 func TestPinnedCPUs(t *testing.T) {
 	if os.Geteuid() != 0 || runtime.NumCPU() < 2 {
-		t.Skip("pinning to CPU 1 needs root (for the cgroup) and two CPUs")
+		testenv.Missing(t, "pinning to CPU 1 needs root (for the cgroup) and two CPUs")
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "affinity")
@@ -485,7 +490,7 @@ func TestUsageErrors(t *testing.T) {
 // profiles code built without frame pointers.
 func TestPerfProfiles(t *testing.T) {
 	if _, err := perf.Probe(); err != nil {
-		t.Skipf("this host cannot sample: %v", err)
+		testenv.Missing(t, "this host cannot sample: %v", err)
 	}
 	for _, c := range []struct {
 		name    string
@@ -539,7 +544,7 @@ func TestPerfProfiles(t *testing.T) {
 // sysctl, with results either way. Needs root to switch to nobody.
 func TestPerfUnprivileged(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to run codspeed as nobody")
+		testenv.Missing(t, "needs root to run codspeed as nobody")
 	}
 	dir, err := os.MkdirTemp("", "codspeed-nobody-")
 	if err != nil {
@@ -569,7 +574,7 @@ func TestPerfUnprivileged(t *testing.T) {
 	text, _ := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
 	paranoid, err := strconv.Atoi(strings.TrimSpace(string(text)))
 	if err != nil {
-		t.Skipf("kernel.perf_event_paranoid: %v", err)
+		testenv.Missing(t, "kernel.perf_event_paranoid: %v", err)
 	}
 	if paranoid <= 2 {
 		if b.Profile == nil {
@@ -590,7 +595,7 @@ func TestPerfUnprivileged(t *testing.T) {
 // profiler must follow that thread's children, not the runner's.
 func TestProfileInsideSandbox(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root for the cgroup sandbox and perf events")
+		testenv.Missing(t, "needs root for the cgroup sandbox and perf events")
 	}
 	dir := t.TempDir()
 	pf := filepath.Join(dir, "pf")

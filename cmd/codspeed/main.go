@@ -13,10 +13,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/codspeed-go/codspeed-go/internal/run"
+	"github.com/codspeed-go/codspeed-go/sandbox"
 	"github.com/codspeed-go/codspeed-go/version"
 )
 
@@ -59,10 +61,58 @@ func main() {
 		// The runner stands in for node on the benchmark's PATH.
 		os.Exit(run.NodeWrapperMain(os.Args[1:]))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	code := dispatch(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
+}
+
+// duplicateWindow: signals this close to the first are the same interrupt.
+const duplicateWindow = 250 * time.Millisecond
+
+// interruptContext is cancelled by the first SIGINT or SIGTERM: the run stops
+// the benchmark in flight, keeps what finished and exits 130. A second one
+// exits 130 at once, whatever is still being cleaned up; the processes the
+// runner started die with it (their parent-death signal), and a cgroup it
+// leaves is removed by the next run.
+func interruptContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+			return
+		}
+		// The same interrupt often arrives twice at once: `timeout -s INT`
+		// signals the command and then its whole process group, which
+		// includes the command. Only a signal that comes later is a second
+		// Ctrl-C.
+		first := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+			}
+			if time.Since(first) >= duplicateWindow {
+				break
+			}
+		}
+		fmt.Fprintln(os.Stderr, "codspeed: interrupted again; exiting now")
+		// Containers are killed and removed first (a few seconds at most);
+		// local processes die with this one.
+		sandbox.ForcedExit(5 * time.Second)
+		os.Exit(exitInterrupted)
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 func dispatch(ctx context.Context, args []string) int {

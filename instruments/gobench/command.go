@@ -248,6 +248,7 @@ func BuildTestBinary(ctx context.Context, dir string, env []string, g TestComman
 	args := append(append([]string{"test", "-c", "-o", bin}, g.Build...), pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir, cmd.Env = dir, env
+	instruments.OwnTree(cmd) // go runs the compiler and linker as children
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go test -c %s: %w\n%s", pkg, err, out)
 	}

@@ -129,3 +129,24 @@ func HasFlag(args []string, name string) bool {
 	}
 	return false
 }
+
+// FlagValue is the value a `go test` argv gives the flag (as -name=v,
+// -name v, --name, -test.name), the last one winning; "" when unset.
+func FlagValue(args []string, name string) string {
+	v := ""
+	for i, a := range args {
+		if a == "-args" || a == "--args" {
+			break
+		}
+		t := strings.TrimPrefix(strings.TrimLeft(a, "-"), "test.")
+		if len(t) == len(a) {
+			continue
+		}
+		if val, ok := strings.CutPrefix(t, name+"="); ok {
+			v = val
+		} else if t == name && i+1 < len(args) {
+			v = args[i+1]
+		}
+	}
+	return v
+}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 const sample = `goos: linux
@@ -77,7 +79,7 @@ func TestIsGoTest(t *testing.T) {
 // test and checks names and URIs end to end.
 func TestLocateRealPackage(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command")
+		testenv.Missing(t, "no go command")
 	}
 	root := t.TempDir()
 	write := func(name, body string) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments/hooks"
 	"github.com/codspeed-go/codspeed-go/instruments/hooks/client"
+	"github.com/codspeed-go/codspeed-go/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -530,7 +531,7 @@ func TestMessagesWrittenJustBeforeExitAreKept(t *testing.T) {
 func TestCClient(t *testing.T) {
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
-		t.Skip("gcc not installed (apt-get install gcc): cannot build the C client")
+		testenv.Missing(t, "gcc not installed (apt-get install gcc): cannot build the C client")
 	}
 	bin := filepath.Join(t.TempDir(), "cclient")
 	if out, err := exec.Command(gcc, "-Wall", "-Werror", "-O1", "-o", bin, "testdata/cclient.c").CombinedOutput(); err != nil {

@@ -3,6 +3,8 @@ package memory
 import (
 	"os"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // TestAllocatorLibraries runs programs linked against jemalloc and mimalloc
@@ -20,7 +22,7 @@ func TestAllocatorLibraries(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := os.Stat(tt.header); err != nil {
-				t.Skipf("%s not installed (apt-get install lib%s-dev)", tt.header, tt.name)
+				testenv.Missing(t, "%s not installed (apt-get install lib%s-dev)", tt.header, tt.name)
 			}
 			bin := build(t, tt.name, tt.src, tt.lib)
 			for _, mode := range modes {

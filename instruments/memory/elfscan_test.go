@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // TestScanLibc checks the allocator sites found in the system's glibc:
@@ -14,7 +16,7 @@ func TestScanLibc(t *testing.T) {
 	resolver := newLibraryResolver()
 	libc := resolver.resolve("libc.so.6", nil, nil)
 	if libc == "" {
-		t.Skip("no libc.so.6 in the library path (not a glibc system)")
+		testenv.Missing(t, "no libc.so.6 in the library path (not a glibc system)")
 	}
 	info, err := scanELF(libc)
 	if err != nil {
@@ -44,7 +46,7 @@ func TestScanLibc(t *testing.T) {
 
 func TestScanStaticAndDynamic(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
+		testenv.Missing(t, "gcc not installed")
 	}
 	static := build(t, "pattern-static", "pattern.c", "-static")
 	info, err := scanELF(static)

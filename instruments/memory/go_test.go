@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 var benchmemLine = regexp.MustCompile(`BenchmarkMixed\S*\s+(\d+)\s+[\d.]+ ns/op\s+(\d+) B/op\s+(\d+) allocs/op`)
@@ -20,7 +22,7 @@ func TestGoAllocsPerOp(t *testing.T) {
 	requireBPF(t)
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("go toolchain not on PATH: %v", err)
+		testenv.Missing(t, "go toolchain not on PATH: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "gobench.test")
 	cmd := exec.Command(goBin, "test", "-c", "-o", bin, ".")

@@ -232,6 +232,7 @@ func (in *Instrument) measureGoLeaf(ctx context.Context, s *Session, b *results.
 func runGoTest(ctx context.Context, s *Session, env instruments.Env, bin, dir string, baseEnv, args []string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir, cmd.Env = dir, append([]string(nil), baseEnv...)
+	instruments.OwnTree(cmd)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, env.Stderr
 	launcher := env.Launcher

@@ -13,6 +13,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // benchmem runs `go test -bench -benchmem` natively in dir and returns the
@@ -39,7 +40,7 @@ func benchmem(t *testing.T, dir string, env []string, pkg string) map[string]gob
 func TestGoTestPerOp(t *testing.T) {
 	requireBPF(t)
 	if _, err := exec.LookPath("go"); err != nil {
-		t.Skipf("go toolchain not on PATH: %v", err)
+		testenv.Missing(t, "go toolchain not on PATH: %v", err)
 	}
 	goEnv := append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	for _, tt := range []struct {

@@ -109,6 +109,8 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 	cmd.Dir = t.Dir
 	cmd.Env = cmdEnv
 	cmd.Stdout, cmd.Stderr = env.Stdout, env.Stderr
+	// Cancel and deadline end the whole tree, not only the first process.
+	instruments.OwnTree(cmd)
 	launcher := env.Launcher
 	if launcher == nil {
 		launcher = instruments.Direct

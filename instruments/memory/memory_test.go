@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // requireBPF skips when this host or process truly cannot run the
@@ -24,11 +25,11 @@ import (
 func requireBPF(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("memory instrument tests need root (CAP_BPF+CAP_PERFMON)")
+		testenv.Missing(t, "memory instrument tests need root (CAP_BPF+CAP_PERFMON)")
 	}
 	if err := check(); err != nil {
 		if errors.Is(err, instruments.ErrNotSupported) {
-			t.Skipf("host cannot run eBPF uprobes: %v", err)
+			testenv.Missing(t, "host cannot run eBPF uprobes: %v", err)
 		}
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func build(t *testing.T, out, src string, extra ...string) string {
 		cc = "g++"
 	}
 	if _, err := exec.LookPath(cc); err != nil {
-		t.Skipf("%s not installed: %v", cc, err)
+		testenv.Missing(t, "%s not installed: %v", cc, err)
 	}
 	args := append([]string{"-O2", "-fno-builtin", "-o", bin, filepath.Join("testdata", src)}, extra...)
 	if b, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
@@ -105,7 +106,7 @@ var heapUsage = regexp.MustCompile(`total heap usage: ([\d,]+) allocs, ([\d,]+) 
 func memcheck(t *testing.T, argv ...string) (allocs, frees, nbytes float64) {
 	t.Helper()
 	if _, err := exec.LookPath("valgrind"); err != nil {
-		t.Skipf("valgrind not installed: %v", err)
+		testenv.Missing(t, "valgrind not installed: %v", err)
 	}
 	args := append([]string{"--tool=memcheck", "--run-libc-freeres=no", "--run-cxx-freeres=no"}, argv...)
 	cmd := exec.Command("valgrind", args...)
@@ -159,7 +160,7 @@ func TestAgainstMemcheck(t *testing.T) {
 			if tt.tool != "" {
 				p, err := exec.LookPath(tt.tool)
 				if err != nil {
-					t.Skipf("%s not installed (apt-get install %s)", tt.tool, tt.tool)
+					testenv.Missing(t, "%s not installed (apt-get install %s)", tt.tool, tt.tool)
 				}
 				argv[0] = p
 			}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // A JIT's /tmp/perf-<pid>.map, read after the process exited, names the
@@ -19,7 +21,7 @@ func TestJITMapPickup(t *testing.T) {
 	c := probeOrSkip(t)
 	bin := filepath.Join(t.TempDir(), "jit")
 	if out, err := exec.Command("cc", "-O1", "-o", bin, "testdata/jit.c").CombinedOutput(); err != nil {
-		t.Skipf("cc: %v\n%s", err, out)
+		testenv.Missing(t, "cc: %v\n%s", err, out)
 	}
 	s, err := Start(Config{Event: c.Event})
 	if err != nil {

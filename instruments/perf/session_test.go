@@ -10,6 +10,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/results/flamegraph"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // probeOrSkip returns the host's capability. The CI host is root and can
@@ -18,7 +19,7 @@ func probeOrSkip(t *testing.T) Capability {
 	t.Helper()
 	c, err := Probe()
 	if err != nil {
-		t.Skipf("this host cannot sample: %v", err)
+		testenv.Missing(t, "this host cannot sample: %v", err)
 	}
 	return c
 }
@@ -29,7 +30,7 @@ func buildPrimes(t *testing.T, name string, cflags ...string) string {
 	t.Helper()
 	cc, err := exec.LookPath("cc")
 	if err != nil {
-		t.Skip("no C compiler")
+		testenv.Missing(t, "no C compiler")
 	}
 	out := filepath.Join(t.TempDir(), name)
 	args := append(append([]string{}, cflags...), "-o", out, "../../examples/c/primes.c")
@@ -229,7 +230,7 @@ func TestLeaderExitsFirst(t *testing.T) {
 	c := probeOrSkip(t)
 	cc, err := exec.LookPath("cc")
 	if err != nil {
-		t.Skip("no C compiler")
+		testenv.Missing(t, "no C compiler")
 	}
 	bin := filepath.Join(t.TempDir(), "leader_exit")
 	if b, err := exec.Command(cc, "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", bin, "testdata/leader_exit.c").CombinedOutput(); err != nil {

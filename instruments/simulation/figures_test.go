@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // TestFigures produces the figures of BENCHMARKS.md: the determinism table
@@ -34,7 +35,7 @@ func TestFigures(t *testing.T) {
 	// binary that needs no C library, formatting a 1200-line file.
 	gz, err := exec.LookPath("gzip")
 	if err != nil {
-		t.Skip("gzip not installed")
+		testenv.Missing(t, "gzip not installed")
 	}
 	input := filepath.Join(t.TempDir(), "input")
 	// 200 KB of a real binary: compressible, with structure.

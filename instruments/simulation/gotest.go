@@ -147,6 +147,7 @@ func (in *Instrument) discover(ctx context.Context, bin, dir string, g gobench.T
 	args := append([]string{"-test.run=^$", "-test.bench=" + g.Bench, "-test.benchtime=10ms"}, g.BinFlags...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir, cmd.Env = dir, goEnv(baseEnv)
+	instruments.OwnTree(cmd)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, env.Stderr
 	launcher := env.Launcher

@@ -95,13 +95,11 @@ func TestGoDeterminism(t *testing.T) {
 		}
 		d := math.Abs(x.Simulation.Instructions-y.Simulation.Instructions) / x.Simulation.Instructions
 		t.Logf("%s: %.3f / %.3f instructions/op (relative difference %.2g), N=%d", uri, x.Simulation.Instructions, y.Simulation.Instructions, d, x.GoBench.Iterations)
-		// The subtraction of cooperative preemptions leaves a few thousand
-		// instructions per preempted run: 22375.000 (unpreempted, exact)
-		// against 22377.571 over N=2000 was seen with the Docker memory
-		// tests running alongside, 1.15e-4. Bound: 0.02%, a hundredth of
-		// the default regression threshold (2%).
-		if !(x.Simulation.Instructions > 0) || d > 2e-4 {
-			t.Errorf("%s: runs differ by %.3g (> 0.02%%)", uri, d)
+		// The goal for Go under simulation: at most 1e-4 run to run, under
+		// load too (README.md; BENCHMARKS.md has the spread measured under a
+		// CPU hog on both cores).
+		if !(x.Simulation.Instructions > 0) || d > 1e-4 {
+			t.Errorf("%s: runs differ by %.3g (> 1e-4)", uri, d)
 		}
 	}
 }

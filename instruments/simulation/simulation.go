@@ -189,6 +189,9 @@ func (in *Instrument) command(ctx context.Context, p Probe, inv invocation) *exe
 		"--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64",
 		"--instr-atstart=" + atStart, "--collect-systime=nsec", "--compress-strings=no",
 		"--combine-dumps=yes", "--dump-line=no",
+		// No gdbserver: its FIFOs (vgdb-pipe-*) in TMPDIR would be left
+		// behind by every process of the tree killed on an interrupt.
+		"--vgdb=no",
 	}
 	if p.ReadInlineInfo {
 		vg = append(vg, "--read-inline-info=yes")
@@ -206,6 +209,8 @@ func (in *Instrument) command(ctx context.Context, p Probe, inv invocation) *exe
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = inv.dir
 	cmd.Env = inv.env
+	// Cancel and deadline end valgrind and everything it traces.
+	instruments.OwnTree(cmd)
 	return cmd
 }
 

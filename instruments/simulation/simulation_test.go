@@ -14,6 +14,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // needValgrind skips when the host lacks valgrind; the CI host has it.
@@ -22,7 +23,7 @@ func needValgrind(t *testing.T) *Instrument {
 	in := New(Options{})
 	if err := in.Check(); err != nil {
 		if errors.Is(err, instruments.ErrNotSupported) {
-			t.Skipf("simulation not supported here: %v", err)
+			testenv.Missing(t, "simulation not supported here: %v", err)
 		}
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func sameCounts(a, b results.SimulationStats) bool {
 func skipIfUprobed(t *testing.T, msg string) {
 	t.Helper()
 	if strings.Contains(msg, SigtrapHintPrefix) {
-		t.Skipf("valgrind cannot run now: a uprobe is attached to a shared library (run simulation tests apart from eBPF tests): %s", msg)
+		testenv.Missing(t, "valgrind cannot run now: a uprobe is attached to a shared library (run simulation tests apart from eBPF tests): %s", msg)
 	}
 }
 
@@ -287,4 +288,13 @@ func TestProbe(t *testing.T) {
 		t.Fatalf("probe = %+v", p)
 	}
 	t.Logf("probe: %+v", p)
+}
+
+// TestMain removes the programs built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // TestStandardLibraryBenchmarks runs a real package's benchmarks (the
@@ -17,7 +18,7 @@ import (
 // -count, and the -benchmem figures kept.
 func TestStandardLibraryBenchmarks(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command")
+		testenv.Missing(t, "no go command")
 	}
 	dir := t.TempDir()
 	args := []string{"go", "test", "-run=^$", "-bench=^(BenchmarkFullRune|BenchmarkValidTenASCIIChars)$", "-benchtime=2000x", "-benchmem", "unicode/utf8"}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
@@ -68,9 +69,15 @@ type roundRunner struct {
 func (r *roundRunner) killOnCancel(ctx context.Context) (stop func() bool) {
 	return context.AfterFunc(ctx, func() {
 		if p := r.running.Load(); p != nil {
-			p.Kill()
+			killGroup(p)
 		}
 	})
+}
+
+// killGroup ends a round's process group and the round's process.
+func killGroup(p *os.Process) {
+	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+	_ = p.Kill()
 }
 
 func newRoundRunner(t instruments.Target, env instruments.Env) (*roundRunner, error) {
@@ -153,6 +160,9 @@ func (r *roundRunner) round(ctx context.Context) (time.Duration, error) {
 		Path: r.path, Args: r.args, Dir: r.dir, Env: r.env,
 		Stdin: r.stdin, Stdout: r.stdout, Stderr: r.stderr,
 	}
+	// Its own process group: a terminal's Ctrl-C reaches the runner only,
+	// which ends the round's whole tree (instruments.OwnTree).
+	instruments.TreeAttr(cmd)
 	n := r.rounds
 	r.rounds++
 	mark, _ := r.stderr.Seek(0, io.SeekEnd)
@@ -169,7 +179,7 @@ func (r *roundRunner) round(ctx context.Context) (time.Duration, error) {
 	}
 	r.running.Store(cmd.Process)
 	if ctx.Err() != nil {
-		cmd.Process.Kill()
+		killGroup(cmd.Process)
 	}
 	err := cmd.Wait()
 	elapsed := time.Since(start)
@@ -291,9 +301,9 @@ func (h Harness) Measure(ctx context.Context, t instruments.Target, env instrume
 		for {
 			d, err := r.round(ctx)
 			if err != nil {
-				if len(times) > 0 && errors.Is(err, context.Canceled) {
-					break
-				}
+				// Interrupted (Ctrl-C, SIGTERM, deadline): the rounds so far
+				// are not the benchmark the plan asked for; nothing is
+				// returned as measured and the run names it missing.
 				return b, err
 			}
 			times = append(times, d)
@@ -317,7 +327,9 @@ func (h Harness) Measure(ctx context.Context, t instruments.Target, env instrume
 	}
 	st := results.ComputeStats(b.Samples, 1, warmupRounds)
 	b.Stats = &st
-	return b, ctx.Err()
+	// Every planned round ran: the benchmark is finished even when ctx ended
+	// just after its last round.
+	return b, nil
 }
 
 func planConfig(p Plan) *results.BenchConfig {

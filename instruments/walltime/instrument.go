@@ -11,8 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
@@ -134,9 +132,7 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 	// everything it started (the test binary under `go test`, a script's
 	// children), not just the first process; WaitDelay bounds the wait for
 	// output pipes that a surviving grandchild would hold open.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
+	instruments.OwnTree(cmd)
 	if env.Progress != nil {
 		env.Progress.Phase(t.Name, "running")
 	}
@@ -186,7 +182,14 @@ func (in *Instrument) entrypoint(ctx context.Context, t instruments.Target, env 
 
 	var benches []results.Benchmark
 	if isGo {
-		benches = in.goBenchmarks(ctx, t, stdout.Bytes())
+		// Interrupted, only the benchmarks that ran every round are kept:
+		// the one in flight is not measured (the run names the target
+		// missing).
+		rounds := -1
+		if runErr != nil && ctx.Err() != nil {
+			rounds = goRounds(args, extraEnv)
+		}
+		benches = in.goBenchmarks(context.WithoutCancel(ctx), t, stdout.Bytes(), rounds)
 	}
 	collector := env.Integrations
 	if collector == nil {
@@ -257,9 +260,26 @@ func orDiscard(w io.Writer) io.Writer {
 	return w
 }
 
+// goRounds is the -count a `go test` command runs each benchmark with: the
+// one added through GOFLAGS, the command's own, or 0 when unknown.
+func goRounds(args, extraEnv []string) int {
+	for _, kv := range extraEnv {
+		if v, ok := strings.CutPrefix(kv, "GOFLAGS="); ok {
+			f := strings.Fields(v)
+			if n, err := strconv.Atoi(gobench.FlagValue(f, "count")); err == nil {
+				return n
+			}
+		}
+	}
+	n, _ := strconv.Atoi(gobench.FlagValue(args[2:], "count"))
+	return n
+}
+
 // goBenchmarks turns `go test -bench -count=N` output into one benchmark per
-// Benchmark and sub-benchmark, each printed line being one round.
-func (in *Instrument) goBenchmarks(ctx context.Context, t instruments.Target, out []byte) []results.Benchmark {
+// Benchmark and sub-benchmark, each printed line being one round. rounds >= 0
+// says the run was interrupted: only benchmarks with that many rounds are
+// kept (0: the count is unknown, the last benchmark printed is dropped).
+func (in *Instrument) goBenchmarks(ctx context.Context, t instruments.Target, out []byte, rounds int) []results.Benchmark {
 	res, _ := gobench.Parse(bytes.NewReader(out), "go test")
 	loc := &gobench.Locator{Dir: t.Dir, Root: in.GitRoot}
 	type group struct {
@@ -283,6 +303,18 @@ func (in *Instrument) goBenchmarks(ctx context.Context, t instruments.Target, ou
 		g.iters = append(g.iters, r.Iters)
 		g.bytes += r.BytesPerOp
 		g.allocs += r.AllocsPerOp
+	}
+	switch {
+	case rounds == 0 && len(order) > 0:
+		order = order[:len(order)-1]
+	case rounds > 0:
+		kept := order[:0]
+		for _, key := range order {
+			if len(groups[key].perOp) >= rounds {
+				kept = append(kept, key)
+			}
+		}
+		order = kept
 	}
 	var benches []results.Benchmark
 	for _, key := range order {

@@ -17,6 +17,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // warnings records what the instrument tells the user.
@@ -35,7 +36,7 @@ func (w *warnings) Warn(msg string) {
 func canSample(t *testing.T) {
 	t.Helper()
 	if _, err := perf.Probe(); err != nil {
-		t.Skipf("this host cannot sample: %v", err)
+		testenv.Missing(t, "this host cannot sample: %v", err)
 	}
 }
 
@@ -45,7 +46,7 @@ func buildPrimes(t *testing.T) string {
 	// -fno-inline keeps count_primes a function of its own at -O2.
 	out, err := exec.Command("cc", "-O2", "-g", "-fno-inline", "-fno-omit-frame-pointer", "-o", bin, "../../examples/c/primes.c").CombinedOutput()
 	if err != nil {
-		t.Skipf("cc: %v\n%s", err, out)
+		testenv.Missing(t, "cc: %v\n%s", err, out)
 	}
 	return bin
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/hooks"
 	"github.com/codspeed-go/codspeed-go/instruments/perf"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // TestHooksBoundProfiles: an integration marks two regions over the pipe;
@@ -19,7 +20,7 @@ import (
 // outside the regions is not sampled.
 func TestHooksBoundProfiles(t *testing.T) {
 	if _, err := perf.Probe(); err != nil {
-		t.Skipf("this host cannot sample: %v", err)
+		testenv.Missing(t, "this host cannot sample: %v", err)
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "regions")

@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // gitRepo makes a real repository with one commit in a fresh directory.
 func gitRepo(t *testing.T, remote string) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed: local detection reads the checkout with git")
+		testenv.Missing(t, "git is not installed: local detection reads the checkout with git")
 	}
 	dir := filepath.Join(t.TempDir(), "myproject")
 	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
@@ -110,7 +112,7 @@ func TestDetectLocal(t *testing.T) {
 func TestDetectThisCheckout(t *testing.T) {
 	head, err := ExecGit(".", "rev-parse", "HEAD")
 	if err != nil {
-		t.Skipf("the source tree is not a git checkout (%v): nothing to detect", err)
+		testenv.Missing(t, "the source tree is not a git checkout (%v): nothing to detect", err)
 	}
 	info, err := Detect(func(string) string { return "" }, os.ReadFile)
 	if err != nil {
@@ -134,7 +136,7 @@ func TestDetectLocalNoRemote(t *testing.T) {
 
 func TestDetectLocalNotARepository(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		testenv.Missing(t, "git is not installed")
 	}
 	dir := t.TempDir()
 	// GIT_CEILING_DIRECTORIES keeps git from finding a repository above the

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // The CI templates live at the repository root; these tests parse them, check
@@ -45,7 +47,7 @@ func bashSyntax(t *testing.T, name, script string) {
 
 func needBash(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash is not installed: the templates' scripts are bash")
+		testenv.Missing(t, "bash is not installed: the templates' scripts are bash")
 	}
 }
 

@@ -5,11 +5,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 func TestRootAndHead(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		testenv.Missing(t, "git is not installed")
 	}
 	dir := t.TempDir()
 	run := func(args ...string) {

@@ -316,6 +316,12 @@ func (e *Executor) Execute(ctx context.Context, job run.Job) ([]results.Benchmar
 		}
 	}
 	if runErr != nil {
+		if ctx.Err() != nil && res != nil {
+			// Interrupted: the container was stopped gracefully, and the
+			// runner in it wrote the benchmarks that finished before it.
+			benches, _ := collect(job.ProfileFolder, dir, res.Sandbox())
+			return benches, fmt.Errorf("%s: %w", t.Name, runErr)
+		}
 		return nil, fmt.Errorf("%s: %w", t.Name, runErr)
 	}
 

@@ -13,6 +13,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // compile builds a tiny C program with the given compiler and flags, so the
@@ -20,7 +21,7 @@ import (
 func compile(t *testing.T, dir, name, cc string, flags ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath(cc); err != nil {
-		t.Skipf("%s not installed: %v", cc, err)
+		testenv.Missing(t, "%s not installed: %v", cc, err)
 	}
 	src := filepath.Join(dir, "main.c")
 	if err := os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644); err != nil {

@@ -151,11 +151,14 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 				events.benchmarkRan(mode, b)
 			}
 			if err != nil {
-				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				if ctx.Err() != nil {
+					// Interrupted in the middle of this target (whatever the
+					// target made of it: a child killed by the interrupt
+					// fails like any other): what it finished is kept, the
+					// target itself is named missing (an interrupted Go
+					// target lost its last benchmark).
 					interrupted = true
-					if len(benches) == 0 {
-						meta.Missing = append(meta.Missing, fmt.Sprintf("%s: %s", mode, t.Name))
-					}
+					meta.Missing = append(meta.Missing, fmt.Sprintf("%s: %s", mode, t.Name))
 					continue
 				}
 				if len(benches) == 0 && errors.Is(err, instruments.ErrNoBenchmarks) && req.AllowEmpty {
@@ -211,6 +214,10 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 	total := 0
 	for _, p := range meta.Parts {
 		total += p.Benchmarks
+	}
+	if ctx.Err() != nil {
+		// Whatever a target made of an interrupt, the run was interrupted.
+		interrupted = true
 	}
 	switch {
 	case interrupted:

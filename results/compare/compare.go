@@ -192,11 +192,13 @@ func folded(e entry) (path, unit string) {
 	if e.b == nil || e.b.Profile == nil || e.b.Profile.Folded == "" {
 		return "", ""
 	}
-	path = e.b.Profile.Folded
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(e.pf, path)
+	// Artifact paths are relative to the profile folder; a results file
+	// from elsewhere that names another file (/dev/zero, ../../secret) gets
+	// no flame graph rather than reading it.
+	if !filepath.IsLocal(e.b.Profile.Folded) {
+		return "", ""
 	}
-	return path, e.b.Profile.Event
+	return filepath.Join(e.pf, e.b.Profile.Folded), e.b.Profile.Event
 }
 
 // report describes one head benchmark without a base.

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // golden compares got with testdata/<name>, or rewrites it when
@@ -352,7 +354,7 @@ func TestWriteDiffSVG(t *testing.T) {
 func TestScriptParses(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed; cannot check the script's syntax")
+		testenv.Missing(t, "node is not installed; cannot check the script's syntax")
 	}
 	path := filepath.Join(t.TempDir(), "fg.js")
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
@@ -371,7 +373,7 @@ func TestScriptParses(t *testing.T) {
 func TestScriptZoom(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed; cannot run the script")
+		testenv.Missing(t, "node is not installed; cannot run the script")
 	}
 	p := readProfile(t, "testdata/small.folded")
 	var buf bytes.Buffer

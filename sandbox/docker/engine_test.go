@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // engineSkip is the reason the engine tests skip, empty when an engine answers.
@@ -46,16 +48,56 @@ func TestMain(m *testing.M) {
 		o.Close()
 	}
 	code := m.Run()
-	if standinPath != "" {
-		os.RemoveAll(filepath.Dir(standinPath))
+	if runnerPath != "" {
+		os.RemoveAll(filepath.Dir(runnerPath))
+	}
+	if engineSkip == "" {
+		// The images the tests built: a test run leaves none behind.
+		removeImages(benchImage, runnerImage)
 	}
 	os.Exit(code)
+}
+
+// removeImages untags (and deletes, when no other tag holds them) images the
+// tests built.
+func removeImages(refs ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o, err := NewOrchestrator(ctx, Options{})
+	if err != nil {
+		return
+	}
+	defer o.Close()
+	for _, ref := range refs {
+		if _, err := o.cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			fmt.Fprintf(os.Stderr, "remove test image %s: %v\n", ref, err)
+		}
+	}
+	removeDanglingSince(ctx, o.cli, testsStarted)
+}
+
+// testsStarted is when this test binary started.
+var testsStarted = time.Now()
+
+// removeDanglingSince removes the untagged images made since start: the
+// builder stage of a multi-stage Dockerfile, which the classic builder
+// leaves untagged, and an earlier build of a tag built again.
+func removeDanglingSince(ctx context.Context, cli *client.Client, start time.Time) {
+	l, err := cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
+	if err != nil {
+		return
+	}
+	for _, im := range l.Items {
+		if im.Created >= start.Unix() {
+			_, _ = cli.ImageRemove(ctx, im.ID, client.ImageRemoveOptions{PruneChildren: true})
+		}
+	}
 }
 
 func needEngine(t *testing.T) (*Orchestrator, *bytes.Buffer) {
 	t.Helper()
 	if engineSkip != "" {
-		t.Skip(engineSkip)
+		testenv.Missing(t, "%s", engineSkip)
 	}
 	var logBuf syncBuffer
 	o, err := NewOrchestrator(context.Background(), Options{Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
@@ -78,32 +120,33 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 
 var (
-	standinOnce sync.Once
-	standinPath string
-	standinErr  error
+	runnerOnce sync.Once
+	runnerPath string
+	runnerErr  error
 )
 
-// standin builds the test stand-in for the codspeed CLI (testdata/standin),
-// static like the real one.
-func standin(t *testing.T) string {
+// runnerBinary builds the codspeed CLI under test (../../cmd/codspeed, static,
+// as `make build-linux` does) once per test binary: the Docker tests run the
+// runner of this source tree, never a bin/ file left by an earlier build.
+func runnerBinary(t *testing.T) string {
 	t.Helper()
-	standinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "codspeed-standin")
+	runnerOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "codspeed-runner-bin-")
 		if err != nil {
-			standinErr = err
+			runnerErr = err
 			return
 		}
-		standinPath = filepath.Join(dir, "codspeed-linux-"+runtime.GOARCH)
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", standinPath, "./testdata/standin")
+		runnerPath = filepath.Join(dir, "codspeed-linux-"+runtime.GOARCH)
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", runnerPath, "../../cmd/codspeed")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			standinErr = fmt.Errorf("build stand-in: %v\n%s", err, out)
+			runnerErr = fmt.Errorf("build the codspeed CLI: %v\n%s", err, out)
 		}
 	})
-	if standinErr != nil {
-		t.Fatal(standinErr)
+	if runnerErr != nil {
+		t.Fatal(runnerErr)
 	}
-	return standinPath
+	return runnerPath
 }
 
 const benchImage = "codspeed-go-test/bench:latest"
@@ -154,7 +197,7 @@ func leftovers(t *testing.T, o *Orchestrator) (containers []string, volumes []st
 func TestEngineBuildAndRunTwoTargets(t *testing.T) {
 	o, logs := needEngine(t)
 	ensureBenchImage(t, o)
-	runner := standin(t)
+	runner := runnerBinary(t)
 	_, volsBefore := leftovers(t, o)
 
 	profile := t.TempDir()
@@ -167,7 +210,7 @@ func TestEngineBuildAndRunTwoTargets(t *testing.T) {
 		ro := RunOptions{
 			Image:         benchImage,
 			RunnerBinary:  runner,
-			RunnerArgs:    append([]string{"exec", "--profile-folder", ProfileDir, "--"}, strings.Fields(target)...),
+			RunnerArgs:    append([]string{"exec", "--profile-folder", ProfileDir, "--warmup-time", "0", "--max-rounds", "3", "--show-output", "--"}, strings.Fields(target)...),
 			ProfileVolume: dir,
 			CPUs:          "1",
 			MemoryLimit:   128 << 20,

@@ -21,8 +21,8 @@ import (
 const runnerImage = "codspeed-go-test/runner:latest"
 
 // TestEngineRunnerImage builds the root Dockerfile the way `make images`
-// does (the static binary staged as bin/codspeed-linux-<arch>; the stand-in
-// until cmd/codspeed lands) and checks what the image holds and what its own
+// does (the CLI of this source tree staged as bin/codspeed-linux-<arch>) and
+// checks what the image holds and what its own
 // layers weigh beyond the base.
 func TestEngineRunnerImage(t *testing.T) {
 	o, _ := needEngine(t)
@@ -36,12 +36,7 @@ func TestEngineRunnerImage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The real CLI when `make build-linux` has built it (its size is the
-	// figure that matters), the stand-in otherwise.
-	src, real := filepath.Join("..", "..", "bin", "codspeed-linux-"+runtime.GOARCH), true
-	if _, err := os.Stat(src); err != nil {
-		src, real = standin(t), false
-	}
+	src := runnerBinary(t)
 	t.Logf("runner binary: %s", src)
 	bin := filepath.Join(ctxDir, "bin", "codspeed-linux-"+runtime.GOARCH)
 	os.MkdirAll(filepath.Dir(bin), 0o755)
@@ -75,16 +70,12 @@ func TestEngineRunnerImage(t *testing.T) {
 
 	var out bytes.Buffer
 	spec := &specs.Spec{Process: &specs.Process{Args: []string{"sh", "-c",
-		"test -x /usr/local/bin/codspeed && command -v valgrind && command -v perf && { [ -n \"$REAL\" ] || codspeed version; }"},
-		Env: []string{"REAL=" + map[bool]string{true: "1"}[real]}}}
+		"test -x /usr/local/bin/codspeed && command -v valgrind && command -v perf && codspeed version"}}}
 	res, err := o.Run(context.Background(), spec, RunOptions{Image: runnerImage, Mode: results.Simulation, Stdout: &out, Stderr: &out})
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("runner image: %v exit %v\n%s", err, res, out.String())
 	}
-	wants := []string{"/usr/bin/valgrind", "/usr/bin/perf"}
-	if !real {
-		wants = append(wants, "codspeed standin")
-	}
+	wants := []string{"/usr/bin/valgrind", "/usr/bin/perf", "codspeed-go "}
 	for _, want := range wants {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("runner image output lacks %q:\n%s", want, out.String())

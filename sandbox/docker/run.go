@@ -21,6 +21,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/sandbox"
 )
 
 // RunOptions say where and how one target's container runs. Zero values mean
@@ -53,7 +54,16 @@ type RunOptions struct {
 	Mode string
 	// Stdout and Stderr receive the container's output; nil discards it.
 	Stdout, Stderr io.Writer
+	// StopGrace is how long a container stopped because ctx ended (Ctrl-C)
+	// has, after SIGINT, to finish on its own (the runner inside keeps the
+	// benchmarks that finished and writes its results) before SIGKILL;
+	// zero means DefaultStopGrace.
+	StopGrace time.Duration
 }
+
+// DefaultStopGrace is RunOptions.StopGrace's default: enough for the runner
+// in the container to stop its benchmark and write its results file.
+const DefaultStopGrace = 10 * time.Second
 
 // RunResult is how a target's container ran. The caller stores Spec and
 // HostConfig with the results.
@@ -106,7 +116,11 @@ const cleanupTimeout = 30 * time.Second
 // its output, waits for it and removes it (with its anonymous volumes)
 // whatever happens: a failing target, an engine error, or ctx cancelled, in
 // which case the container is killed and removed under a fresh context and
-// the error wraps ctx.Err(). A non-zero exit is reported in ExitCode, not as
+// the error wraps ctx.Err(). On ctx's end the container gets SIGINT, as the
+// runner inside would from a terminal, and ro.StopGrace to exit on its own
+// (its results are then in the profile volume and ExitCode is set) before
+// SIGKILL. A forced exit of the CLI (sandbox.ForcedExit) kills and removes it
+// at once. A non-zero exit is reported in ExitCode, not as
 // an error. The result is returned, partly filled, with any error after the
 // container was created.
 func (o *Orchestrator) Run(ctx context.Context, base *specs.Spec, ro RunOptions) (*RunResult, error) {
@@ -162,6 +176,12 @@ func (o *Orchestrator) run(ctx context.Context, base *specs.Spec, ro RunOptions,
 	}
 	id := created.ID
 	res.ContainerID = id
+	unregister := sandbox.OnForcedExit(func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = o.cli.ContainerRemove(fctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	})
+	defer unregister()
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
@@ -215,10 +235,23 @@ func (o *Orchestrator) run(ctx context.Context, base *specs.Spec, ro RunOptions,
 	case werr := <-wait.Error:
 		return res, fmt.Errorf("wait for container %s: %w", shortID(id), werr)
 	case <-ctx.Done():
-		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		// A graceful stop: the runner inside handles SIGINT as Ctrl-C,
+		// keeping what finished; the engine sends SIGKILL after the grace.
+		grace := ro.StopGrace
+		if grace <= 0 {
+			grace = DefaultStopGrace
+		}
+		secs := int((grace + time.Second - 1) / time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+cleanupTimeout)
 		defer cancel()
-		if _, kerr := o.cli.ContainerKill(kctx, id, client.ContainerKillOptions{Signal: "KILL"}); kerr != nil && !cerrdefs.IsNotFound(kerr) && !cerrdefs.IsConflict(kerr) {
-			o.log.Warn("kill container", "container", shortID(id), "error", kerr)
+		if _, serr := o.cli.ContainerStop(sctx, id, client.ContainerStopOptions{Signal: "SIGINT", Timeout: &secs}); serr != nil && !cerrdefs.IsNotFound(serr) && !cerrdefs.IsConflict(serr) {
+			o.log.Warn("stop container", "container", shortID(id), "error", serr)
+		}
+		select {
+		case w := <-wait.Result:
+			res.ExitCode = int(w.StatusCode)
+		case <-wait.Error:
+		case <-sctx.Done():
 		}
 		stopWait()
 		logs.Wait()

@@ -5,35 +5,18 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
-// realRunner returns the static codspeed binary `make build` (bin/codspeed)
-// or `make build-linux` (bin/codspeed-linux-<arch>) produced, if any.
-func realRunner() string {
-	for _, p := range []string{"bin/codspeed-linux-" + runtime.GOARCH, "bin/codspeed"} {
-		if abs, err := filepath.Abs(filepath.Join("..", "..", p)); err == nil {
-			if _, err := os.Stat(abs); err == nil {
-				return abs
-			}
-		}
-	}
-	return ""
-}
-
 // TestEngineRealRunnerModes runs the real CLI, injected into a plain
 // benchmark image, in walltime and simulation mode, and checks its results
 // file reaches the host through the profile folder.
 func TestEngineRealRunnerModes(t *testing.T) {
 	o, _ := needEngine(t)
-	runner := realRunner()
-	if runner == "" {
-		t.Skip("no bin/codspeed or bin/codspeed-linux-" + runtime.GOARCH + " (run make build)")
-	}
+	runner := runnerBinary(t)
 	ensureBenchImage(t, o)
 	for _, mode := range []string{results.Walltime, results.Simulation} {
 		t.Run(mode, func(t *testing.T) {
@@ -50,9 +33,6 @@ func TestEngineRealRunnerModes(t *testing.T) {
 				Stdout:        &out,
 				Stderr:        &out,
 			})
-			if err == nil && res.ExitCode == 2 && strings.Contains(out.String(), "not built into this codspeed yet") {
-				t.Skipf("the CLI says: %s", strings.TrimSpace(out.String()))
-			}
 			if err != nil || res.ExitCode != 0 {
 				t.Fatalf("%v exit %d\n%s", err, res.ExitCode, out.String())
 			}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // TestNativeNoOps: outside valgrind the magic sequences change nothing and
@@ -101,7 +103,7 @@ func TestUnderCallgrind(t *testing.T) {
 	}
 	vg, err := exec.LookPath("valgrind")
 	if err != nil {
-		t.Skip("valgrind not installed (apt-get install valgrind)")
+		testenv.Missing(t, "valgrind not installed (apt-get install valgrind)")
 	}
 	bin := buildProg(t, runtime.GOARCH)
 	out := t.TempDir()
@@ -220,7 +222,7 @@ func magicSequence(t *testing.T, objdump, file, fn string) []string {
 // host cannot run valgrind on arm64.
 func TestMagicMatchesValgrindHeader(t *testing.T) {
 	if _, err := os.Stat("/usr/include/valgrind/valgrind.h"); err != nil {
-		t.Skip("valgrind.h not installed (apt-get install valgrind)")
+		testenv.Missing(t, "valgrind.h not installed (apt-get install valgrind)")
 	}
 	arches := []struct{ goarch, gcc, objdump string }{
 		{"amd64", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-objdump"},
@@ -256,7 +258,7 @@ func TestArm64UnderQemu(t *testing.T) {
 	}
 	qemu, err := exec.LookPath("qemu-aarch64-static")
 	if err != nil {
-		t.Skip("qemu-aarch64-static not installed (apt-get install qemu-user-static)")
+		testenv.Missing(t, "qemu-aarch64-static not installed (apt-get install qemu-user-static)")
 	}
 	if testing.Short() {
 		t.Skip("builds a second test binary")

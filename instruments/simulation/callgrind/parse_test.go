@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -199,7 +201,7 @@ func TestDisplayName(t *testing.T) {
 // the sum of self costs.
 func TestRealValgrind(t *testing.T) {
 	if _, err := exec.LookPath("valgrind"); err != nil {
-		t.Skip("valgrind not installed (apt-get install valgrind)")
+		testenv.Missing(t, "valgrind not installed (apt-get install valgrind)")
 	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "p.c")
@@ -216,7 +218,7 @@ int main(void) { char buf[64]; unsigned t = 0;
 	}
 	bin := filepath.Join(dir, "p")
 	if out, err := exec.Command("cc", "-O1", "-g", "-o", bin, src).CombinedOutput(); err != nil {
-		t.Skipf("no C compiler: %v %s", err, out)
+		testenv.Missing(t, "no C compiler: %v %s", err, out)
 	}
 	for _, compress := range []string{"yes", "no"} {
 		out := filepath.Join(dir, "cg-"+compress+".out")
@@ -226,7 +228,7 @@ int main(void) { char buf[64]; unsigned t = 0;
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {
 			if strings.Contains(stderr.String(), "(SIGTRAP)") {
-				t.Skipf("valgrind cannot run now: a uprobe is attached to a shared library the program uses (another process's eBPF tracing): %s", stderr.String())
+				testenv.Missing(t, "valgrind cannot run now: a uprobe is attached to a shared library the program uses (another process's eBPF tracing): %s", stderr.String())
 			}
 			t.Fatalf("valgrind: %v\n%s", err, stderr.String())
 		}
