@@ -487,6 +487,12 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 			if _, err := pw.Write(b.Data[:half]); err != nil {
 				t.Fatal(err)
 			}
+			// The first half can sit in socket buffers before the server has
+			// accepted the connection, and a connection still in the
+			// listener's queue when Shutdown closes the listener is reset by
+			// the kernel: give the server time to take the request in hand,
+			// so that the PUT is really in flight when SIGTERM arrives.
+			time.Sleep(time.Second)
 			srv.cmd.Process.Signal(syscall.SIGTERM)
 			deadline := time.Now().Add(30 * time.Second)
 			for !strings.Contains(srv.stderr.String(), "shutting down") && time.Now().Before(deadline) {
