@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -108,13 +107,4 @@ func readJITDump(path string, owners []uint32) (*perfmap.JITDump, error) {
 		je.File = path
 	}
 	return d, err
-}
-
-// commandUID is the uid cmd runs as once started: its credential's, or
-// this process's.
-func commandUID(cmd *exec.Cmd) uint32 {
-	if a := cmd.SysProcAttr; a != nil && a.Credential != nil {
-		return a.Credential.Uid
-	}
-	return uint32(os.Getuid())
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/perfmap"
 )
 
 // Unwinding is how call stacks are recovered from a sample.
@@ -317,7 +318,7 @@ func (l *profilingLauncher) Start(cmd *exec.Cmd) error {
 	}
 	s.mu.Lock()
 	s.launched = append(s.launched, launch{pid: uint32(cmd.Process.Pid), after: before})
-	if uid := commandUID(cmd); !slices.Contains(s.owners, uid) {
+	if uid := perfmap.Owner(cmd); !slices.Contains(s.owners, uid) {
 		s.owners = append(s.owners, uid)
 	}
 	s.mu.Unlock()

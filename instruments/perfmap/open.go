@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 
 	"golang.org/x/sys/unix"
 )
@@ -75,4 +76,14 @@ func ReadFile(path string, max int64, owners ...uint32) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d MiB; not read", path, max>>20)
 	}
 	return data, nil
+}
+
+// Owner is the uid a started command runs as: its credential's (a sandbox
+// dropping root to the invoking user sets one), or this process's. It is
+// the owner whose JIT files are trusted for that command's processes.
+func Owner(cmd *exec.Cmd) uint32 {
+	if a := cmd.SysProcAttr; a != nil && a.Credential != nil {
+		return a.Credential.Uid
+	}
+	return uint32(os.Getuid())
 }
