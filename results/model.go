@@ -165,6 +165,10 @@ type MemoryStats struct {
 	// PerIteration is true when the figures are divided by the iteration
 	// count the integration reported, false for a whole measured region.
 	PerIteration bool `json:"per_iteration,omitempty"`
+	// Runtime names the managed runtime whose own heap the figures leave
+	// out ("v8", "jvm", "pymalloc"), when the benchmark ran one; see the
+	// memory instrument's README.
+	Runtime string `json:"runtime,omitempty"`
 }
 
 // Sandbox says where and how a benchmark ran.

@@ -56,7 +56,12 @@ func Warnings(instrument string, b Benchmark) []string {
 			warns = append(warns, name+": no instructions were counted; the measured region is empty: check that the benchmark starts and stops its measurement (instrument hooks or callgrind client requests)")
 		}
 	case Memory:
-		if m := b.Memory; m != nil && m.AllocCalls == 0 && m.FreeCalls == 0 {
+		m := b.Memory
+		switch {
+		case m == nil || m.AllocCalls != 0 || m.FreeCalls != 0:
+		case m.Runtime != "":
+			warns = append(warns, fmt.Sprintf("%s: no allocator call was seen: its objects live in the runtime's own heap (%s), which memory mode does not count", name, runtimeHeap(m.Runtime)))
+		default:
 			warns = append(warns, name+": no allocation or free was seen; if the benchmark allocates, its allocator is not one the memory instrument traces (statically linked or custom): link it dynamically against libc, jemalloc or mimalloc")
 		}
 	}
@@ -70,4 +75,17 @@ func pinnedTo(b Benchmark) string {
 		return ""
 	}
 	return b.Sandbox.CPUs
+}
+
+// runtimeHeap describes the heap of a MemoryStats.Runtime.
+func runtimeHeap(runtime string) string {
+	switch runtime {
+	case "v8":
+		return "V8's garbage-collected heap"
+	case "jvm":
+		return "the JVM's garbage-collected heap"
+	case "pymalloc":
+		return "pymalloc's arenas; PYTHONMALLOC=malloc counts them"
+	}
+	return runtime
 }

@@ -169,6 +169,7 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 		}
 		if regions.marked {
 			benches, err := in.regionBenchmarks(t, env, regions, runErr)
+			noteRuntimes(s, env.Progress.Warn, t.Name, benches)
 			if ctx.Err() != nil {
 				return benches, ctx.Err()
 			}
@@ -187,6 +188,7 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 	if runErr != nil {
 		b.Error = fmt.Sprintf("%s: %v", t.Name, runErr)
 	}
+	noteRuntimes(s, env.Progress.Warn, t.Name, []results.Benchmark{b})
 	if err := in.attachStacks(&b, env, t.Name, snap.Stacks); err != nil {
 		return nil, err
 	}

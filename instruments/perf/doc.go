@@ -15,13 +15,18 @@
 //     server bound what is sampled and attribute it to benchmarks; Stop
 //     returns a Recording.
 //   - Recording.Symbolize names the frames (ELF .symtab/.dynsym, a stripped
-//     Go binary's .gopclntab, JIT maps in /tmp/perf-<pid>.map) and folds the
-//     stacks into one flame graph profile per benchmark.
+//     Go binary's .gopclntab, JIT maps in /tmp/perf-<pid>.map, and the code
+//     loads of jitdumps: jit-<pid>.dump wherever the runtime mapped it, or
+//     in /tmp; see instruments/perfmap) and folds the stacks into one flame
+//     graph profile per benchmark. JIT files are read only when they are
+//     regular files, not symbolic links, owned by the benchmark's user or
+//     root (perfmap.Open).
 //   - Profiles.WriteFiles writes the profile folder: samples.cspf (the raw
 //     samples, this package's compact format, see WriteRaw; ReadRaw reads it
 //     back), maps/perf-<pid>.map (the symbols the samples hit, in perf's map
 //     format, at run-time addresses), jit/perf-<pid>.map (copies of the JIT
-//     maps read), unwind/<file>-<hash>.cfi (each sampled object's .eh_frame
+//     maps read, with the jitdumps' symbols appended as map lines, as
+//     CodSpeed's runner appends them), unwind/<file>-<hash>.cfi (each sampled object's .eh_frame
 //     flattened into an unwind table, see unwindTable), and <name>.folded and
 //     <name>.svg per benchmark plus all.folded and all.svg for the target.
 //

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/perfmap"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/flamegraph"
 )
@@ -24,9 +25,11 @@ type Profiles struct {
 	Benchmarks []BenchmarkProfile
 	Samples    int
 
-	symbolMaps map[uint32]map[perfMapEntry]struct{} // pid -> symbols hit, at run-time addresses
-	jitMaps    map[uint32]string                    // pid -> JIT map file read
-	objects    map[*object]struct{}                 // objects hit by samples
+	symbolMaps map[uint32]map[perfmap.Symbol]struct{} // pid -> symbols hit, at run-time addresses
+	jitMaps    map[uint32][]byte                      // pid -> JIT symbols read, as a perf map
+	objects    map[*object]struct{}                   // objects hit by samples
+	// Warnings say which JIT files were refused or could not be read.
+	Warnings []string
 }
 
 // BenchmarkProfile is the profile of one benchmark.
@@ -37,24 +40,24 @@ type BenchmarkProfile struct {
 
 // Symbolize names every frame of every sample: the ELF symbol of the mapped
 // file (.symtab, .dynsym, or a Go binary's .gopclntab), else the JIT symbol
-// from jitDir/perf-<pid>.map (jitDir "" means /tmp, where JIT compilers write
-// them), else "[file name]" or "[unknown]". Each stack gets the process's
-// command name as its root frame, as perf script and stackcollapse do.
+// from the process's perf map and jitdump (see readJIT; jitDir "" means
+// where runtimes write them, else a folder of perf-<pid>.map copies written
+// by WriteFiles), else "[file name]" or "[unknown]". Each stack gets the
+// process's command name as its root frame, as perf script and
+// stackcollapse do.
 func (r *Recording) Symbolize(jitDir string) *Profiles {
-	if jitDir == "" {
-		jitDir = os.TempDir()
-	}
 	if r.objs == nil {
 		r.objs = newObjectCache()
 	}
 	ps := &Profiles{
 		Whole:      &flamegraph.Profile{},
-		symbolMaps: map[uint32]map[perfMapEntry]struct{}{},
-		jitMaps:    map[uint32]string{},
+		symbolMaps: map[uint32]map[perfmap.Symbol]struct{}{},
+		jitMaps:    map[uint32][]byte{},
 		objects:    map[*object]struct{}{},
 	}
 	sp := newSpaces(r.objs)
-	jit := map[uint32][]perfMapEntry{}
+	dumps := r.jitDumps()
+	jit := map[uint32]*perfmap.Table{}
 	jitRead := map[uint32]bool{}
 	type nameKey struct {
 		obj *object
@@ -114,10 +117,10 @@ func (r *Recording) Symbolize(jitDir string) *Profiles {
 						s := m.obj.syms[si]
 						hits := ps.symbolMaps[rec.Pid]
 						if hits == nil {
-							hits = map[perfMapEntry]struct{}{}
+							hits = map[perfmap.Symbol]struct{}{}
 							ps.symbolMaps[rec.Pid] = hits
 						}
-						hits[perfMapEntry{start: s.start + (pc - v), size: s.end - s.start, name: s.name}] = struct{}{}
+						hits[perfmap.Symbol{Start: s.start + (pc - v), Size: s.end - s.start, Name: s.name}] = struct{}{}
 						frames = append(frames, name)
 						continue
 					}
@@ -128,16 +131,10 @@ func (r *Recording) Symbolize(jitDir string) *Profiles {
 			if m == nil || !fileBacked(m.name) {
 				if !jitRead[rec.Pid] {
 					jitRead[rec.Pid] = true
-					path := filepath.Join(jitDir, "perf-"+strconv.Itoa(int(rec.Pid))+".map")
-					if f, err := os.Open(path); err == nil {
-						entries, _ := parsePerfMap(f)
-						f.Close()
-						jit[rec.Pid] = entries
-						ps.jitMaps[rec.Pid] = path
-					}
+					jit[rec.Pid] = ps.readJIT(r, rec.Pid, jitDir, dumps[rec.Pid])
 				}
-				if e, ok := lookupMap(jit[rec.Pid], pc); ok {
-					frames = append(frames, e.name)
+				if e, ok := jit[rec.Pid].LookupAt(pc, rec.Time); ok {
+					frames = append(frames, e.Name)
 					continue
 				}
 			}
@@ -212,30 +209,27 @@ func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifact
 		}
 	}
 	for _, pid := range sortedKeys(ps.symbolMaps) {
-		entries := make([]perfMapEntry, 0, len(ps.symbolMaps[pid]))
+		entries := make([]perfmap.Symbol, 0, len(ps.symbolMaps[pid]))
 		for e := range ps.symbolMaps[pid] {
 			entries = append(entries, e)
 		}
-		slices.SortFunc(entries, func(a, b perfMapEntry) int {
-			if a.start != b.start {
-				if a.start < b.start {
+		slices.SortFunc(entries, func(a, b perfmap.Symbol) int {
+			if a.Start != b.Start {
+				if a.Start < b.Start {
 					return -1
 				}
 				return 1
 			}
-			return strings.Compare(a.name, b.name)
+			return strings.Compare(a.Name, b.Name)
 		})
 		path := filepath.Join(dir, "maps", "perf-"+strconv.Itoa(int(pid))+".map")
-		if err := writeFile(path, func(w io.Writer) error { return writePerfMap(w, entries) }); err != nil {
+		if err := writeFile(path, func(w io.Writer) error { return perfmap.Write(w, entries) }); err != nil {
 			return nil, err
 		}
 		a.SymbolMaps = append(a.SymbolMaps, rel(path))
 	}
 	for _, pid := range sortedKeys(ps.jitMaps) {
-		data, err := os.ReadFile(ps.jitMaps[pid])
-		if err != nil {
-			continue // removed since: the profile already has its names
-		}
+		data := ps.jitMaps[pid]
 		path := filepath.Join(dir, "jit", "perf-"+strconv.Itoa(int(pid))+".map")
 		if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 			return nil, fmt.Errorf("perf: %w", err)

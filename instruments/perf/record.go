@@ -61,6 +61,10 @@ type Recording struct {
 	Frequency int
 	Lost      uint64 // samples the kernel dropped because a ring was full
 	Records   []Record
+	// Owners are the uids the launched processes ran as; JIT files in /tmp
+	// owned by another user than these and root are not read (not kept in
+	// raw files).
+	Owners []uint32
 
 	objs *objectCache // files opened while recording or unwinding
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/perfmap"
 )
 
 // Unwinding is how call stacks are recovered from a sample.
@@ -197,6 +198,7 @@ type Session struct {
 	mu       sync.Mutex
 	marks    []Record
 	launched []launch
+	owners   []uint32 // uids of the launched processes
 	stopped  bool
 }
 
@@ -316,6 +318,9 @@ func (l *profilingLauncher) Start(cmd *exec.Cmd) error {
 	}
 	s.mu.Lock()
 	s.launched = append(s.launched, launch{pid: uint32(cmd.Process.Pid), after: before})
+	if uid := perfmap.Owner(cmd); !slices.Contains(s.owners, uid) {
+		s.owners = append(s.owners, uid)
+	}
 	s.mu.Unlock()
 	return nil
 }
@@ -616,6 +621,9 @@ func (s *Session) Stop() (*Recording, error) {
 
 	rec := &Recording{Event: s.cfg.Event, Unwinding: s.cfg.Unwinding, Frequency: s.cfg.Frequency, Lost: s.lost.Load()}
 	rec.Records = finalRecords(s.done, s.launched)
+	s.mu.Lock()
+	rec.Owners = slices.Clone(s.owners)
+	s.mu.Unlock()
 	s.done = nil
 	rec.objs = s.objs
 	return rec, nil

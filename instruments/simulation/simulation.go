@@ -33,6 +33,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
+	"github.com/codspeed-go/codspeed-go/instruments/perfmap"
 	"github.com/codspeed-go/codspeed-go/instruments/simulation/callgrind"
 	"github.com/codspeed-go/codspeed-go/results"
 )
@@ -63,6 +64,9 @@ type Instrument struct {
 	// LastIntegrations are the integrations that announced themselves
 	// through "Metadata: <name> <version>" dumps in the last Measure.
 	LastIntegrations []Integration
+	// owner is the uid the last command ran as (perfmap.Owner): the user
+	// whose JIT maps are trusted.
+	owner uint32
 }
 
 // Integration is a benchmark harness that announced itself with a
@@ -228,6 +232,7 @@ func (in *Instrument) run(ctx context.Context, p Probe, inv invocation, env inst
 	if err := launcher.Start(cmd); err != nil {
 		return fmt.Errorf("start valgrind: %w", err)
 	}
+	in.owner = perfmap.Owner(cmd)
 	if err := cmd.Wait(); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -472,6 +477,7 @@ func (in *Instrument) measureExec(ctx context.Context, p Probe, t instruments.Ta
 	if err != nil {
 		return nil, err
 	}
+	in.symbolizeJIT(dir, profs, files, env.Progress)
 	var total Counts
 	stacks := map[string]float64{}
 	for _, prof := range profs {
@@ -573,6 +579,7 @@ func (in *Instrument) measureEntrypoint(ctx context.Context, p Probe, t instrume
 	if err != nil {
 		return nil, errors.Join(runErr, err)
 	}
+	in.symbolizeJIT(dir, profs, files, env.Progress)
 	var out []results.Benchmark
 	seen := map[string]bool{}
 	for i, prof := range profs {

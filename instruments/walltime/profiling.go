@@ -84,6 +84,9 @@ func (p *profiler) finish(s *perf.Session, t instruments.Target, env instruments
 		env.Progress.Warn(fmt.Sprintf("profile of %s: the kernel dropped %d samples (ring buffer full)", t.Name, rec.Lost))
 	}
 	ps := rec.Symbolize("")
+	for _, w := range ps.Warnings {
+		env.Progress.Warn(fmt.Sprintf("profile of %s: %s", t.Name, w))
+	}
 	regions.rename(ps)
 	for _, b := range benches {
 		if b.GoBench == nil {
