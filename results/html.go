@@ -39,7 +39,7 @@ func RenderHTML(w io.Writer, c *Comparison) error {
 				ID: fmt.Sprintf("b%d", n), Name: b.Name, Verdict: string(b.Verdict), Class: verdictClass(b.Verdict),
 				Base:   sideValue(b.Base, b.Unit, b.Verdict != VerdictNew),
 				Head:   sideValue(b.Head, b.Unit, b.Verdict != VerdictMissing && b.Verdict != VerdictFailed),
-				Change: FormatChange(b.Change), P: pValue(b.P), VerdictText: verdictText(b),
+				Change: FormatChange(b.Change), P: testCell(b), VerdictText: verdictText(b),
 				HeadCI: ciText(b.HeadCI, b.Unit), Rounds: rounds(b.HeadRounds), Notes: b.Notes,
 			}
 			for _, f := range b.Figures {
