@@ -1,6 +1,7 @@
 package results
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -350,4 +351,49 @@ func signedRankExact(n int, alpha float64) int {
 		c = s
 	}
 	return c
+}
+
+// MarshalJSON writes the ratio and the interval's ends as null when they are
+// not finite (no pairs; an interval too wide to have an end).
+func (e PairedEstimate) MarshalJSON() ([]byte, error) {
+	finite := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		Pairs      int      `json:"pairs"`
+		Ratio      *float64 `json:"ratio"`
+		Lo         *float64 `json:"lo"`
+		Hi         *float64 `json:"hi"`
+		Confidence float64  `json:"confidence"`
+	}{e.Pairs, finite(e.Ratio), finite(e.Lo), finite(e.Hi), e.Confidence})
+}
+
+// UnmarshalJSON reads null as NaN, except the high end of an interval whose
+// ratio is known: +Inf.
+func (e *PairedEstimate) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Pairs      int      `json:"pairs"`
+		Ratio      *float64 `json:"ratio"`
+		Lo         *float64 `json:"lo"`
+		Hi         *float64 `json:"hi"`
+		Confidence float64  `json:"confidence"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	or := func(p *float64, d float64) float64 {
+		if p == nil {
+			return d
+		}
+		return *p
+	}
+	hi := math.Inf(1)
+	if v.Ratio == nil {
+		hi = math.NaN()
+	}
+	*e = PairedEstimate{Pairs: v.Pairs, Ratio: or(v.Ratio, math.NaN()), Lo: or(v.Lo, math.NaN()), Hi: or(v.Hi, hi), Confidence: v.Confidence}
+	return nil
 }

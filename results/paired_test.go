@@ -1,6 +1,7 @@
 package results
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -244,6 +245,24 @@ func TestDecide(t *testing.T) {
 	} {
 		if got := r.Decide(c.e); got != c.want {
 			t.Errorf("Decide(%+v) = %q, want %q", c.e, got, c.want)
+		}
+	}
+}
+
+func TestPairedEstimateJSON(t *testing.T) {
+	for _, e := range []PairedEstimate{EstimatePaired(nil, 0.99), EstimatePaired([]float64{0.01, 0.02}, 0.99),
+		EstimatePaired([]float64{0.01, 0.02, 0.03, 0.01, 0.02, 0.03, 0.01, 0.02, 0.03, 0.01, 0.02, 0.03}, 0.95)} {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("%+v: %v", e, err)
+		}
+		var back PairedEstimate
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		same := func(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
+		if back.Pairs != e.Pairs || !same(back.Ratio, e.Ratio) || !same(back.Hi, e.Hi) || !same(back.Lo, e.Lo) {
+			t.Errorf("%s read back as %+v, want %+v", b, back, e)
 		}
 	}
 }

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+// abJSON runs `codspeed ab` with the JSON renderer and decodes its report.
+func abJSON(t *testing.T, dir string, args ...string) (result, map[string]any) {
+	t.Helper()
+	r := codspeed(t, dir, "", append([]string{"ab", "--format", "json"}, args...)...)
+	var rep map[string]any
+	if r.code == 0 || r.code == 1 {
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("ab --format json: %v\nstdout:\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
+		}
+	}
+	return r, rep
+}
+
+func onlyBenchmark(t *testing.T, rep map[string]any) map[string]any {
+	t.Helper()
+	bs, _ := rep["benchmarks"].([]any)
+	if len(bs) != 1 {
+		t.Fatalf("want one benchmark in the report, got %v", rep["benchmarks"])
+	}
+	return bs[0].(map[string]any)
+}
+
+// Identical commands are not a regression: the rule concludes "no change"
+// (or, on a very noisy host, runs out of budget: inconclusive), exit 0.
+func TestABIdenticalCommands(t *testing.T) {
+	dir := t.TempDir()
+	cmd := primes + " 200000 10"
+	r, rep := abJSON(t, dir, "--base-command", cmd, "--head-command", cmd, "--name", "primes", "--budget", "30s")
+	if r.code != 0 {
+		t.Fatalf("identical commands: exit %d, want 0\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	b := onlyBenchmark(t, rep)
+	if v := b["verdict"]; v != "unchanged" && v != "inconclusive" {
+		t.Errorf("identical commands: verdict %v", v)
+	}
+	if rep["regressed"] != false {
+		t.Errorf("regressed = %v", rep["regressed"])
+	}
+	p, _ := b["paired"].(map[string]any)
+	est, _ := p["estimate"].(map[string]any)
+	if ratio, _ := est["ratio"].(float64); ratio < 0.97 || ratio > 1.03 {
+		t.Errorf("identical commands: paired ratio %v", est["ratio"])
+	}
+	t.Logf("identical: %v after %v pairs", b["verdict"], est["pairs"])
+
+	// Both sides are stored as runs linked as a pair, which compare reads.
+	runs := storeRuns(t, dir)
+	if len(runs) != 2 {
+		t.Fatalf("want 2 stored runs, got %d", len(runs))
+	}
+	byRole := map[string]*results.RunMeta{}
+	for _, m := range runs {
+		if m.Pair == nil {
+			t.Fatalf("run %s has no pair link", m.ID)
+		}
+		byRole[m.Pair.Role] = m
+	}
+	base, head := byRole["base"], byRole["head"]
+	if base == nil || head == nil || base.Pair.With != head.ID || head.Pair.With != base.ID {
+		t.Fatalf("pair links wrong: %+v %+v", runs[0].Pair, runs[1].Pair)
+	}
+	for _, m := range runs {
+		if m.Status != results.StatusComplete || len(m.Parts) != 1 || m.Parts[0].Benchmarks != 1 {
+			t.Errorf("run %s (%s): status %s, parts %+v", m.ID, m.Pair.Role, m.Status, m.Parts)
+		}
+	}
+	f, err := results.ReadResults(filepath.Join(dir, "store", head.ID, head.Parts[0].Results))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Benchmarks) != 1 || f.Benchmarks[0].Paired == nil || f.Benchmarks[0].Stats == nil || f.Benchmarks[0].Stats.Rounds < 16 {
+		t.Fatalf("head results: %+v", f.Benchmarks)
+	}
+	c := codspeed(t, dir, "", "compare", "--base", base.ID, "--head", head.ID)
+	if !strings.Contains(c.stdout, "primes") || c.code == 2 {
+		t.Errorf("compare of the pair: exit %d\n%s\n%s", c.code, c.stdout, c.stderr)
+	}
+}
+
+// A command doing 20% more work is a regression: exit 1, and the interval
+// of the paired ratio is above 1.
+func TestABSlowerHead(t *testing.T) {
+	dir := t.TempDir()
+	r, rep := abJSON(t, dir, "--base-command", primes+" 200000 10", "--head-command", primes+" 200000 12",
+		"--name", "primes", "--budget", "30s")
+	if r.code != 1 {
+		t.Fatalf("20%% slower head: exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	b := onlyBenchmark(t, rep)
+	if b["verdict"] != "regressed" || rep["regressed"] != true {
+		t.Errorf("verdict %v, regressed %v", b["verdict"], rep["regressed"])
+	}
+	est := b["paired"].(map[string]any)["estimate"].(map[string]any)
+	if lo, _ := est["lo"].(float64); lo <= 1 {
+		t.Errorf("interval low end %v, want above 1", est["lo"])
+	}
+	t.Logf("20%% more work: ratio %v [%v, %v] after %v pairs", est["ratio"], est["lo"], est["hi"], est["pairs"])
+
+	// The same, faster, is an improvement (exit 0); the table renderer names
+	// the paired interval.
+	tr := codspeed(t, dir, "", "ab", "--base-command", primes+" 200000 12", "--head-command", primes+" 200000 10",
+		"--name", "primes", "--budget", "30s")
+	if tr.code != 0 || !strings.Contains(tr.stdout, "improved") || !strings.Contains(tr.stdout, "paired ratio [CI]") {
+		t.Errorf("faster head: exit %d\n%s\n%s", tr.code, tr.stdout, tr.stderr)
+	}
+}
+
+// Bad input is exit 2 and measures nothing; a command that fails during the
+// rounds is a failed benchmark, exit 1.
+func TestABBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--base-command", "true"}, "needs --base-command and --head-command"},
+		{[]string{"--base-command", "true", "--head-command", "true", "--format", "xml"}, "--format"},
+		{[]string{"--base-command", "true", "--head-command", "true", "--min-effect", "0"}, "minimum effect"},
+		{[]string{"--base-command", "true", "--head-command", "true", "--budget", "0s"}, "--budget"},
+		{[]string{"--base-command", "true", "--head-command", "./no-such-program"}, "no-such-program"},
+		{[]string{"--base-command", "true", "--head-command", "true", "extra"}, "no arguments"},
+	} {
+		r := codspeed(t, dir, "", append([]string{"ab"}, c.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("ab %q: exit %d, stderr %q; want 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	r := codspeed(t, dir, "", "ab", "--base-command", "true", "--head-command", "sh -c 'echo broken >&2; exit 3'", "--budget", "5s")
+	if r.code != 1 || !strings.Contains(r.stdout, "failed") || !strings.Contains(r.stdout, "broken") {
+		t.Errorf("failing head: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := exec.LookPath("true"); err != nil {
+		t.Fatal(err)
+	}
+}
