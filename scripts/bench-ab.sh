@@ -4,9 +4,11 @@
 # commands, then a Welch t-test at 5%.
 # The workload is a C busy loop (spin N) of about 18 ms; a shift of S% runs
 # S% more iterations in the head. Each trial is one `codspeed ab` with the
-# default settings (60 s budget, 1% minimum effect, alpha 0.01), run under
-# the shared lock /tmp/codspeed-dev.lock (it creates cgroups).
-# Usage: TRIALS=20 SHIFTS="0 3" HYPERFINE=1 LOAD=0 scripts/bench-ab.sh
+# default settings (60 s budget, 1% minimum effect, alpha 0.01). By default
+# the sandbox is used (cgroups), under the shared lock /tmp/codspeed-dev.lock;
+# PIN=1 instead runs codspeed (--no-sandbox) and hyperfine under taskset -c 1,
+# which pins both commands to CPU 1 without cgroups and needs no lock.
+# Usage: TRIALS=20 SHIFTS="0 3" HYPERFINE=1 LOAD=0 PIN=0 scripts/bench-ab.sh
 # Needs: make build, cc, jq, python3, hyperfine (when HYPERFINE=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +36,9 @@ echo "|---|---|---|---|---|---|---|"
 for shift in ${SHIFTS:-0 3}; do
   head_n=$(python3 -c "print(int($base_n*(1+$shift/100)))")
   for i in $(seq "$trials"); do
-    flock /tmp/codspeed-dev.lock ./bin/codspeed ab --format json --name spin \
+    if [ "${PIN:-0}" = 1 ]; then run=(taskset -c 1 ./bin/codspeed ab --no-sandbox); hfrun=(taskset -c 1 hyperfine)
+    else run=(flock /tmp/codspeed-dev.lock ./bin/codspeed ab); hfrun=(hyperfine); fi
+    "${run[@]}" --format json --name spin \
       --base-command "$tmp/spin $base_n" --head-command "$tmp/spin $head_n" >"$tmp/ab.json" 2>/dev/null || true
     # Time to decision: the head run's record, without the wait for the lock.
     secs=$(python3 - "$CODSPEED_STORE/$(jq -r .head.run_id "$tmp/ab.json")/run.json" <<'PY'
@@ -48,7 +52,7 @@ PY
     line=$(jq -r '.benchmarks[0] | "\(.verdict) | \(.paired.estimate.ratio*10000|round/10000) [\(.paired.estimate.lo*10000|round/10000), \(.paired.estimate.hi*10000|round/10000)] | \(.paired.estimate.pairs)"' "$tmp/ab.json")
     hf="-"
     if [ "${HYPERFINE:-1}" = 1 ]; then
-      hyperfine -N -w 5 -r 100 --export-json "$tmp/hf.json" "$tmp/spin $base_n" "$tmp/spin $head_n" >/dev/null 2>&1
+      "${hfrun[@]}" -N -w 5 -r 100 --export-json "$tmp/hf.json" "$tmp/spin $base_n" "$tmp/spin $head_n" >/dev/null 2>&1
       hf=$(python3 - "$tmp/hf.json" <<'PY'
 import json, math, statistics as st, sys
 r = json.load(open(sys.argv[1]))["results"]
