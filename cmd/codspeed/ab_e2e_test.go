@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -143,5 +144,106 @@ func TestABBadInput(t *testing.T) {
 	}
 	if _, err := exec.LookPath("true"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// gitRepo makes a git repository in dir with files committed on main.
+func gitRepo(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	writeFiles(t, dir, files)
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"},
+		{"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "main"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const spinC = `#include <stdlib.h>
+int main(void) {
+	volatile unsigned long x = 0;
+	for (long i = 0; i < LOOPS; i++) x += (unsigned long)i * 2654435761u;
+	return 0;
+}
+`
+
+// `codspeed ab --base main` on a repository whose working tree is 20% slower
+// than main: both trees are built with the config's build: step and
+// measured interleaved; the slower tree is a regression, a benchmark only in
+// the working tree is reported new, and main's work tree is removed.
+func TestABGitBaseRef(t *testing.T) {
+	dir := t.TempDir()
+	gitRepo(t, dir, map[string]string{
+		"spin.c":       strings.Replace(spinC, "LOOPS", "30000000", 1),
+		"codspeed.yml": "build: cc -O1 -o spin spin.c\nbenchmarks:\n  - name: spin\n    exec: ./spin\n",
+	})
+	writeFiles(t, dir, map[string]string{
+		"spin.c":       strings.Replace(spinC, "LOOPS", "36000000", 1),
+		"codspeed.yml": "build: cc -O1 -o spin spin.c\nbenchmarks:\n  - name: spin\n    exec: ./spin\n  - name: fresh\n    exec: ./spin\n",
+	})
+	r, rep := abJSON(t, dir, "--base", "main", "--budget", "30s")
+	if r.code != 1 {
+		t.Fatalf("slower working tree: exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	verdicts := map[string]any{}
+	for _, b := range rep["benchmarks"].([]any) {
+		m := b.(map[string]any)
+		verdicts[m["name"].(string)] = m["verdict"]
+	}
+	if verdicts["spin"] != "regressed" || verdicts["fresh"] != "new" {
+		t.Errorf("verdicts %v, want spin regressed and fresh new", verdicts)
+	}
+	if !strings.Contains(r.stderr, "== build (base (main))") || !strings.Contains(r.stderr, "== build (head (working tree))") {
+		t.Errorf("build steps not shown:\n%s", r.stderr)
+	}
+	out, _ := exec.Command("git", "-C", dir, "worktree", "list").Output()
+	if n := strings.Count(strings.TrimSpace(string(out)), "\n"); n != 0 {
+		t.Errorf("work trees left behind:\n%s", out)
+	}
+	runs := storeRuns(t, dir)
+	if len(runs) != 2 {
+		t.Fatalf("want 2 runs, got %d", len(runs))
+	}
+	for _, m := range runs {
+		if m.Pair.Role == "base" && (m.Pair.Label != "main" || m.Git.Commit == "" || m.Git.Dirty) {
+			t.Errorf("base run: %+v, git %+v", m.Pair, m.Git)
+		}
+		if m.Pair.Role == "head" && (m.Pair.Label != "working tree" || !m.Git.Dirty) {
+			t.Errorf("head run: %+v, git %+v", m.Pair, m.Git)
+		}
+	}
+}
+
+// A failing build step is a clear error and nothing is measured; so is a
+// ref that does not exist.
+func TestABGitBuildFails(t *testing.T) {
+	dir := t.TempDir()
+	gitRepo(t, dir, map[string]string{
+		"codspeed.yml": "build: echo cannot build >&2; exit 4\nbenchmarks:\n  - exec: 'true'\n",
+	})
+	r := codspeed(t, dir, "", "ab", "--base", "main")
+	if r.code != 2 || !strings.Contains(r.stderr, "codspeed.yml:1") || !strings.Contains(r.stderr, "build step of the base (main) failed") ||
+		!strings.Contains(r.stderr, "cannot build") {
+		t.Errorf("failing build: exit %d\n%s", r.code, r.stderr)
+	}
+	if runs := storeRuns(t, dir); len(runs) != 0 {
+		t.Errorf("a failed build stored %d runs", len(runs))
+	}
+	r = codspeed(t, dir, "", "ab", "--base", "no-such-ref")
+	if r.code != 2 || !strings.Contains(r.stderr, `"no-such-ref" is not a commit`) {
+		t.Errorf("unknown ref: exit %d\n%s", r.code, r.stderr)
+	}
+	out, _ := exec.Command("git", "-C", dir, "worktree", "list").Output()
+	if strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Errorf("work trees left behind:\n%s", out)
 	}
 }
