@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Paired A/B measurement (`codspeed ab`): base and head are run alternately
@@ -112,6 +113,31 @@ type PairedResult struct {
 	Look      int     `json:"look"`
 	MinEffect float64 `json:"min_effect"`
 	Alpha     float64 `json:"alpha"`
+	// BaseRun is the run id of the base side it was measured against, so
+	// that `codspeed compare` of the two runs uses the paired verdict.
+	BaseRun string `json:"base_run,omitempty"`
+}
+
+// ComparisonVerdict is the comparison verdict a paired verdict reads as:
+// "no change" is unchanged; anything undecided is inconclusive.
+func (v PairedVerdict) ComparisonVerdict() Verdict {
+	switch v {
+	case PairedRegressed:
+		return VerdictRegressed
+	case PairedImproved:
+		return VerdictImproved
+	case PairedNoChange:
+		return VerdictUnchanged
+	}
+	return VerdictInconclusive
+}
+
+// Note is the one-line account of a paired result shown with a verdict.
+func (r PairedResult) Note() string {
+	e := r.Estimate
+	conf := strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", 100*e.Confidence), "0"), ".") + "%"
+	return fmt.Sprintf("paired ratio %.4f, %s interval [%.4f, %.4f] over %d ABBA pairs (look %d); %s",
+		e.Ratio, conf, e.Lo, e.Hi, e.Pairs, r.Look, r.Verdict)
 }
 
 // LogRatios returns ln(head[i]/base[i]) for each pair. The slices must have

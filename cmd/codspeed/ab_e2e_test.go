@@ -84,8 +84,9 @@ func TestABIdenticalCommands(t *testing.T) {
 	if len(f.Benchmarks) != 1 || f.Benchmarks[0].Paired == nil || f.Benchmarks[0].Stats == nil || f.Benchmarks[0].Stats.Rounds < 16 {
 		t.Fatalf("head results: %+v", f.Benchmarks)
 	}
+	// compare of the two runs uses the pairing: same verdict, same exit.
 	c := codspeed(t, dir, "", "compare", "--base", base.ID, "--head", head.ID)
-	if !strings.Contains(c.stdout, "primes") || c.code == 2 {
+	if c.code != 0 || !strings.Contains(c.stdout, "paired ratio [CI]") || !strings.Contains(c.stdout, b["verdict"].(string)) {
 		t.Errorf("compare of the pair: exit %d\n%s\n%s", c.code, c.stdout, c.stderr)
 	}
 }
@@ -108,6 +109,11 @@ func TestABSlowerHead(t *testing.T) {
 		t.Errorf("interval low end %v, want above 1", est["lo"])
 	}
 	t.Logf("20%% more work: ratio %v [%v, %v] after %v pairs", est["ratio"], est["lo"], est["hi"], est["pairs"])
+	c := codspeed(t, dir, "", "compare", "--base", rep["base"].(map[string]any)["run_id"].(string),
+		"--head", rep["head"].(map[string]any)["run_id"].(string), "--format", "markdown")
+	if c.code != 1 || !strings.Contains(c.stdout, "**regressed**") || !strings.Contains(c.stdout, "ABBA") {
+		t.Errorf("compare of the regressed pair: exit %d\n%s\n%s", c.code, c.stdout, c.stderr)
+	}
 
 	// The same, faster, is an improvement (exit 0); the table renderer names
 	// the paired interval.

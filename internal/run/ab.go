@@ -114,6 +114,9 @@ func ExecuteAB(ctx context.Context, req ABRequest) (*ABOutcome, error) {
 		}
 		req.Progress.Start(p.Name, i+1, len(req.Pairs))
 		bb, hb, res, err := measurePair(ctx, req, p, basePF, headPF, i)
+		if hb.Paired != nil {
+			hb.Paired.BaseRun = base.ID
+		}
 		if err != nil && errors.Is(err, ErrABSetup) {
 			setupErr = errors.Join(setupErr, err)
 			continue
@@ -330,19 +333,8 @@ func pairedChange(name string, bb, hb *results.Benchmark, res results.PairedResu
 	if hb.Stats != nil {
 		bc.Head = hb.Stats.MedianNs
 	}
-	switch res.Verdict {
-	case results.PairedRegressed:
-		bc.Verdict = results.VerdictRegressed
-	case results.PairedImproved:
-		bc.Verdict = results.VerdictImproved
-	case results.PairedNoChange:
-		bc.Verdict = results.VerdictUnchanged
-	default:
-		bc.Verdict = results.VerdictInconclusive
-	}
-	e := res.Estimate
-	bc.Notes = append(bc.Notes, fmt.Sprintf("paired ratio %.4f, %s interval [%.4f, %.4f] over %d ABBA pairs (look %d); %s",
-		e.Ratio, formatConfidence(e.Confidence), e.Lo, e.Hi, e.Pairs, res.Look, res.Verdict))
+	bc.Verdict = res.Verdict.ComparisonVerdict()
+	bc.Notes = append(bc.Notes, res.Note())
 	if err != nil {
 		bc.Verdict = results.VerdictFailed
 		if bb.Error != "" {
@@ -354,10 +346,6 @@ func pairedChange(name string, bb, hb *results.Benchmark, res results.PairedResu
 		}
 	}
 	return bc
-}
-
-func formatConfidence(c float64) string {
-	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", 100*c), "0"), ".") + "%"
 }
 
 // oneSided reports a benchmark that exists on one side only.
