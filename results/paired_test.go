@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -264,5 +266,85 @@ func TestPairedEstimateJSON(t *testing.T) {
 		if back.Pairs != e.Pairs || !same(back.Ratio, e.Ratio) || !same(back.Hi, e.Hi) || !same(back.Lo, e.Lo) {
 			t.Errorf("%s read back as %+v, want %+v", b, back, e)
 		}
+	}
+}
+
+// recordedPairs reads pairs recorded by `codspeed ab` (testdata/paired):
+// the base and head rounds in the order measured, two pairs per ABBA block.
+func recordedPairs(t *testing.T, name string) []float64 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "paired", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		BaseNs []float64 `json:"base_ns"`
+		HeadNs []float64 `json:"head_ns"`
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	d, err := LogRatios(rec.BaseNs, rec.HeadNs)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return d
+}
+
+// replay runs the default rule over recorded pairs as `codspeed ab` would
+// have, the budget ending with the recording.
+func replay(t *testing.T, d []float64) PairedResult {
+	s, err := NewSequential(DefaultPairedRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 2; n <= len(d); n += 2 {
+		if s.Due(n) {
+			if res, done := s.Look(d[:n]); done {
+				return res
+			}
+		}
+	}
+	return s.Final(d)
+}
+
+// Real rounds from a heavily loaded machine (round times from 16 to 57 ms
+// for an 18 ms program): identical commands are not flagged, and a 3%
+// slower head is estimated near 3% and never called unchanged or improved.
+func TestRecordedPairs(t *testing.T) {
+	null := recordedPairs(t, "null.json")
+	res := replay(t, null)
+	if res.Verdict == PairedRegressed || res.Verdict == PairedImproved {
+		t.Errorf("recorded identical commands: %q %+v", res.Verdict, res.Estimate)
+	}
+	shift := recordedPairs(t, "shift3.json")
+	res = replay(t, shift)
+	if res.Verdict == PairedImproved || res.Verdict == PairedNoChange {
+		t.Errorf("recorded 3%% slowdown: %q %+v", res.Verdict, res.Estimate)
+	}
+	if e := EstimatePaired(shift, 0.95); e.Ratio < 1.0 || e.Ratio > 1.06 || e.Lo > 1.03 || e.Hi < 1.03 {
+		t.Errorf("recorded 3%% slowdown: estimate %+v", e)
+	}
+
+	// Resampling the recorded null pairs with random signs (under no change
+	// a pair's log ratio is as likely negative as positive) gives realistic
+	// null sequences; the rule may flag at most 1% of them.
+	rng := rand.New(rand.NewPCG(11, 12))
+	const trials = 500
+	flagged := 0
+	for range trials {
+		d := make([]float64, 1400)
+		for i := range d {
+			d[i] = null[rng.IntN(len(null))]
+			if rng.IntN(2) == 0 {
+				d[i] = -d[i]
+			}
+		}
+		if v := replay(t, d).Verdict; v == PairedRegressed || v == PairedImproved {
+			flagged++
+		}
+	}
+	if rate := float64(flagged) / trials; rate > 0.01 {
+		t.Errorf("resampled recorded null: %.1f%% flagged", 100*rate)
 	}
 }
