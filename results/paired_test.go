@@ -348,3 +348,26 @@ func TestRecordedPairs(t *testing.T) {
 		t.Errorf("resampled recorded null: %.1f%% flagged", 100*rate)
 	}
 }
+
+// EstimatePaired never panics, and its interval always holds its estimate,
+// whatever the log ratios (a results file's samples are outside input).
+func FuzzEstimatePaired(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 0.99)
+	f.Add([]byte{0, 0, 0, 0}, 0.5)
+	f.Fuzz(func(t *testing.T, raw []byte, conf float64) {
+		if !(conf > 0 && conf < 1) || len(raw) > 4000 {
+			return
+		}
+		d := make([]float64, len(raw))
+		for i, b := range raw {
+			d[i] = (float64(b) - 128) / 256
+		}
+		e := EstimatePaired(d, conf)
+		if len(d) == 0 {
+			return
+		}
+		if !(e.Lo <= e.Ratio && e.Ratio <= e.Hi) {
+			t.Fatalf("%v at %v: estimate %v outside [%v, %v]", d, conf, e.Ratio, e.Lo, e.Hi)
+		}
+	})
+}
