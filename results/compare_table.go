@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -34,7 +35,7 @@ func RenderComparisonTable(w io.Writer, c *Comparison, color bool) error {
 		inst := group[0].Instrument
 		metric := group[0].Metric
 		fmt.Fprintf(&sb, "\n%s (%s)\n", inst, metric)
-		rows := [][]string{{"benchmark", "base", "head", "change", "p", "verdict"}}
+		rows := [][]string{{"benchmark", "base", "head", "change", testHeader(group), "verdict"}}
 		names := make([]string, len(group))
 		uris := make([]string, len(group))
 		for i, b := range group {
@@ -44,7 +45,7 @@ func RenderComparisonTable(w io.Writer, c *Comparison, color bool) error {
 		for i, b := range group {
 			rows = append(rows, []string{displayName(names[i]), sideValue(b.Base, b.Unit, b.Verdict != VerdictNew),
 				sideValue(b.Head, b.Unit, b.Verdict != VerdictMissing && b.Verdict != VerdictFailed),
-				FormatChange(b.Change), pValue(b.P), verdictText(b)})
+				FormatChange(b.Change), testCell(b), verdictText(b)})
 		}
 		widths := make([]int, len(rows[0]))
 		for _, r := range rows {
@@ -152,6 +153,35 @@ func pValue(p *float64) string {
 	return strconv.FormatFloat(*p, 'f', 3, 64)
 }
 
+// testHeader names the test column: the p-value of the unpaired test, or
+// the interval of the paired ratio when the group was measured by `codspeed
+// ab`.
+func testHeader(group []BenchmarkChange) string {
+	for _, b := range group {
+		if b.Paired != nil {
+			return "paired ratio [CI]"
+		}
+	}
+	return "p"
+}
+
+// testCell is a benchmark's test column: its paired ratio and interval
+// ("1.0291 [1.0250, 1.0332]"), else its p-value.
+func testCell(b BenchmarkChange) string {
+	if b.Paired == nil {
+		return pValue(b.P)
+	}
+	e := b.Paired.Estimate
+	if math.IsNaN(e.Ratio) {
+		return "-"
+	}
+	hi := "∞"
+	if !math.IsInf(e.Hi, 1) {
+		hi = strconv.FormatFloat(e.Hi, 'f', 4, 64)
+	}
+	return fmt.Sprintf("%.4f [%.4f, %s]", e.Ratio, e.Lo, hi)
+}
+
 // verdictText is the verdict and, for memory, the figures that decided it.
 func verdictText(b BenchmarkChange) string {
 	s := string(b.Verdict)
@@ -173,7 +203,7 @@ func colorize(v Verdict, s string) string {
 		return ansiRed + s + ansiReset
 	case VerdictImproved:
 		return ansiGreen + s + ansiReset
-	case VerdictNotSignificant:
+	case VerdictNotSignificant, VerdictInconclusive:
 		return ansiYellow + s + ansiReset
 	}
 	return s

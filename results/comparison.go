@@ -21,6 +21,9 @@ const (
 	// VerdictImproved: faster (or smaller) by at least the improvement
 	// threshold, significant for walltime.
 	VerdictImproved Verdict = "improved"
+	// VerdictInconclusive: a paired A/B measurement (`codspeed ab`) spent
+	// its time budget without a clear verdict; never a regression.
+	VerdictInconclusive Verdict = "inconclusive"
 	// VerdictUnchanged: within the thresholds.
 	VerdictUnchanged Verdict = "unchanged"
 	// VerdictNew: only in the head.
@@ -87,6 +90,10 @@ type BenchmarkChange struct {
 	HeadCI     *Interval `json:"head_ci,omitempty"`
 	BaseRounds int       `json:"base_rounds,omitempty"`
 	HeadRounds int       `json:"head_rounds,omitempty"`
+	// Paired is set when base and head were measured interleaved (`codspeed
+	// ab`): the paired ratio head/base with its interval, and the verdict of
+	// the sequential rule, which the Verdict above repeats.
+	Paired *PairedResult `json:"paired,omitempty"`
 
 	// Figures are secondary figures with their own changes: memory's peak,
 	// total allocated and allocation calls (each judged), simulation's
@@ -187,14 +194,16 @@ func verdictRank(v Verdict) int {
 		return 2
 	case VerdictImproved:
 		return 3
-	case VerdictMissing:
+	case VerdictInconclusive:
 		return 4
-	case VerdictNew:
+	case VerdictMissing:
 		return 5
-	case VerdictUnchanged:
+	case VerdictNew:
 		return 6
+	case VerdictUnchanged:
+		return 7
 	}
-	return 7
+	return 8
 }
 
 // VerdictLess orders two verdicts worst first; results/compare sorts with it.
@@ -202,7 +211,7 @@ func VerdictLess(a, b Verdict) bool { return verdictRank(a) < verdictRank(b) }
 
 // summaryVerdicts is the order verdict counts are listed in summaries.
 var summaryVerdicts = []Verdict{VerdictFailed, VerdictRegressed, VerdictNotSignificant, VerdictImproved,
-	VerdictUnchanged, VerdictNew, VerdictMissing}
+	VerdictInconclusive, VerdictUnchanged, VerdictNew, VerdictMissing}
 
 // formatValue renders a metric value in its unit.
 func formatValue(v float64, unit string) string {

@@ -32,14 +32,14 @@ func RenderHTML(w io.Writer, c *Comparison) error {
 	page.HeadLine = refLine(c.Head)
 	n := 0
 	for _, g := range byInstrument(c.Benchmarks) {
-		hg := htmlGroup{Instrument: g[0].Instrument, Metric: g[0].Metric}
+		hg := htmlGroup{Instrument: g[0].Instrument, Metric: g[0].Metric, Test: testHeader(g)}
 		for _, b := range g {
 			n++
 			row := htmlRow{
 				ID: fmt.Sprintf("b%d", n), Name: b.Name, Verdict: string(b.Verdict), Class: verdictClass(b.Verdict),
 				Base:   sideValue(b.Base, b.Unit, b.Verdict != VerdictNew),
 				Head:   sideValue(b.Head, b.Unit, b.Verdict != VerdictMissing && b.Verdict != VerdictFailed),
-				Change: FormatChange(b.Change), P: pValue(b.P), VerdictText: verdictText(b),
+				Change: FormatChange(b.Change), P: testCell(b), VerdictText: verdictText(b),
 				HeadCI: ciText(b.HeadCI, b.Unit), Rounds: rounds(b.HeadRounds), Notes: b.Notes,
 			}
 			for _, f := range b.Figures {
@@ -67,7 +67,9 @@ type htmlPage struct {
 
 type htmlGroup struct {
 	Instrument, Metric string
-	Rows               []htmlRow
+	// Test names the test column ("p", or the paired ratio's interval).
+	Test string
+	Rows []htmlRow
 }
 
 type htmlRow struct {
@@ -87,7 +89,7 @@ func verdictClass(v Verdict) string {
 		return "bad"
 	case VerdictImproved:
 		return "good"
-	case VerdictNotSignificant:
+	case VerdictNotSignificant, VerdictInconclusive:
 		return "unsure"
 	}
 	return ""
@@ -195,7 +197,7 @@ section.bench { border-top: 1px solid #eee; }
 {{range .Groups}}
 <h2>{{.Instrument}} ({{.Metric}})</h2>
 <table id="table-{{.Instrument}}">
-{{if $.Base}}<tr><th class="name">Benchmark</th><th>Base</th><th>Head</th><th>Change</th><th>p</th><th class="name">Verdict</th></tr>
+{{if $.Base}}<tr><th class="name">Benchmark</th><th>Base</th><th>Head</th><th>Change</th><th>{{.Test}}</th><th class="name">Verdict</th></tr>
 {{range .Rows}}<tr class="{{.Class}}"><td class="name"><a href="#{{.ID}}">{{.Name}}</a></td><td>{{.Base}}</td><td>{{.Head}}</td><td>{{.Change}}</td><td>{{.P}}</td><td class="verdict">{{.VerdictText}}</td></tr>
 {{end}}{{else}}<tr><th class="name">Benchmark</th><th>{{.Metric}}</th><th>Confidence interval</th><th>Rounds</th></tr>
 {{range .Rows}}<tr class="{{.Class}}"><td class="name"><a href="#{{.ID}}">{{.Name}}</a></td><td>{{.Head}}</td><td>{{.HeadCI}}</td><td>{{.Rounds}}</td></tr>

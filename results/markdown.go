@@ -42,7 +42,7 @@ func RenderMarkdown(w io.Writer, c *Comparison) error {
 	var notes []string
 	for _, group := range byInstrument(c.Benchmarks) {
 		fmt.Fprintf(&sb, "### %s (%s)\n\n", group[0].Instrument, group[0].Metric)
-		sb.WriteString("| Benchmark | Base | Head | Change | p | Verdict |\n|---|---:|---:|---:|---:|---|\n")
+		fmt.Fprintf(&sb, "| Benchmark | Base | Head | Change | %s | Verdict |\n|---|---:|---:|---:|---:|---|\n", mdEscape(testHeader(group)))
 		for _, b := range group {
 			v := mdEscape(verdictText(b))
 			if b.Verdict == VerdictRegressed || b.Verdict == VerdictFailed {
@@ -51,7 +51,7 @@ func RenderMarkdown(w io.Writer, c *Comparison) error {
 			fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s |\n", mdEscape(b.Name),
 				sideValue(b.Base, b.Unit, b.Verdict != VerdictNew),
 				sideValue(b.Head, b.Unit, b.Verdict != VerdictMissing && b.Verdict != VerdictFailed),
-				mdEscape(FormatChange(b.Change)), mdEscape(pValue(b.P)), v)
+				mdEscape(FormatChange(b.Change)), mdEscape(testCell(b)), v)
 			if b.Verdict != VerdictUnchanged {
 				for _, n := range b.Notes {
 					notes = append(notes, fmt.Sprintf("- %s: %s", mdEscape(b.Name), mdEscape(errorLine(n))))
@@ -78,7 +78,7 @@ func methodLine(c *Comparison) string {
 	byInstr := map[string][]BenchmarkChange{}
 	for _, b := range c.Benchmarks {
 		switch b.Verdict {
-		case VerdictRegressed, VerdictNotSignificant, VerdictImproved, VerdictUnchanged:
+		case VerdictRegressed, VerdictNotSignificant, VerdictImproved, VerdictUnchanged, VerdictInconclusive:
 		default:
 			continue // nothing was compared (new, missing, failed)
 		}
@@ -125,11 +125,27 @@ func methodLine(c *Comparison) string {
 	if len(th) > 0 {
 		s = "Thresholds: " + strings.Join(th, ", ") + "."
 	}
-	if _, ok := byInstr[Walltime]; ok {
+	if paired := pairedRule(c); paired != nil {
+		s += fmt.Sprintf(" Walltime: base and head were run interleaved (ABBA rounds); the paired ratio head/base is the Hodges-Lehmann estimate"+
+			" over per-pair log ratios with its Wilcoxon signed-rank interval, looked at sequentially with a total error budget α=%g;"+
+			" regressed or improved needs the interval to exclude 1 and a change of at least %s, \"no change\" an interval within ±%s.",
+			paired.Alpha, pct(paired.MinEffect), pct(paired.MinEffect))
+	} else if _, ok := byInstr[Walltime]; ok {
 		s += fmt.Sprintf(" Walltime compares the fastest rounds of each run (their median: \"fast median\") with a Mann-Whitney U test at α=%g;"+
 			" a change beyond the threshold that the test cannot confirm is \"not significant\".", c.Alpha)
 	}
 	return "<sub>" + strings.TrimSpace(s) + "</sub>"
+}
+
+// pairedRule returns the paired result of the first benchmark measured by
+// `codspeed ab`, whose rule figures apply to all of them.
+func pairedRule(c *Comparison) *PairedResult {
+	for _, b := range c.Benchmarks {
+		if b.Paired != nil {
+			return b.Paired
+		}
+	}
+	return nil
 }
 
 func ciText(iv *Interval, unit string) string {

@@ -96,6 +96,10 @@ type Benchmark struct {
 	// again as it was (compare --confirm).
 	Command *Command `json:"command,omitempty"`
 
+	// Paired is the verdict of a paired A/B measurement (`codspeed ab`),
+	// kept in the head run's benchmark.
+	Paired *PairedResult `json:"paired,omitempty"`
+
 	Error string `json:"error,omitempty"`
 }
 

@@ -39,6 +39,19 @@ type RunMeta struct {
 	// invocations in one job get distinct part indexes, which the upload
 	// turns into distinct runPartIds.
 	CI *CIRun `json:"ci,omitempty"`
+	// Pair links the two runs of one `codspeed ab`: both sides were measured
+	// interleaved, and each names the other.
+	Pair *PairLink `json:"pair,omitempty"`
+}
+
+// PairLink places a run in an A/B pair.
+type PairLink struct {
+	// Role is "base" or "head".
+	Role string `json:"role"`
+	// With is the other run's id.
+	With string `json:"with"`
+	// Label is what the user called this side (a command, a git ref).
+	Label string `json:"label,omitempty"`
 }
 
 // CIRun places a run in its CI job.

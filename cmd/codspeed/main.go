@@ -44,6 +44,7 @@ func init() {
 		{"run", "run benchmarks: a command with its own harness, or the targets of codspeed.yml", cmdRun},
 		{"exec", "benchmark any command with the exec harness (or several, from stdin with `-`)", cmdExec},
 		{"runs", "list the runs kept in the local store", cmdRuns},
+		{"ab", "measure two commands against each other, interleaved (paired A/B); exit 1 on a regression", cmdAB},
 		{"compare", "compare two runs: per benchmark the change and a verdict; exit 1 on a regression", cmdCompare},
 		{"report", "render one run as a table, Markdown, HTML with flame graphs, or JSON", cmdReport},
 		{"serve", "run the results server (history, comparisons, web pages); `serve token create` makes upload tokens", cmdServe},

@@ -350,3 +350,32 @@ func ptr[T any](v T) *T { return &v }
 
 // ExecURI is the URI CodSpeed gives an exec-harness benchmark.
 func ExecURI(name string) string { return "exec_harness::" + name }
+
+// Rounds runs one command round after round for a caller that sequences the
+// rounds itself: `codspeed ab` interleaves the rounds of two commands in one
+// sandbox. Each round is timed as the exec harness times its rounds.
+type Rounds struct {
+	r    *roundRunner
+	stop func() bool
+}
+
+// NewRounds prepares t's command (resolved once: a missing program fails
+// here, before any round) to be run with env's launcher and environment. The
+// running round is killed when ctx ends.
+func NewRounds(ctx context.Context, t instruments.Target, env instruments.Env) (*Rounds, error) {
+	r, err := newRoundRunner(t, env)
+	if err != nil {
+		return nil, err
+	}
+	return &Rounds{r: r, stop: r.killOnCancel(ctx)}, nil
+}
+
+// Round runs the command once and returns its wall time; a failing command
+// is a *RoundError.
+func (r *Rounds) Round(ctx context.Context) (time.Duration, error) { return r.r.round(ctx) }
+
+// Close releases the files the rounds share.
+func (r *Rounds) Close() {
+	r.stop()
+	r.r.close()
+}

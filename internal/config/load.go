@@ -44,6 +44,11 @@ type Config struct {
 	Targets []Target
 	// Container is the `container:` section, nil when absent.
 	Container *Container
+	// Build is the top-level `build:` command: what `codspeed ab --base REF`
+	// runs (with bash, in the tree's root) in each tree before measuring;
+	// "" when absent. BuildLine is its line.
+	Build     string
+	BuildLine int
 	// Thresholds is the top-level `thresholds:` section, nil when absent.
 	Thresholds *Thresholds
 	// Warnings are problems that did not stop the load, in file order.
@@ -451,7 +456,7 @@ func (l *loader) unknown(e entry, known []string, elsewhere map[string]string) {
 }
 
 var (
-	rootKeys      = []string{"options", "benchmarks", "targets", "container", "thresholds"}
+	rootKeys      = []string{"options", "benchmarks", "targets", "container", "thresholds", "build"}
 	optionKeys    = []string{"working-directory", "warmup-time", "max-time", "min-time", "max-rounds", "min-rounds", "cpus", "memory-limit", "env", "thresholds"}
 	targetKeys    = []string{"name", "exec", "entrypoint", "options"}
 	containerKeys = []string{"image", "build", "network"}
@@ -488,6 +493,12 @@ func (l *loader) root(cfg *Config, n *yaml.Node) {
 			targetsEntry = &entries[i]
 		case "container":
 			cfg.Container = l.container(e)
+		case "build":
+			if v := resolve(e.v); v != nil && !isNull(v) {
+				if s, ok := l.str(e, v); ok {
+					cfg.Build, cfg.BuildLine = s, e.k.Line
+				}
+			}
 		case "thresholds":
 			var lines keyLines
 			cfg.Thresholds, lines = l.thresholds(e)

@@ -410,3 +410,16 @@ func TestLongValuesAreCut(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildStep(t *testing.T) {
+	cfg, err := Parse("codspeed.yml", []byte("build: make bench\nbenchmarks:\n  - exec: ./bench\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Build != "make bench" || cfg.BuildLine != 1 {
+		t.Errorf("build %q at line %d", cfg.Build, cfg.BuildLine)
+	}
+	if _, err := Parse("codspeed.yml", []byte("build: [make]\n")); err == nil || !strings.Contains(err.Error(), "codspeed.yml:1") {
+		t.Errorf("a list as build: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ package gitrepo
 
 import (
 	"bytes"
+	"fmt"
 	"os/exec"
 	"strings"
 
@@ -38,4 +39,43 @@ func git(dir string, args ...string) string {
 		return ""
 	}
 	return strings.TrimSpace(out.String())
+}
+
+// AddWorktree checks ref out, detached, in a new work tree at dir (which must
+// not exist or be empty) and returns the commit it resolved to. Remove it
+// with RemoveWorktree.
+func AddWorktree(root, ref, dir string) (string, error) {
+	commit, err := gitErr(root, "rev-parse", "--verify", "--quiet", ref+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("git ref %q is not a commit in %s", ref, root)
+	}
+	if _, err := gitErr(root, "worktree", "add", "--detach", dir, commit); err != nil {
+		return "", fmt.Errorf("check out %s in a work tree: %w", ref, err)
+	}
+	return commit, nil
+}
+
+// RemoveWorktree removes a work tree made by AddWorktree, and its record in
+// the repository.
+func RemoveWorktree(root, dir string) error {
+	if _, err := gitErr(root, "worktree", "remove", "--force", dir); err != nil {
+		return fmt.Errorf("remove work tree %s: %w", dir, err)
+	}
+	return nil
+}
+
+// gitErr runs git in dir and returns its output, or an error with git's own
+// message.
+func gitErr(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errb.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("git %s: %s", strings.Join(args, " "), msg)
+	}
+	return strings.TrimSpace(out.String()), nil
 }

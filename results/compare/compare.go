@@ -143,6 +143,7 @@ func Compare(base, head *Side, o Options) *results.Comparison {
 			continue
 		}
 		bc := Judge(k.instrument, bm[k].b, h.b, o)
+		applyPaired(&bc, base.Ref.RunID, h.b)
 		attachProfiles(&bc, bm[k], h)
 		c.Benchmarks = append(c.Benchmarks, bc)
 	}
@@ -155,6 +156,24 @@ func Compare(base, head *Side, o Options) *results.Comparison {
 	}
 	Sort(c)
 	return c
+}
+
+// applyPaired replaces the unpaired verdict by the paired one when the head
+// benchmark was measured interleaved with this very base (`codspeed ab`):
+// the pairing cancels the machine's drifts that the unpaired test cannot
+// see.
+func applyPaired(bc *results.BenchmarkChange, baseRun string, head *results.Benchmark) {
+	if head == nil || head.Paired == nil || baseRun == "" || head.Paired.BaseRun != baseRun ||
+		bc.BaseBenchmark == nil || bc.Verdict == results.VerdictFailed {
+		return
+	}
+	p := *head.Paired
+	bc.Paired = &p
+	bc.Verdict = p.Verdict.ComparisonVerdict()
+	bc.Change = results.Fraction(p.Estimate.Ratio - 1)
+	bc.P = nil
+	bc.Threshold, bc.ImprovementThreshold = p.MinEffect, p.MinEffect
+	bc.Notes = append([]string{p.Note()}, bc.Notes...)
 }
 
 // Sort orders c's benchmarks by instrument, verdict (worst first) and name.

@@ -1,0 +1,364 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/walltime"
+	"github.com/codspeed-go/codspeed-go/internal/host"
+	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/version"
+)
+
+// ABPair is one benchmark measured on both sides of `codspeed ab`. A nil
+// side is a benchmark that exists on one side only (reported new or
+// missing, not measured).
+type ABPair struct {
+	Name       string
+	Base, Head *instruments.Target
+}
+
+// ABRequest is one `codspeed ab`: every pair is measured by interleaving the
+// rounds of its two commands in one sandbox, in ABBA order, until the paired
+// rule decides or Budget is spent.
+type ABRequest struct {
+	Pairs []ABPair
+	Rule  results.PairedRule
+	// Budget bounds the measuring time of each benchmark (warmup included).
+	Budget time.Duration
+	// Warmup is spent running both commands alternately before the first
+	// measured block (at least one block runs).
+	Warmup    time.Duration
+	NoSandbox bool
+	// BaseLabel and HeadLabel say what each side is (commands, git refs).
+	BaseLabel, HeadLabel string
+	BaseGit, HeadGit     results.GitInfo
+	Store                *results.Store
+	Args                 []string
+	CI                   *results.CIRun
+	Err                  io.Writer // progress and warnings
+	Progress             *Progress
+}
+
+// ABOutcome is what `codspeed ab` produced: two stored runs linked as a pair
+// and their comparison.
+type ABOutcome struct {
+	Base, Head *results.RunMeta
+	Comparison *results.Comparison
+}
+
+// ErrABSetup marks an error in what the user asked for (a command that does
+// not exist): nothing was measured.
+var ErrABSetup = errors.New("ab")
+
+// ExecuteAB measures every pair and stores both sides.
+func ExecuteAB(ctx context.Context, req ABRequest) (*ABOutcome, error) {
+	if err := req.Rule.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrABSetup, err)
+	}
+	if req.Budget <= 0 {
+		return nil, fmt.Errorf("%w: the time budget must be positive", ErrABSetup)
+	}
+	now := time.Now()
+	hostInfo := host.Info()
+	newMeta := func(role, label string, git results.GitInfo) *results.RunMeta {
+		return &results.RunMeta{ID: results.NewRunID(now), Status: results.StatusRunning, StartedAt: now,
+			Args: req.Args, Modes: []string{results.Walltime}, Git: git, Host: hostInfo, CI: req.CI,
+			Pair: &results.PairLink{Role: role, Label: label}}
+	}
+	base, head := newMeta("base", req.BaseLabel, req.BaseGit), newMeta("head", req.HeadLabel, req.HeadGit)
+	base.Pair.With, head.Pair.With = head.ID, base.ID
+	for _, m := range []*results.RunMeta{base, head} {
+		if err := req.Store.Create(m); err != nil {
+			return nil, err
+		}
+	}
+	out := &ABOutcome{Base: base, Head: head}
+	file := func(m *results.RunMeta) *results.File {
+		return &results.File{
+			Creator:    results.Creator{Name: version.Name, Version: version.String(), Pid: os.Getpid()},
+			Instrument: results.Instrument{Type: results.Walltime},
+			Run: &results.RunInfo{ID: m.ID, Mode: results.Walltime, StartedAt: now,
+				Git: m.Git, Host: hostInfo},
+		}
+	}
+	baseFile, headFile := file(base), file(head)
+	basePF := filepath.Join(req.Store.Dir(base.ID), results.Walltime)
+	headPF := filepath.Join(req.Store.Dir(head.ID), results.Walltime)
+	for _, pf := range []string{basePF, headPF} {
+		if err := os.MkdirAll(pf, 0o755); err != nil {
+			return out, errors.Join(fmt.Errorf("profile folder: %w", err), abFinish(req, base, head, results.StatusFailed))
+		}
+	}
+
+	var changes []results.BenchmarkChange
+	interrupted := false
+	var setupErr error
+	for i, p := range req.Pairs {
+		if ctx.Err() != nil {
+			interrupted = true
+			base.Missing = append(base.Missing, "walltime: "+p.Name)
+			head.Missing = append(head.Missing, "walltime: "+p.Name)
+			continue
+		}
+		if p.Base == nil || p.Head == nil {
+			changes = append(changes, oneSided(p))
+			continue
+		}
+		req.Progress.Start(p.Name, i+1, len(req.Pairs))
+		bb, hb, res, err := measurePair(ctx, req, p, basePF, headPF, i)
+		if hb.Paired != nil {
+			hb.Paired.BaseRun = base.ID
+		}
+		if err != nil && errors.Is(err, ErrABSetup) {
+			setupErr = errors.Join(setupErr, err)
+			continue
+		}
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			interrupted = true
+		}
+		baseFile.Benchmarks = append(baseFile.Benchmarks, bb)
+		headFile.Benchmarks = append(headFile.Benchmarks, hb)
+		changes = append(changes, pairedChange(p.Name, &bb, &hb, res, err))
+	}
+	req.Progress.Done()
+
+	for _, side := range []struct {
+		m  *results.RunMeta
+		f  *results.File
+		pf string
+	}{{base, baseFile, basePF}, {head, headFile, headPF}} {
+		part := results.Part{Mode: results.Walltime, ProfileFolder: side.pf, Benchmarks: len(side.f.Benchmarks)}
+		for _, b := range side.f.Benchmarks {
+			if b.Error != "" {
+				part.Failed++
+			}
+		}
+		if len(side.f.Benchmarks) > 0 {
+			path, err := results.WriteResults(side.pf, side.f)
+			if err != nil {
+				return out, errors.Join(err, abFinish(req, base, head, results.StatusFailed))
+			}
+			part.Results, _ = filepath.Rel(req.Store.Dir(side.m.ID), path)
+		}
+		side.m.Parts = append(side.m.Parts, part)
+	}
+
+	out.Comparison = &results.Comparison{
+		Base:       &results.RunRef{Label: req.BaseLabel, RunID: base.ID, Git: base.Git, Source: req.Store.Dir(base.ID)},
+		Head:       results.RunRef{Label: req.HeadLabel, RunID: head.ID, Git: head.Git, Source: req.Store.Dir(head.ID)},
+		Alpha:      req.Rule.Alpha,
+		Confidence: req.Rule.LookConfidence(),
+		Benchmarks: changes,
+	}
+	sortChanges(out.Comparison)
+
+	status := results.StatusComplete
+	var runErr error
+	switch {
+	case interrupted:
+		status, runErr = results.StatusPartial, ctx.Err()
+	case setupErr != nil:
+		status, runErr = results.StatusFailed, setupErr
+	case out.Comparison.Count(results.VerdictFailed) > 0:
+		status = results.StatusFailed
+	}
+	return out, errors.Join(runErr, abFinish(req, base, head, status))
+}
+
+func abFinish(req ABRequest, base, head *results.RunMeta, status string) error {
+	var errs []error
+	for _, m := range []*results.RunMeta{base, head} {
+		m.Status = status
+		m.FinishedAt = time.Now()
+		errs = append(errs, req.Store.Save(m))
+	}
+	return errors.Join(errs...)
+}
+
+// sortChanges orders benchmarks worst verdict first, then by name.
+func sortChanges(c *results.Comparison) {
+	bs := c.Benchmarks
+	for i := 1; i < len(bs); i++ {
+		for j := i; j > 0; j-- {
+			a, b := bs[j-1], bs[j]
+			if results.VerdictLess(b.Verdict, a.Verdict) || (a.Verdict == b.Verdict && b.Name < a.Name) {
+				bs[j-1], bs[j] = b, a
+			}
+		}
+	}
+}
+
+// measurePair runs one benchmark's two commands alternately in ABBA order in
+// one sandbox and returns each side's benchmark (per-round samples in the
+// order measured) and the paired rule's result.
+func measurePair(ctx context.Context, req ABRequest, p ABPair, basePF, headPF string, index int) (bb, hb results.Benchmark, res results.PairedResult, err error) {
+	bb = results.Benchmark{Name: p.Name, URI: walltime.ExecURI(p.Name),
+		Command: &results.Command{Line: p.Base.Command, Args: p.Base.Args, Dir: p.Base.Dir}}
+	hb = results.Benchmark{Name: p.Name, URI: walltime.ExecURI(p.Name),
+		Command: &results.Command{Line: p.Head.Command, Args: p.Head.Args, Dir: p.Head.Dir}}
+	seq, err := results.NewSequential(req.Rule)
+	if err != nil {
+		return bb, hb, res, fmt.Errorf("%w: %v", ErrABSetup, err)
+	}
+
+	// One sandbox for both sides: same cgroup, same CPU.
+	sb, warnings, err := newSandbox(Request{NoSandbox: req.NoSandbox, Targets: []instruments.Target{*p.Base}}, *p.Base, basePF, index)
+	for _, w := range warnings {
+		req.Progress.Warn(w)
+	}
+	if err != nil {
+		return bb, hb, res, fmt.Errorf("sandbox: %w", err)
+	}
+	defer func() {
+		if cerr := sb.Close(); cerr != nil {
+			req.Progress.Warn(fmt.Sprintf("%s: sandbox cleanup: %v", p.Name, cerr))
+		}
+	}()
+	env := func(pf string) instruments.Env {
+		return instruments.Env{ProfileFolder: pf, Launcher: sb, BaseEnv: BenchmarkEnv(results.Walltime, pf),
+			Stdout: io.Discard, Stderr: io.Discard, Progress: req.Progress}
+	}
+	baseRounds, err := walltime.NewRounds(ctx, *p.Base, env(basePF))
+	if err != nil {
+		return bb, hb, res, fmt.Errorf("%w: %s: base: %v", ErrABSetup, p.Name, err)
+	}
+	defer baseRounds.Close()
+	headRounds, err := walltime.NewRounds(ctx, *p.Head, env(headPF))
+	if err != nil {
+		return bb, hb, res, fmt.Errorf("%w: %s: head: %v", ErrABSetup, p.Name, err)
+	}
+	defer headRounds.Close()
+
+	var baseNs, headNs, d []float64
+	warmupBlocks := 0
+	// block runs base, head, head, base and returns the two pairs.
+	block := func() (b1, h1, b2, h2 time.Duration, err error) {
+		if b1, err = baseRounds.Round(ctx); err != nil {
+			return 0, 0, 0, 0, fmt.Errorf("base: %w", err)
+		}
+		if h1, err = headRounds.Round(ctx); err != nil {
+			return 0, 0, 0, 0, fmt.Errorf("head: %w", err)
+		}
+		if h2, err = headRounds.Round(ctx); err != nil {
+			return 0, 0, 0, 0, fmt.Errorf("head: %w", err)
+		}
+		if b2, err = baseRounds.Round(ctx); err != nil {
+			return 0, 0, 0, 0, fmt.Errorf("base: %w", err)
+		}
+		return
+	}
+
+	start := time.Now()
+	req.Progress.Phase(p.Name, "warmup")
+	for warmupBlocks == 0 || (time.Since(start) < req.Warmup && time.Since(start) < req.Budget/10) {
+		if _, _, _, _, err = block(); err != nil {
+			break
+		}
+		warmupBlocks++
+	}
+	req.Progress.Phase(p.Name, "measuring")
+	done := false
+	for err == nil && !done {
+		var b1, h1, b2, h2 time.Duration
+		b1, h1, b2, h2, err = block()
+		if err != nil {
+			break
+		}
+		for _, pair := range [][2]time.Duration{{b1, h1}, {b2, h2}} {
+			b, h := float64(pair[0].Nanoseconds()), float64(pair[1].Nanoseconds())
+			baseNs, headNs = append(baseNs, b), append(headNs, h)
+			d = append(d, math.Log(max(h, 1)/max(b, 1)))
+		}
+		req.Progress.Step(len(d), seq.MaxPairs())
+		if seq.Due(len(d)) {
+			res, done = seq.Look(d)
+		}
+		if !done && time.Since(start) >= req.Budget {
+			res, done = seq.Final(d), true
+		}
+	}
+	if err != nil {
+		// An interrupted or failing measurement decides nothing.
+		res = seq.Final(nil)
+		res.Verdict = results.PairedInconclusive
+		res.Estimate = results.EstimatePaired(d, req.Rule.LookConfidence())
+	}
+	bb.Samples, hb.Samples = baseNs, headNs
+	bs := results.ComputeStats(baseNs, 1, 2*warmupBlocks)
+	hs := results.ComputeStats(headNs, 1, 2*warmupBlocks)
+	bb.Stats, hb.Stats = &bs, &hs
+	u := sb.Usage()
+	bb.Sandbox, hb.Sandbox = &u, &u
+	r := res
+	hb.Paired = &r
+	if err != nil && ctx.Err() == nil {
+		var re *walltime.RoundError
+		side := "base"
+		if strings.HasPrefix(err.Error(), "head:") {
+			side = "head"
+		}
+		msg := err.Error()
+		if errors.As(err, &re) {
+			msg = side + ": " + re.Error()
+		}
+		if side == "base" {
+			bb.Error = msg
+		} else {
+			hb.Error = msg
+		}
+	}
+	return bb, hb, res, err
+}
+
+// pairedChange turns one measured pair into the comparison's entry.
+func pairedChange(name string, bb, hb *results.Benchmark, res results.PairedResult, err error) results.BenchmarkChange {
+	bc := results.BenchmarkChange{
+		Instrument: results.Walltime, Name: name, URI: hb.URI, Metric: "median", Unit: "ns",
+		Threshold: res.MinEffect, ImprovementThreshold: res.MinEffect,
+		BaseRounds: len(bb.Samples), HeadRounds: len(hb.Samples),
+		Change: results.Fraction(res.Estimate.Ratio - 1), Paired: &res,
+		BaseBenchmark: bb, HeadBenchmark: hb,
+	}
+	if bb.Stats != nil {
+		bc.Base = bb.Stats.MedianNs
+	}
+	if hb.Stats != nil {
+		bc.Head = hb.Stats.MedianNs
+	}
+	bc.Verdict = res.Verdict.ComparisonVerdict()
+	bc.Notes = append(bc.Notes, res.Note())
+	if err != nil {
+		bc.Verdict = results.VerdictFailed
+		if bb.Error != "" {
+			bc.Notes = append([]string{bb.Error}, bc.Notes...)
+		} else if hb.Error != "" {
+			bc.Notes = append([]string{hb.Error}, bc.Notes...)
+		} else {
+			bc.Notes = append([]string{err.Error()}, bc.Notes...)
+		}
+	}
+	return bc
+}
+
+// oneSided reports a benchmark that exists on one side only.
+func oneSided(p ABPair) results.BenchmarkChange {
+	bc := results.BenchmarkChange{Instrument: results.Walltime, Name: p.Name, Metric: "median", Unit: "ns",
+		Change: results.Fraction(math.NaN())}
+	if p.Base == nil {
+		bc.Verdict = results.VerdictNew
+		bc.Notes = []string{"only in the head: not measured"}
+	} else {
+		bc.Verdict = results.VerdictMissing
+		bc.Notes = []string{"only in the base: not measured"}
+	}
+	return bc
+}
