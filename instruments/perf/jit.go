@@ -45,7 +45,8 @@ func (r *Recording) owners() []uint32 {
 }
 
 // readJIT reads the JIT symbols of process pid: its perf map
-// (jitDir/perf-<pid>.map, jitDir "" meaning the temporary directory) and,
+// (jitDir/perf-<pid>.map, jitDir "" meaning /tmp, where runtimes write
+// them whatever TMPDIR says, as perf reads them) and,
 // when jitDir is "", its jitdumps. Files that are not the benchmark's
 // (perfmap.Open's checks) are refused with a warning. What was read is kept
 // for WriteFiles as one perf map: the map's own bytes, then one line per
@@ -53,7 +54,7 @@ func (r *Recording) owners() []uint32 {
 func (ps *Profiles) readJIT(r *Recording, pid uint32, jitDir string, dumps []string) *perfmap.Table {
 	dir := jitDir
 	if dir == "" {
-		dir = os.TempDir()
+		dir = perfmap.Dir
 	}
 	var syms []perfmap.Symbol
 	var kept []byte

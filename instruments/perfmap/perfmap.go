@@ -30,6 +30,10 @@ import (
 	"strings"
 )
 
+// Dir is where runtimes write perf-<pid>.map and where perf looks for them:
+// /tmp itself, not the TMPDIR of whoever reads them.
+const Dir = "/tmp"
+
 // Symbol is one named range of code.
 type Symbol struct {
 	Start, Size uint64

@@ -44,7 +44,7 @@ func (in *Instrument) symbolizeJIT(dir string, profs []*callgrind.Profile, files
 				}
 			}
 		}
-		path := filepath.Join(os.TempDir(), "perf-"+strconv.Itoa(pid)+".map")
+		path := filepath.Join(perfmap.Dir, "perf-"+strconv.Itoa(pid)+".map")
 		data, err := perfmap.ReadFile(path, maxJITMap, in.owner, uint32(os.Getuid()))
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {

@@ -100,7 +100,8 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 			req.Progress.Warn(fmt.Sprintf("%v: Node.js integrations will run without their V8 flags", err))
 		} else {
 			req.nodeDir = dir
-			defer os.RemoveAll(dir)
+			unregister := sandbox.OnForcedExit(func() { os.RemoveAll(dir) })
+			defer func() { unregister(); os.RemoveAll(dir) }()
 		}
 	}
 	if req.ProfileFolder != "" {

@@ -1,10 +1,13 @@
 package run
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/results"
@@ -90,7 +93,10 @@ func prepareNodeWrapper() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("node stand-in: %w", err)
 	}
-	dir, err := os.MkdirTemp("", nodeWrapperFolder)
+	removeStaleNodeWrappers()
+	// The runner's pid in the name lets a later run remove the folder of a
+	// runner that was killed before it could.
+	dir, err := os.MkdirTemp("", nodeWrapperFolder+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", fmt.Errorf("node stand-in: %w", err)
 	}
@@ -104,4 +110,20 @@ func prepareNodeWrapper() (string, error) {
 		return "", fmt.Errorf("node stand-in: %w", err)
 	}
 	return dir, nil
+}
+
+// removeStaleNodeWrappers removes the stand-in folders of runners that are
+// gone (killed, or ended by a second Ctrl-C before their cleanup ran).
+func removeStaleNodeWrappers() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), nodeWrapperFolder+"*"))
+	for _, d := range dirs {
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), nodeWrapperFolder), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
 }

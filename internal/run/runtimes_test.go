@@ -2,8 +2,10 @@ package run
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -113,5 +115,36 @@ func TestRealNodeSkipsTheStandIn(t *testing.T) {
 	}
 	if _, err := realNode(standIn); err == nil {
 		t.Fatal("a PATH with only the stand-in must be an error")
+	}
+}
+
+// TestStaleNodeWrappersRemoved: the stand-in folder of a runner that is gone
+// is removed by the next run; a live runner's is kept.
+func TestStaleNodeWrappersRemoved(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(os.TempDir(), nodeWrapperFolder+strconv.Itoa(cmd.Process.Pid)+"-1")
+	live := filepath.Join(os.TempDir(), nodeWrapperFolder+strconv.Itoa(os.Getppid())+"-1")
+	for _, d := range []string{dead, live} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := prepareNodeWrapper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("a dead runner's stand-in folder was kept: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live runner's stand-in folder was removed: %v", err)
+	}
+	if target, err := os.Readlink(filepath.Join(dir, NodeWrapperName)); err != nil || target == "" {
+		t.Errorf("stand-in link: %q, %v", target, err)
 	}
 }

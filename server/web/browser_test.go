@@ -157,8 +157,17 @@ func TestBrowser(t *testing.T) {
 		uploadPart(t, ts.URL, token, ciRun, "simulation", "main", commit, map[string][]byte{"results/200.json": resultsJSON(t, sim)})
 	}
 
+	// Chromium makes its own temporary folders (org.chromium.Chromium.*) in
+	// TMPDIR and may leave some when it is stopped: give it a folder of its
+	// own, removed after the browser (cleanups run last in, first out).
+	chromeTmp, err := os.MkdirTemp("", "chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(chromeTmp) })
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("TMPDIR="+chromeTmp),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))
 	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
