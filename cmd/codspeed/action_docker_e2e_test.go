@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,7 +12,12 @@ import (
 	"syscall"
 	"testing"
 
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
 	"go.yaml.in/yaml/v3"
+
+	codspeedconfig "github.com/codspeed-go/codspeed-go/internal/config"
+	"github.com/codspeed-go/codspeed-go/internal/orchestrate"
 )
 
 // TestDockerGitHubActionSteps runs action.yml's own step scripts on a real
@@ -188,6 +194,17 @@ benchmarks:
   - name: primes
     exec: ./primes 1000
 `)
+	// The project image the run builds, tagged from this folder: untag it.
+	t.Cleanup(func() {
+		cfg, err := codspeedconfig.Load(filepath.Join(dir, "codspeed.yml"))
+		if err != nil || cfg.Container == nil {
+			return
+		}
+		ref := orchestrate.ImageRef(cfg.Container)
+		if _, err := needEngine(t).ImageRemove(context.Background(), ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			t.Logf("remove test image %s: %v", ref, err)
+		}
+	})
 	bin := copyExecutable(t, binary, dir)
 	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", uid, gid), dir).CombinedOutput(); err != nil {
 		t.Fatalf("chown: %v %s", err, out)

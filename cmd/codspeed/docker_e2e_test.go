@@ -652,10 +652,18 @@ func removeRunnerImage() {
 		return
 	}
 	defer o.Close()
-	if _, err := o.Client().ImageRemove(ctx, testRunnerImage, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
-		fmt.Fprintf(os.Stderr, "remove test image %s: %v\n", testRunnerImage, err)
+	removeTestImage(o, testRunnerImage)
+}
+
+// removeTestImage untags a runner image a test built, and removes the
+// untagged images (the Dockerfile's builder stage, which the classic builder
+// leaves) made since the tests started.
+func removeTestImage(o *docker.Orchestrator, image string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := o.Client().ImageRemove(ctx, image, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		fmt.Fprintf(os.Stderr, "remove test image %s: %v\n", image, err)
 	}
-	// The Dockerfile's builder stage, left untagged by the classic builder.
 	l, err := o.Client().ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
 	if err != nil {
 		return
@@ -888,6 +896,7 @@ func TestDockerRunnerImageArm64(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
+	t.Cleanup(func() { removeTestImage(o, image) })
 	var progress bytes.Buffer
 	if err := o.EnsureImage(context.Background(), image, &docker.BuildSpec{Context: ctxDir, Args: map[string]string{"BASE": base, "BUILDER": base}}, &progress); err != nil {
 		t.Fatalf("build the arm64 runner image: %v\n%s", err, progress.String())
