@@ -18,6 +18,7 @@ import (
 
 	codspeedconfig "github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/orchestrate"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // TestDockerGitHubActionSteps runs action.yml's own step scripts on a real
@@ -29,7 +30,7 @@ import (
 func TestDockerGitHubActionSteps(t *testing.T) {
 	needEngine(t)
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to act as the runner user and the docker group")
+		testenv.Missing(t, "needs root to act as the runner user and the docker group")
 	}
 	image := runnerImage(t)
 	uid, gid := testUser(t)
@@ -170,12 +171,12 @@ benchmarks:
 func TestDockerOrchestratedAsDockerGroupUser(t *testing.T) {
 	needEngine(t)
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to act as another user")
+		testenv.Missing(t, "needs root to act as another user")
 	}
 	uid, gid := testUser(t)
 	sock, err := os.Stat("/var/run/docker.sock")
 	if err != nil {
-		t.Skipf("the engine is not on /var/run/docker.sock: %v", err)
+		testenv.Missing(t, "the engine is not on /var/run/docker.sock: %v", err)
 	}
 	dockerGID := sock.Sys().(*syscall.Stat_t).Gid
 

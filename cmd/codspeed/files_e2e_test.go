@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // asUser runs a command as uid:gid and returns its combined output.
@@ -25,7 +27,7 @@ func asUser(uid, gid int, dir string, name string, args ...string) (string, erro
 // can delete; the modes follow the umask (002 here: group-writable).
 func TestFilesForTheInvokingUser(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("runs codspeed as root on a user's behalf")
+		testenv.Missing(t, "runs codspeed as root on a user's behalf")
 	}
 	uid, gid := testUser(t)
 	dir, err := os.MkdirTemp("", "codspeed-user-")
