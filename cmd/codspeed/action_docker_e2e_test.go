@@ -195,13 +195,14 @@ benchmarks:
   - name: primes
     exec: ./primes 1000
 `)
-	// The project image the run builds, tagged from this folder: untag it.
+	// The project image the run builds, tagged from this folder: untag it
+	// (its name is read now: the folder is gone by the time cleanups run).
+	cfg, err := codspeedconfig.Load(filepath.Join(dir, "codspeed.yml"))
+	if err != nil || cfg.Container == nil {
+		t.Fatalf("config: %v", err)
+	}
+	ref := orchestrate.ImageRef(cfg.Container)
 	t.Cleanup(func() {
-		cfg, err := codspeedconfig.Load(filepath.Join(dir, "codspeed.yml"))
-		if err != nil || cfg.Container == nil {
-			return
-		}
-		ref := orchestrate.ImageRef(cfg.Container)
 		if _, err := needEngine(t).ImageRemove(context.Background(), ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			t.Logf("remove test image %s: %v", ref, err)
 		}
