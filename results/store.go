@@ -42,6 +42,8 @@ type RunMeta struct {
 	// Pair links the two runs of one `codspeed ab`: both sides were measured
 	// interleaved, and each names the other.
 	Pair *PairLink `json:"pair,omitempty"`
+	// Shard is set when the run is one shard of a suite.
+	Shard *ShardInfo `json:"shard,omitempty"`
 }
 
 // PairLink places a run in an A/B pair.
@@ -255,4 +257,19 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// ShardInfo places a run in a sharded suite (`codspeed run --shard I/N` or a
+// CI engine's parallel job): which targets it ran and which it left to the
+// other shards.
+type ShardInfo struct {
+	Index int `json:"index"` // 1-based
+	Total int `json:"total"`
+	// Source is where the shard came from (--shard, or CI variables).
+	Source string `json:"source"`
+	// Balanced is true when recorded durations placed the targets, false
+	// when hashing did.
+	Balanced bool     `json:"balanced"`
+	Ran      []string `json:"ran"`
+	Skipped  []string `json:"skipped"`
 }

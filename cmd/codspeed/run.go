@@ -25,6 +25,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
+	"github.com/codspeed-go/codspeed-go/internal/shard"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/upload"
 )
@@ -51,6 +52,9 @@ type runFlags struct {
 
 	enablePerf    bool
 	perfUnwinding string
+
+	shard      string
+	shardTotal int
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
@@ -83,6 +87,8 @@ func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
 		defUnwind = "fp"
 	}
 	fs.StringVar(&f.perfUnwinding, "perf-unwinding-mode", defUnwind, "walltime profiles: fp (frame pointers, cheap) or dwarf (works without frame pointers, about 8 KB a sample) [$CODSPEED_PERF_UNWINDING_MODE]")
+	fs.StringVar(&f.shard, "shard", "", "run shard I of N of the targets, e.g. 2/3 (default: from GitLab parallel, Buildkite parallelism or a Kubernetes Indexed Job; docs/scaling.md)")
+	fs.IntVar(&f.shardTotal, "shard-total", 0, "the shard count of a Kubernetes Indexed Job (its completions) [$CODSPEED_SHARD_TOTAL]")
 	if exec {
 		fs.StringVar(&f.name, "name", "", "benchmark name (default: the command line)")
 	}
@@ -258,6 +264,13 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
+	targets, shardInfo, err := shard.Apply(targets, f.shard, f.shardTotal, os.Getenv, nil, os.Stderr)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	if shardInfo != nil && len(targets) == 0 {
+		return exitOK // every target is another shard's: said above
+	}
 	if len(targets) == 0 {
 		if f.allowEmpty {
 			return exitOK
@@ -324,6 +337,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		JSONEvents: f.messageFormat == "json",
 		Progress:   progress,
 		Executor:   executor,
+		Shard:      shardInfo,
 	}
 	if info := ciInfo(cwd); info != nil {
 		req.Progress.WithGroups(info)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,7 +163,17 @@ func uploadRun(ctx context.Context, u uploadFlags, meta *results.RunMeta, cwd st
 			errs = append(errs, err)
 			continue
 		}
-		rp := &upload.RunPart{RunID: base, RunPartID: upload.PartID(base+"-"+part.Mode, index), JobName: info.JobName, Metadata: map[string]string{"mode": part.Mode}}
+		partBase := base + "-" + part.Mode
+		rpMeta := map[string]string{"mode": part.Mode}
+		if sh := meta.Shard; sh != nil {
+			// Shards run on other machines, whose part counters all
+			// start at 0: the shard index keeps their part ids apart, and
+			// the count tells the server how many parts to wait for.
+			partBase += fmt.Sprintf("-shard-%d-of-%d", sh.Index, sh.Total)
+			rpMeta["shard"] = strconv.Itoa(sh.Index)
+			rpMeta["shardTotal"] = strconv.Itoa(sh.Total)
+		}
+		rp := &upload.RunPart{RunID: base, RunPartID: upload.PartID(partBase, index), JobName: info.JobName, Metadata: rpMeta}
 		runner := upload.RunnerMetadata(version.Name, version.String(), executor, meta.Modes)
 		md := upload.NewMetadata(info.Source(), runner, bundle, rp, token == "", allowEmpty)
 		resp, err := upload.Upload(ctx, upload.Options{URL: url, Token: token, HTTPClient: client, UserAgent: version.UserAgent(), Log: os.Stderr}, md, bundle)

@@ -53,6 +53,8 @@ type Request struct {
 	Args []string
 	// CI places the run in its CI job (nil outside CI).
 	CI *results.CIRun
+	// Shard is set when Targets are one shard of a suite.
+	Shard *results.ShardInfo
 
 	// ShowOutput passes the benchmark's own output through.
 	ShowOutput bool
@@ -87,7 +89,7 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 	now := time.Now()
 	meta := &results.RunMeta{
 		ID: results.NewRunID(now), Status: results.StatusRunning, StartedAt: now,
-		Args: req.Args, Modes: req.Modes, Git: req.Git, Host: host.Info(), CI: req.CI,
+		Args: req.Args, Modes: req.Modes, Git: req.Git, Host: host.Info(), CI: req.CI, Shard: req.Shard,
 	}
 	if err := req.Store.Create(meta); err != nil {
 		return nil, err

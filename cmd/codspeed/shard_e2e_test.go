@@ -1,0 +1,184 @@
+package main
+
+// End-to-end tests of sharding on the built binary: `--shard I/N` by hand,
+// and a GitLab `parallel: 3` job emulated by its variables, whose three
+// runner processes upload to a live `codspeed serve` as parts of one run.
+// Walltime with no sandbox and no perf on `true`: no lock needed.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/server"
+)
+
+// shardRepo is a git repository whose codspeed.yml has n tiny targets.
+func shardRepo(t *testing.T, n int) (string, []string) {
+	t.Helper()
+	repo := t.TempDir()
+	var yml strings.Builder
+	yml.WriteString("benchmarks:\n")
+	var names []string
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("target-%02d", i)
+		names = append(names, name)
+		fmt.Fprintf(&yml, "  - name: %s\n    exec: 'true'\n", name)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "codspeed.yml"), []byte(yml.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "init", "-q", "-b", "main")
+	git(t, repo, "remote", "add", "origin", "https://gitlab.example.com/acme/widget.git")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-q", "-m", "first")
+	return repo, names
+}
+
+var shardRunArgs = []string{"run", "--mode", "walltime", "--no-sandbox", "--enable-perf=false", "--warmup-time", "0", "--max-rounds", "2"}
+
+// shardBenchNames are the benchmark names in a profile folder's results.
+func shardBenchNames(t *testing.T, profile string) []string {
+	t.Helper()
+	var out []string
+	files, _ := filepath.Glob(filepath.Join(profile, "results", "*.json"))
+	for _, p := range files {
+		f, err := results.ReadResults(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range f.Benchmarks {
+			out = append(out, b.Name)
+		}
+	}
+	return out
+}
+
+func TestShardByHand(t *testing.T) {
+	repo, names := shardRepo(t, 8)
+	var all []string
+	for i := 1; i <= 3; i++ {
+		pf := filepath.Join(t.TempDir(), "profile")
+		args := append(slices.Clone(shardRunArgs), "--profile-folder", pf, "--shard", fmt.Sprintf("%d/3", i))
+		r := codspeed(t, repo, "", args...)
+		if r.code != 0 {
+			t.Fatalf("shard %d/3: exit %d\n%s", i, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, fmt.Sprintf("shard %d/3 (--shard, by name hash): runs ", i)) || !strings.Contains(r.stderr, fmt.Sprintf("shard %d/3: skips ", i)) {
+			t.Fatalf("shard %d/3 does not say what it runs and skips:\n%s", i, r.stderr)
+		}
+		got := shardBenchNames(t, pf)
+		all = append(all, got...)
+		// The run record holds the same lists.
+		runs := storeRuns(t, repo)
+		last := runs[0] // newest first
+		if last.Shard == nil || last.Shard.Index != i || last.Shard.Total != 3 || len(last.Shard.Ran)+len(last.Shard.Skipped) != len(names) {
+			t.Fatalf("shard %d/3: run record %+v", i, last.Shard)
+		}
+		if fmt.Sprint(shardSorted(last.Shard.Ran)) != fmt.Sprint(shardSorted(got)) {
+			t.Fatalf("shard %d/3 recorded %v but measured %v", i, last.Shard.Ran, got)
+		}
+	}
+	if fmt.Sprint(shardSorted(all)) != fmt.Sprint(names) {
+		t.Fatalf("three shards measured %v, want every target once: %v", shardSorted(all), names)
+	}
+	// The same shard computed twice is the same (no machine-local input).
+	r1 := codspeed(t, repo, "", append(slices.Clone(shardRunArgs), "--shard", "2/3", "--skip-upload")...)
+	r2 := codspeed(t, repo, "", append(slices.Clone(shardRunArgs), "--shard", "2/3", "--skip-upload")...)
+	line := func(s string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.HasPrefix(l, "shard 2/3 (") {
+				return l
+			}
+		}
+		return ""
+	}
+	if line(r1.stderr) == "" || line(r1.stderr) != line(r2.stderr) {
+		t.Fatalf("shard 2/3 differs between runs:\n%s\n%s", line(r1.stderr), line(r2.stderr))
+	}
+	for _, bad := range []string{"0/3", "4/3", "x"} {
+		if r := codspeed(t, repo, "", append(slices.Clone(shardRunArgs), "--shard", bad)...); r.code != 2 || !strings.Contains(r.stderr, "--shard") {
+			t.Fatalf("--shard %s: exit %d\n%s", bad, r.code, r.stderr)
+		}
+	}
+}
+
+func shardSorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// gitlabParallel is the environment of job index i of a GitLab `parallel: n`
+// job in pipeline 4242.
+func gitlabParallel(repo, sha string, i, n int) []string {
+	return []string{"CI=true", "GITLAB_CI=true", "CI_PIPELINE_SOURCE=push", "CI_COMMIT_REF_NAME=main", "CI_COMMIT_BRANCH=main",
+		"CI_COMMIT_SHA=" + sha, fmt.Sprintf("CI_JOB_ID=%d", 100+i), fmt.Sprintf("CI_JOB_NAME=bench %d/%d", i, n), "CI_PIPELINE_ID=4242",
+		"CI_PROJECT_DIR=" + repo, "CI_PROJECT_NAME=widget", "CI_PROJECT_NAMESPACE=acme", "GITLAB_USER_ID=1", "GITLAB_USER_LOGIN=a",
+		fmt.Sprintf("CI_NODE_INDEX=%d", i), fmt.Sprintf("CI_NODE_TOTAL=%d", n)}
+}
+
+func headSHA(t *testing.T, repo string) string {
+	t.Helper()
+	cmd := exec.Command("git", "rev-parse", "HEAD")
+	cmd.Dir = repo
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestShardGitLabParallelToServer(t *testing.T) {
+	dbArgs := []string{"--data", t.TempDir()}
+	token := createToken(t, dbArgs, "acme/widget")
+	srv := startServe(t, dbArgs)
+	_, names := shardRepo(t, 9)
+	// Three jobs, three checkouts (three machines), run at once.
+	var wg sync.WaitGroup
+	outs := make([]string, 3)
+	errs := make([]error, 3)
+	for i := 1; i <= 3; i++ {
+		repo, _ := shardRepo(t, 9)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := newCmd(repo, append(slices.Clone(shardRunArgs), "--upload-url", srv.url+"/upload", "--token", token)...)
+			cmd.Env = append(cmd.Env, gitlabParallel(repo, headSHA(t, repo), i, 3)...)
+			out, err := cmd.CombinedOutput()
+			outs[i-1], errs[i-1] = string(out), err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil || !strings.Contains(outs[i], fmt.Sprintf("shard %d/3 (GitLab CI_NODE_INDEX/CI_NODE_TOTAL", i+1)) {
+			t.Fatalf("job %d/3: %v\n%s", i+1, err, outs[i])
+		}
+	}
+	runs := srv.runs(t, "")
+	if len(runs) != 1 {
+		t.Fatalf("%d runs on the server, want the three parts merged into one: %+v", len(runs), runs)
+	}
+	var run server.RunWithBenchmarks
+	srv.getJSON(t, "/api/v1/runs/"+runs[0].ID, &run)
+	var got []string
+	for _, b := range run.Benchmarks {
+		got = append(got, b.Name)
+	}
+	if fmt.Sprint(shardSorted(got)) != fmt.Sprint(names) {
+		t.Fatalf("merged run holds %v, want every target once: %v", shardSorted(got), names)
+	}
+	jobs := map[string]bool{}
+	for _, p := range run.Parts {
+		jobs[p.JobName] = true
+	}
+	if len(run.Parts) != 3 || len(jobs) != 3 {
+		t.Fatalf("parts: %+v", run.Parts)
+	}
+}
