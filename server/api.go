@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/server/store"
@@ -15,6 +16,8 @@ import (
 type RunWithBenchmarks struct {
 	*store.Run
 	Benchmarks []store.Benchmark `json:"benchmarks"`
+	// Shards is set when the run's parts are shards of one suite.
+	Shards *store.ShardStatus `json:"shards,omitempty"`
 }
 
 func (s *Server) apiProjects(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +100,7 @@ func (s *Server) writeRun(w http.ResponseWriter, r *http.Request, run *store.Run
 		s.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, RunWithBenchmarks{Run: run, Benchmarks: bs})
+	writeJSON(w, http.StatusOK, RunWithBenchmarks{Run: run, Benchmarks: bs, Shards: store.Shards(run, s.shardTimeout(), time.Now())})
 }
 
 // apiResolve is GET .../run?ref=REF: the run REF names, with benchmarks.

@@ -43,6 +43,9 @@ type Config struct {
 	// Log receives one line per upload and per failed request; nil
 	// discards. Tokens never reach it.
 	Log *slog.Logger
+	// ShardTimeout is how long a sharded run's hooks (the MR comment) wait
+	// for its missing parts (0 means DefaultShardTimeout).
+	ShardTimeout time.Duration
 }
 
 // Server is the results server's HTTP handler.
@@ -64,6 +67,8 @@ type Server struct {
 
 	draining atomic.Bool
 	hooks    sync.WaitGroup
+	// shardTimers holds the ids of sharded runs waiting for their parts.
+	shardTimers sync.Map
 }
 
 // ProjectHandler answers GET /api/v1/projects/OWNER/NAME/ACTION for the
@@ -167,6 +172,9 @@ func (s *Server) runStored(p *store.Project, runID string) {
 		r, err := s.store.Run(ctx, runID)
 		if err != nil {
 			s.log.Error("run hook", "run", runID, "err", err)
+			return
+		}
+		if !s.shardGate(p, r, hooks) {
 			return
 		}
 		for _, h := range hooks {

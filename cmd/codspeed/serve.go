@@ -75,6 +75,7 @@ func cmdServe(ctx context.Context, args []string) int {
 	private := fs.Bool("private", envBool("CODSPEED_PRIVATE", false), "require a token for every read (API and pages) [$CODSPEED_PRIVATE]")
 	maxUpload := fs.String("max-upload-size", envOr("CODSPEED_MAX_UPLOAD_SIZE", "256MiB"), "largest archive accepted (e.g. 64MiB, 1GB); larger ones get 413 [$CODSPEED_MAX_UPLOAD_SIZE]")
 	publicURL := fs.String("public-url", os.Getenv("CODSPEED_PUBLIC_URL"), "the server's URL as clients reach it, for the upload URLs it answers with (default: from the request's Host) [$CODSPEED_PUBLIC_URL]")
+	shardTimeout := fs.Duration("shard-timeout", server.DefaultShardTimeout, "how long a sharded run waits for its missing parts before its merge-request comment is posted and the missing ones are reported")
 	drain := fs.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
 	if code, ok := parseFlags(fs, args, serveSynopsis); !ok {
 		return code
@@ -92,7 +93,7 @@ func cmdServe(ctx context.Context, args []string) int {
 		return fail(exitFailed, "%v", err)
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{Store: st, Private: *private, MaxUploadSize: limit, PublicURL: *publicURL, Log: log})
+	srv, err := server.New(server.Config{Store: st, Private: *private, MaxUploadSize: limit, PublicURL: *publicURL, Log: log, ShardTimeout: *shardTimeout})
 	if err != nil {
 		return fail(exitFailed, "%v", err)
 	}

@@ -7,6 +7,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/server"
@@ -138,35 +141,74 @@ func headSHA(t *testing.T, repo string) string {
 func TestShardGitLabParallelToServer(t *testing.T) {
 	dbArgs := []string{"--data", t.TempDir()}
 	token := createToken(t, dbArgs, "acme/widget")
-	srv := startServe(t, dbArgs)
+	srv := startServe(t, dbArgs, "--shard-timeout", "2s")
 	_, names := shardRepo(t, 9)
-	// Three jobs, three checkouts (three machines), run at once.
-	var wg sync.WaitGroup
-	outs := make([]string, 3)
-	errs := make([]error, 3)
-	for i := 1; i <= 3; i++ {
+	// Three jobs, three checkouts (three machines); jobs 1 and 2 run at
+	// once, job 3 comes late.
+	job := func(i int) (string, error) {
 		repo, _ := shardRepo(t, 9)
+		cmd := newCmd(repo, append(slices.Clone(shardRunArgs), "--upload-url", srv.url+"/upload", "--token", token)...)
+		cmd.Env = append(cmd.Env, gitlabParallel(repo, headSHA(t, repo), i, 3)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil && !strings.Contains(string(out), fmt.Sprintf("shard %d/3 (GitLab CI_NODE_INDEX/CI_NODE_TOTAL", i)) {
+			err = fmt.Errorf("no shard line")
+		}
+		return string(out), err
+	}
+	var wg sync.WaitGroup
+	outs := make([]string, 2)
+	errs := make([]error, 2)
+	for i := 1; i <= 2; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := newCmd(repo, append(slices.Clone(shardRunArgs), "--upload-url", srv.url+"/upload", "--token", token)...)
-			cmd.Env = append(cmd.Env, gitlabParallel(repo, headSHA(t, repo), i, 3)...)
-			out, err := cmd.CombinedOutput()
-			outs[i-1], errs[i-1] = string(out), err
+			outs[i-1], errs[i-1] = job(i)
 		}()
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if err != nil || !strings.Contains(outs[i], fmt.Sprintf("shard %d/3 (GitLab CI_NODE_INDEX/CI_NODE_TOTAL", i+1)) {
+		if err != nil {
 			t.Fatalf("job %d/3: %v\n%s", i+1, err, outs[i])
 		}
+	}
+	// The missing part is reported: in the API at once, as timed out
+	// after --shard-timeout, and on the run page.
+	pending := srv.runs(t, "")
+	if len(pending) != 1 {
+		t.Fatalf("%d runs on the server, want the parts merged into one: %+v", len(pending), pending)
+	}
+	var run server.RunWithBenchmarks
+	srv.getJSON(t, "/api/v1/runs/"+pending[0].ID, &run)
+	if run.Shards == nil || run.Shards.Complete || run.Shards.Total != 3 || fmt.Sprint(run.Shards.Missing) != "[shard 3/3]" || run.Shards.TimedOut {
+		t.Fatalf("two of three shards: %+v", run.Shards)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(srv.stderr.String(), "sharded run reported incomplete") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if log := srv.stderr.String(); !strings.Contains(log, "sharded run reported incomplete") || !strings.Contains(log, "shard 3/3") {
+		t.Fatalf("no report of the missing part after the timeout:\n%s", log)
+	}
+	srv.getJSON(t, "/api/v1/runs/"+pending[0].ID, &run)
+	if !run.Shards.TimedOut {
+		t.Fatalf("after the timeout: %+v", run.Shards)
+	}
+	page := httpGet(t, srv.url+"/runs/"+pending[0].ID)
+	if !strings.Contains(page, "2 of 3 arrived; not arrived: shard 3/3") {
+		t.Fatalf("run page does not show the missing part:\n%s", page)
+	}
+	if out, err := job(3); err != nil {
+		t.Fatalf("job 3/3: %v\n%s", err, out)
 	}
 	runs := srv.runs(t, "")
 	if len(runs) != 1 {
 		t.Fatalf("%d runs on the server, want the three parts merged into one: %+v", len(runs), runs)
 	}
-	var run server.RunWithBenchmarks
+	run = server.RunWithBenchmarks{}
 	srv.getJSON(t, "/api/v1/runs/"+runs[0].ID, &run)
+	if run.Shards == nil || !run.Shards.Complete || len(run.Shards.Missing) != 0 {
+		t.Fatalf("three of three shards: %+v", run.Shards)
+	}
 	var got []string
 	for _, b := range run.Benchmarks {
 		got = append(got, b.Name)
@@ -181,4 +223,18 @@ func TestShardGitLabParallelToServer(t *testing.T) {
 	if len(run.Parts) != 3 || len(jobs) != 3 {
 		t.Fatalf("parts: %+v", run.Parts)
 	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d\n%s", url, resp.StatusCode, b)
+	}
+	return string(b)
 }

@@ -75,6 +75,10 @@ type Part struct {
 	ProfileMD5    string    `json:"profile_md5"`
 	ArchiveBytes  int64     `json:"archive_bytes"`
 	ReceivedAt    time.Time `json:"received_at"`
+	// Shard and ShardTotal place a sharded suite's part (shard 1..total,
+	// from runPart.metadata.shard and shardTotal); 0 when not sharded.
+	Shard      int `json:"shard,omitempty"`
+	ShardTotal int `json:"shard_total,omitempty"`
 }
 
 // Benchmark is one benchmark of a stored run, as the results model has it

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -205,7 +206,7 @@ func (s *Store) Run(ctx context.Context, id string) (*Run, error) {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT part_id, mode, executor, runner_name, runner_version, job_name,
-		profile_md5, archive_bytes, received_at FROM run_parts WHERE run_id = $1 ORDER BY received_at, part_id`, id)
+		profile_md5, archive_bytes, received_at, metadata FROM run_parts WHERE run_id = $1 ORDER BY received_at, part_id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: parts: %w", id, err)
 	}
@@ -213,10 +214,12 @@ func (s *Store) Run(ctx context.Context, id string) (*Run, error) {
 	for rows.Next() {
 		var p Part
 		var received int64
-		if err := rows.Scan(&p.ID, &p.Mode, &p.Executor, &p.RunnerName, &p.RunnerVersion, &p.JobName, &p.ProfileMD5, &p.ArchiveBytes, &received); err != nil {
+		var md string
+		if err := rows.Scan(&p.ID, &p.Mode, &p.Executor, &p.RunnerName, &p.RunnerVersion, &p.JobName, &p.ProfileMD5, &p.ArchiveBytes, &received, &md); err != nil {
 			return nil, fmt.Errorf("run %s: parts: %w", id, err)
 		}
 		p.ReceivedAt = fromMicros(received)
+		p.Shard, p.ShardTotal = partShard(md)
 		r.Parts = append(r.Parts, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -454,4 +457,34 @@ func (s *Store) SetSetting(ctx context.Context, p *Project, key, value string) e
 		return fmt.Errorf("set %s of %s: %w", key, p.Slug(), err)
 	}
 	return nil
+}
+
+// partShard reads the shard of a part from its upload metadata
+// (runPart.metadata.shard and shardTotal, decimal strings); 0, 0 when the
+// part is not one shard of several or the figures are not valid.
+func partShard(metadata string) (int, int) {
+	var md struct {
+		RunPart *struct {
+			Metadata map[string]json.RawMessage `json:"metadata"`
+		} `json:"runPart"`
+	}
+	if json.Unmarshal([]byte(metadata), &md) != nil || md.RunPart == nil {
+		return 0, 0
+	}
+	num := func(key string) int {
+		var s string
+		if json.Unmarshal(md.RunPart.Metadata[key], &s) != nil {
+			return 0
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			return 0
+		}
+		return n
+	}
+	i, n := num("shard"), num("shardTotal")
+	if i == 0 || n == 0 || i > n {
+		return 0, 0
+	}
+	return i, n
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/compare"
@@ -67,6 +69,9 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request) {
 		// A few flame graphs are shown open; many stay folded, so the
 		// table stays at hand.
 		"OpenGraphs": graphs <= 4,
+		// The page shows what has not arrived; the API says whether the
+		// server's shard timeout has passed.
+		"Shards": store.Shards(run, time.Duration(math.MaxInt64), time.Now()),
 	}
 	if base := compareBase(p, run); base != "" {
 		data["CompareHref"], data["CompareBase"] = comparePath(p.Slug(), base, run.ID), base

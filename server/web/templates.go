@@ -95,6 +95,7 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 <tr><th>Received</th><td>{{.When}}</td></tr>
 <tr><th>Status</th><td>{{.Run.Status}}: {{.Run.Benchmarks}} benchmarks, {{.Run.Failed}} failed</td></tr>
 <tr><th>Parts</th><td>{{range $i, $p := .Run.Parts}}{{if $i}}; {{end}}{{$p.Mode}} ({{$p.RunnerName}} {{$p.RunnerVersion}}{{with $p.JobName}}, job {{.}}{{end}}){{end}}</td></tr>
+{{with .Shards}}<tr><th>Shards</th><td>{{len .Arrived}} of {{.Total}} arrived{{if .Missing}}; not arrived: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}{{else}}: complete{{end}}</td></tr>{{end}}
 </table>
 {{if .CompareHref}}<p><a href="{{.CompareHref}}">Compare with {{.CompareBase}}</a></p>{{end}}
 <h2>Benchmarks</h2>
