@@ -269,9 +269,9 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		return fail(exitUsage, "%v", err)
 	}
 	if shardInfo != nil && len(targets) == 0 {
-		return exitOK // every target is another shard's: said above
+		f.allowEmpty = true // an empty part, so that a server waiting for every shard hears from this one
 	}
-	if len(targets) == 0 {
+	if len(targets) == 0 && shardInfo == nil {
 		if f.allowEmpty {
 			return exitOK
 		}
