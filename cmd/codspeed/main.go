@@ -47,6 +47,7 @@ func init() {
 		{"ab", "measure two commands against each other, interleaved (paired A/B); exit 1 on a regression", cmdAB},
 		{"compare", "compare two runs: per benchmark the change and a verdict; exit 1 on a regression", cmdCompare},
 		{"report", "render one run as a table, Markdown, HTML with flame graphs, or JSON", cmdReport},
+		{"merge", "merge the profile folders of a sharded suite's jobs into one run in the local store", cmdMerge},
 		{"serve", "run the results server (history, comparisons, web pages); `serve token create` makes upload tokens", cmdServe},
 		{"upload", "upload a stored run with the CodSpeed protocol (retries a failed upload)", cmdUpload},
 		{"doctor", "report what this host supports and what to change", cmdDoctor},

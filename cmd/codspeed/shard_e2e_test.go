@@ -6,6 +6,7 @@ package main
 // Walltime with no sandbox and no perf on `true`: no lock needed.
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,9 +146,11 @@ func TestShardGitLabParallelToServer(t *testing.T) {
 	_, names := shardRepo(t, 9)
 	// Three jobs, three checkouts (three machines); jobs 1 and 2 run at
 	// once, job 3 comes late.
+	artifacts := t.TempDir()
+	pf := func(i int) string { return filepath.Join(artifacts, fmt.Sprintf("job-%d", i)) }
 	job := func(i int) (string, error) {
 		repo, _ := shardRepo(t, 9)
-		cmd := newCmd(repo, append(slices.Clone(shardRunArgs), "--upload-url", srv.url+"/upload", "--token", token)...)
+		cmd := newCmd(repo, append(slices.Clone(shardRunArgs), "--upload-url", srv.url+"/upload", "--token", token, "--profile-folder", pf(i))...)
 		cmd.Env = append(cmd.Env, gitlabParallel(repo, headSHA(t, repo), i, 3)...)
 		out, err := cmd.CombinedOutput()
 		if err == nil && !strings.Contains(string(out), fmt.Sprintf("shard %d/3 (GitLab CI_NODE_INDEX/CI_NODE_TOTAL", i)) {
@@ -222,6 +225,45 @@ func TestShardGitLabParallelToServer(t *testing.T) {
 	}
 	if len(run.Parts) != 3 || len(jobs) != 3 {
 		t.Fatalf("parts: %+v", run.Parts)
+	}
+
+	// Without the server: the three jobs' profile folders (CI artifacts)
+	// merged into one local run equal to the server's merged run.
+	local := t.TempDir()
+	r := codspeed(t, local, "", "merge", pf(1), pf(2), pf(3))
+	if r.code != 0 {
+		t.Fatalf("merge: exit %d\n%s", r.code, r.stderr)
+	}
+	merged := storeRuns(t, local)
+	if len(merged) != 1 || strings.TrimSpace(r.stdout) != merged[0].ID || len(merged[0].Parts) != 1 {
+		t.Fatalf("merge made %+v (stdout %q)", merged, r.stdout)
+	}
+	f, err := results.ReadResults(filepath.Join(local, "store", merged[0].ID, merged[0].Parts[0].Results))
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon := func(bs []results.Benchmark) string {
+		bs = slices.Clone(bs)
+		slices.SortFunc(bs, func(a, b results.Benchmark) int { return strings.Compare(a.URI, b.URI) })
+		out, _ := json.Marshal(bs)
+		return string(out)
+	}
+	var fromServer []results.Benchmark
+	for _, b := range run.Benchmarks {
+		fromServer = append(fromServer, b.Benchmark)
+	}
+	if a, b := canon(f.Benchmarks), canon(fromServer); a != b {
+		t.Fatalf("merged locally:\n%s\non the server:\n%s", a, b)
+	}
+	rep := codspeed(t, local, "", "report", merged[0].ID, "--format", "markdown")
+	for _, n := range names {
+		if rep.code != 0 || !strings.Contains(rep.stdout, n) {
+			t.Fatalf("report of the merged run lacks %s: exit %d\n%s\n%s", n, rep.code, rep.stdout, rep.stderr)
+		}
+	}
+	// Folders that are not shards of one suite are refused.
+	if r := codspeed(t, local, "", "merge", pf(1), pf(1)); r.code != 1 || !strings.Contains(r.stderr, "not shards of one suite") {
+		t.Fatalf("merge of one folder twice: exit %d\n%s", r.code, r.stderr)
 	}
 }
 
