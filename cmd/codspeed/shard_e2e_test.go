@@ -280,3 +280,36 @@ func httpGet(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// TestShardKubernetesIndexedJob: the pods of an Indexed Job (completions 3)
+// know their index and, from the manifest, the count and the run id
+// (examples/k8s): three processes outside any CI engine make one run.
+func TestShardKubernetesIndexedJob(t *testing.T) {
+	dbArgs := []string{"--data", t.TempDir()}
+	token := createToken(t, dbArgs, "acme/widget")
+	srv := startServe(t, dbArgs)
+	var names []string
+	for i := 0; i < 3; i++ {
+		repo, ns := shardRepo(t, 5)
+		names = ns
+		cmd := newCmd(repo, append(slices.Clone(shardRunArgs), "--upload-url", srv.url+"/upload", "--token", token)...)
+		cmd.Env = append(cmd.Env, fmt.Sprintf("JOB_COMPLETION_INDEX=%d", i), "CODSPEED_SHARD_TOTAL=3", "CODSPEED_RUN_ID=job-uid-1234")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), fmt.Sprintf("shard %d/3 (Kubernetes JOB_COMPLETION_INDEX and CODSPEED_SHARD_TOTAL", i+1)) {
+			t.Fatalf("pod %d: %v\n%s", i, err, out)
+		}
+	}
+	runs := srv.runs(t, "")
+	if len(runs) != 1 {
+		t.Fatalf("%d runs, want one: %+v", len(runs), runs)
+	}
+	var run server.RunWithBenchmarks
+	srv.getJSON(t, "/api/v1/runs/"+runs[0].ID, &run)
+	var got []string
+	for _, b := range run.Benchmarks {
+		got = append(got, b.Name)
+	}
+	if fmt.Sprint(shardSorted(got)) != fmt.Sprint(names) || run.Shards == nil || !run.Shards.Complete || run.CIRunID != "job-uid-1234" {
+		t.Fatalf("run %+v shards %+v benchmarks %v", run.Run, run.Shards, got)
+	}
+}

@@ -13,7 +13,8 @@ var ErrNotGitRepository = errors.New("not in a git repository (run inside a git 
 // local describes a run on a developer's machine from its git checkout.
 // CODSPEED_REPOSITORY ("owner/name") overrides the origin remote and
 // CODSPEED_PROVIDER ("github" or "gitlab") the repository provider, as the
-// --repository and --provider flags do in CodSpeed's runner.
+// --repository and --provider flags do in CodSpeed's runner. CODSPEED_RUN_ID
+// names the run the upload is a part of.
 func (e Env) local() (*Info, error) {
 	top, err := e.Git(e.Dir, "rev-parse", "--show-toplevel")
 	if err != nil {
@@ -30,6 +31,9 @@ func (e Env) local() (*Info, error) {
 		Event:              EventLocal,
 		JobName:            "local-job",
 		RepositoryRootPath: withSlash(top),
+		// CODSPEED_RUN_ID makes several invocations outside a CI engine
+		// (the pods of a Kubernetes Indexed Job) parts of one run.
+		RunID: e.Getenv("CODSPEED_RUN_ID"),
 	}
 	if branch, err := e.Git(top, "symbolic-ref", "--short", "-q", "HEAD"); err == nil && branch != "" {
 		info.Ref = "refs/heads/" + branch
