@@ -48,7 +48,7 @@ demo: build examples ## run the example benchmarks and print the table
 # Both leave nothing behind: scripts/leftovers.sh fails the run on temporary
 # files, containers, images or cgroups that the tests did not remove.
 test: build examples ## every test, including the end-to-end ones on the built binary
-	scripts/leftovers.sh sh -c '$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /instruments/memory -e /instruments/simulation) && $(GO) test -count=1 ./instruments/simulation/... && $(GO) test -count=1 ./instruments/memory/...'
+	scripts/leftovers.sh sh -c '$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /instruments/memory -e /instruments/simulation) && $(GO) test -count=1 ./instruments/simulation/... && $(GO) test -count=1 ./instruments/memory/... && cd examples/k8s/validate && $(GO) test -count=1 ./...'
 
 test-short:
 	scripts/leftovers.sh sh -c '$(GO) test -short $$($(GO) list ./... | grep -v /instruments/memory) && $(GO) test -short ./instruments/memory/...'
