@@ -184,6 +184,11 @@ type Sandbox struct {
 	CPUUsageNs       int64  `json:"cpu_usage_ns,omitempty"`
 	PeakMemoryBytes  int64  `json:"peak_memory_bytes,omitempty"`
 	ContainerImage   string `json:"container_image,omitempty"`
+	// Target is the codspeed.yml target (or command) that produced the
+	// benchmark, TargetNs how long measuring that whole target took in
+	// this mode: the durations sharding balances on.
+	Target   string `json:"target,omitempty"`
+	TargetNs int64  `json:"target_ns,omitempty"`
 }
 
 // GoBench holds the figures `go test -bench` printed for a benchmark.

@@ -53,8 +53,8 @@ type runFlags struct {
 	enablePerf    bool
 	perfUnwinding string
 
-	shard      string
-	shardTotal int
+	shard, shardDurations, shardServer string
+	shardTotal                         int
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
@@ -88,6 +88,8 @@ func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
 	}
 	fs.StringVar(&f.perfUnwinding, "perf-unwinding-mode", defUnwind, "walltime profiles: fp (frame pointers, cheap) or dwarf (works without frame pointers, about 8 KB a sample) [$CODSPEED_PERF_UNWINDING_MODE]")
 	fs.StringVar(&f.shard, "shard", "", "run shard I of N of the targets, e.g. 2/3 (default: from GitLab parallel, Buildkite parallelism or a Kubernetes Indexed Job; docs/scaling.md)")
+	fs.StringVar(&f.shardDurations, "shard-durations", "", "balance shards on the target durations recorded in this run on the results server: a commit or run id, the same for every shard")
+	fs.StringVar(&f.shardServer, "shard-server", os.Getenv("CODSPEED_SERVER_URL"), "the results server --shard-durations reads [$CODSPEED_SERVER_URL]")
 	fs.IntVar(&f.shardTotal, "shard-total", 0, "the shard count of a Kubernetes Indexed Job (its completions) [$CODSPEED_SHARD_TOTAL]")
 	if exec {
 		fs.StringVar(&f.name, "name", "", "benchmark name (default: the command line)")
@@ -264,7 +266,9 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
-	targets, shardInfo, err := shard.Apply(targets, f.shard, f.shardTotal, os.Getenv, nil, os.Stderr)
+	targets, shardInfo, err := shard.Apply(targets, f.shard, f.shardTotal, os.Getenv, func() (map[string]time.Duration, error) {
+		return shardDurations(ctx, f.shardServer, f.upload.token, f.shardDurations, cwd)
+	}, os.Stderr)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}

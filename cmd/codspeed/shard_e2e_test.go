@@ -313,3 +313,37 @@ func TestShardKubernetesIndexedJob(t *testing.T) {
 		t.Fatalf("run %+v shards %+v benchmarks %v", run.Run, run.Shards, got)
 	}
 }
+
+// TestShardBalancedOnServerDurations: a run of main records how long each
+// target took; shards that name that commit read the same figures and put
+// the slow target alone on one shard.
+func TestShardBalancedOnServerDurations(t *testing.T) {
+	dbArgs := []string{"--data", t.TempDir()}
+	token := createToken(t, dbArgs, "acme/widget")
+	srv := startServe(t, dbArgs)
+	repo, _ := shardRepo(t, 3)
+	yml := "benchmarks:\n  - name: slow\n    exec: sleep 0.3\n  - name: a\n    exec: 'true'\n  - name: b\n    exec: 'true'\n  - name: c\n    exec: 'true'\n"
+	if err := os.WriteFile(filepath.Join(repo, "codspeed.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "commit", "-q", "-am", "four targets")
+	if r := codspeed(t, repo, "", append(slices.Clone(shardRunArgs), "--upload-url", srv.url+"/upload", "--token", token)...); r.code != 0 {
+		t.Fatalf("base run: exit %d\n%s", r.code, r.stderr)
+	}
+	sha := headSHA(t, repo)
+	var ran [][]string
+	for i := 1; i <= 2; i++ {
+		r := codspeed(t, repo, "", append(slices.Clone(shardRunArgs), "--skip-upload", "--shard", fmt.Sprintf("%d/2", i),
+			"--shard-durations", sha, "--shard-server", srv.url)...)
+		if r.code != 0 || !strings.Contains(r.stderr, fmt.Sprintf("shard %d/2 (--shard, balanced on recorded durations)", i)) {
+			t.Fatalf("shard %d/2: exit %d\n%s", i, r.code, r.stderr)
+		}
+		ran = append(ran, storeRuns(t, repo)[0].Shard.Ran)
+	}
+	if fmt.Sprint(ran) != "[[slow] [a b c]]" {
+		t.Fatalf("shards ran %v, want the slow target alone", ran)
+	}
+	if r := codspeed(t, repo, "", append(slices.Clone(shardRunArgs), "--shard", "1/2", "--shard-durations", sha)...); r.code != 2 || !strings.Contains(r.stderr, "needs a results server") {
+		t.Fatalf("no server: exit %d\n%s", r.code, r.stderr)
+	}
+}

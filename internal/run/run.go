@@ -359,7 +359,9 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 		env.Stderr = errTail
 	}
 	req.Progress.Start(t.Name, index+1, len(req.Targets))
+	began := time.Now()
 	benches, err := inst.Measure(ctx, t, env)
+	took := time.Since(began)
 	// What the instrument did not merge itself (every file in simulation
 	// and memory mode, and files of integrations run by an exec target).
 	left, cerr := integrations.Collect(pf)
@@ -376,6 +378,9 @@ func measure(ctx context.Context, req Request, mode string, inst instruments.Ins
 		reportFailure(req, t.Name, err.Error(), errTail)
 	}
 	usage := sb.Usage()
+	// The target and how long it took: what `--shard-durations` reads
+	// back from a results server to balance shards (docs/scaling.md).
+	usage.Target, usage.TargetNs = t.Name, took.Nanoseconds()
 	for i := range benches {
 		if benches[i].Sandbox == nil {
 			u := usage

@@ -13,9 +13,10 @@ import (
 // Apply keeps this shard's share of targets. flag is --shard ("" when not
 // given: the CI engine's variables are read through getenv; the flag wins
 // over them), total is --shard-total (0 when not given). durations, when not
-// nil, are the recorded durations by target name. It says on w what the
+// nil, is called once the suite is known to be sharded, for the recorded
+// durations by target name (nil: partition by hash). It says on w what the
 // shard runs and skips. Without a shard it returns targets and nil.
-func Apply(targets []instruments.Target, flag string, total int, getenv func(string) string, durations map[string]time.Duration, w io.Writer) ([]instruments.Target, *results.ShardInfo, error) {
+func Apply(targets []instruments.Target, flag string, total int, getenv func(string) string, durations func() (map[string]time.Duration, error), w io.Writer) ([]instruments.Target, *results.ShardInfo, error) {
 	var spec Spec
 	var err error
 	switch {
@@ -39,11 +40,17 @@ func Apply(targets []instruments.Target, flag string, total int, getenv func(str
 			return targets, nil, nil
 		}
 	}
+	var recorded map[string]time.Duration
+	if durations != nil {
+		if recorded, err = durations(); err != nil {
+			return nil, nil, err
+		}
+	}
 	names := make([]string, len(targets))
 	for i, t := range targets {
 		names[i] = t.Name
 	}
-	plan := Split(spec, names, durations)
+	plan := Split(spec, names, recorded)
 	keys := Keys(names)
 	info := &results.ShardInfo{Index: spec.Index, Total: spec.Total, Source: spec.Source, Balanced: plan.Balanced,
 		Ran: []string{}, Skipped: []string{}}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codspeed-go/codspeed-go/results"
 )
 
 func names(n int, prefix string) []string {
@@ -229,4 +231,19 @@ func FuzzPartition(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDurations(t *testing.T) {
+	b := func(mode, target string, ns int64) Measured {
+		m := Measured{Mode: mode}
+		m.Sandbox = &results.Sandbox{Target: target, TargetNs: ns}
+		return m
+	}
+	d := Durations([]Measured{
+		b("walltime", "a", 100), b("walltime", "a", 100), // two benchmarks of one target
+		b("simulation", "a", 50), b("walltime", "b", 10), b("walltime", "", 99), {Mode: "walltime"},
+	})
+	if len(d) != 2 || d["a"] != 150 || d["b"] != 10 {
+		t.Fatalf("durations %v, want a 150ns (both modes), b 10ns", d)
+	}
 }
