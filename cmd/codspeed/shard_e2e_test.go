@@ -140,7 +140,12 @@ func headSHA(t *testing.T, repo string) string {
 }
 
 func TestShardGitLabParallelToServer(t *testing.T) {
-	dbArgs := []string{"--data", t.TempDir()}
+	for name, dbArgs := range serveBackends(t) {
+		t.Run(name, func(t *testing.T) { testShardGitLabParallel(t, dbArgs) })
+	}
+}
+
+func testShardGitLabParallel(t *testing.T, dbArgs []string) {
 	token := createToken(t, dbArgs, "acme/widget")
 	srv := startServe(t, dbArgs, "--shard-timeout", "2s")
 	_, names := shardRepo(t, 9)
