@@ -266,7 +266,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
-	targets, shardInfo, err := shard.Apply(targets, f.shard, f.shardTotal, os.Getenv, func() (map[string]time.Duration, error) {
+	targets, shardInfo, err := shard.Apply(ctx, targets, f.shard, f.shardTotal, os.Getenv, func() (map[string]time.Duration, error) {
 		return shardDurations(ctx, f.shardServer, f.upload.token, f.shardDurations, cwd)
 	}, os.Stderr)
 	if err != nil {

@@ -352,3 +352,51 @@ func TestShardBalancedOnServerDurations(t *testing.T) {
 		t.Fatalf("no server: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestShardGoBenchmarks: one `go test -bench` target over two packages is
+// split per top-level benchmark: three shards measure every benchmark once.
+func TestShardGoBenchmarks(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not installed")
+	}
+	repo := t.TempDir()
+	files := map[string]string{
+		"go.mod":       "module example.com/sh\n\ngo 1.22\n",
+		"codspeed.yml": "options:\n  warmup-time: 0\n  max-rounds: 2\nbenchmarks:\n  - name: go\n    entrypoint: go test -run='^$' -bench=. ./...\n",
+	}
+	var want []string
+	for _, pkg := range []string{"alpha", "beta"} {
+		var src strings.Builder
+		fmt.Fprintf(&src, "package %s\n\nimport \"testing\"\n\n", pkg)
+		for _, b := range []string{"One", "Two", "Three"} {
+			fmt.Fprintf(&src, "func Benchmark%s%s(b *testing.B) {\n\tfor i := 0; i < b.N; i++ {\n\t}\n}\n\n", strings.ToUpper(pkg[:1])+pkg[1:], b)
+			want = append(want, "Benchmark"+strings.ToUpper(pkg[:1])+pkg[1:]+b)
+		}
+		files[pkg+"/"+pkg+"_test.go"] = src.String()
+	}
+	for name, body := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(repo, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(repo, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, repo, "init", "-q", "-b", "main")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-q", "-m", "go")
+	var all []string
+	for i := 1; i <= 3; i++ {
+		pf := filepath.Join(t.TempDir(), "profile")
+		r := codspeed(t, repo, "", "run", "--mode", "walltime", "--no-sandbox", "--enable-perf=false", "--skip-upload",
+			"--profile-folder", pf, "--shard", fmt.Sprintf("%d/3", i))
+		if r.code != 0 || !strings.Contains(r.stderr, "of 6 targets and Go benchmarks") {
+			t.Fatalf("shard %d/3: exit %d\n%s", i, r.code, r.stderr)
+		}
+		for _, n := range shardBenchNames(t, pf) {
+			all = append(all, strings.SplitN(n, "-", 2)[0]) // drop a -GOMAXPROCS suffix if any
+		}
+	}
+	slices.Sort(want)
+	if fmt.Sprint(shardSorted(all)) != fmt.Sprint(want) {
+		t.Fatalf("three shards measured %v, want every benchmark once: %v", shardSorted(all), want)
+	}
+}

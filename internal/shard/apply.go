@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -16,7 +17,13 @@ import (
 // nil, is called once the suite is known to be sharded, for the recorded
 // durations by target name (nil: partition by hash). It says on w what the
 // shard runs and skips. Without a shard it returns targets and nil.
-func Apply(targets []instruments.Target, flag string, total int, getenv func(string) string, durations func() (map[string]time.Duration, error), w io.Writer) ([]instruments.Target, *results.ShardInfo, error) {
+//
+// A `go test -bench` target is split into its top-level Benchmark functions
+// (found by `go list` and the test files, as the instruments find them), each
+// placed on its own: the shard runs the target narrowed to its share, one
+// target per package (-bench '^(BenchmarkA|BenchmarkB)$' and the pattern's
+// deeper levels).
+func Apply(ctx context.Context, targets []instruments.Target, flag string, total int, getenv func(string) string, durations func() (map[string]time.Duration, error), w io.Writer) ([]instruments.Target, *results.ShardInfo, error) {
 	var spec Spec
 	var err error
 	switch {
@@ -46,27 +53,67 @@ func Apply(targets []instruments.Target, flag string, total int, getenv func(str
 			return nil, nil, err
 		}
 	}
-	names := make([]string, len(targets))
+	var units []unit
 	for i, t := range targets {
-		names[i] = t.Name
+		var us []unit
+		if spec.Total > 1 { // one shard runs the targets as they are
+			if us, err = goUnits(ctx, i, t); err != nil {
+				return nil, nil, err
+			}
+		}
+		if len(us) == 0 {
+			us = []unit{{key: t.Name, target: i}}
+		}
+		units = append(units, us...)
+	}
+	names := make([]string, len(units))
+	for i, u := range units {
+		names[i] = u.key
 	}
 	plan := Split(spec, names, recorded)
 	keys := Keys(names)
 	info := &results.ShardInfo{Index: spec.Index, Total: spec.Total, Source: spec.Source, Balanced: plan.Balanced,
 		Ran: []string{}, Skipped: []string{}}
-	kept := make([]instruments.Target, 0, len(plan.Run))
+	run := map[int]bool{}
 	for _, i := range plan.Run {
-		kept = append(kept, targets[i])
+		run[i] = true
 		info.Ran = append(info.Ran, keys[i])
 	}
 	for _, i := range plan.Skipped {
 		info.Skipped = append(info.Skipped, keys[i])
 	}
+	// The kept targets, in config order; a Go target's share, one target
+	// per package in `go list` order.
+	var kept []instruments.Target
+	for ti, t := range targets {
+		var pkgs []string
+		byPkg := map[string][]string{}
+		whole := false
+		for ui, u := range units {
+			if u.target != ti || !run[ui] {
+				continue
+			}
+			if u.pkg == "" {
+				whole = true
+				continue
+			}
+			if byPkg[u.pkg] == nil {
+				pkgs = append(pkgs, u.pkg)
+			}
+			byPkg[u.pkg] = append(byPkg[u.pkg], u.bench)
+		}
+		if whole {
+			kept = append(kept, t)
+		}
+		for _, p := range pkgs {
+			kept = append(kept, goTarget(t, p, byPkg[p], len(pkgs) > 1))
+		}
+	}
 	how := "by name hash"
 	if plan.Balanced {
 		how = "balanced on recorded durations"
 	}
-	fmt.Fprintf(w, "shard %s (%s, %s): runs %d of %d targets: %s\n", spec, spec.Source, how, len(kept), len(targets), list(info.Ran))
+	fmt.Fprintf(w, "shard %s (%s, %s): runs %d of %d targets and Go benchmarks: %s\n", spec, spec.Source, how, len(info.Ran), len(units), list(info.Ran))
 	fmt.Fprintf(w, "shard %s: skips %d (run by the other shards): %s\n", spec, len(info.Skipped), list(info.Skipped))
 	return kept, info, nil
 }
