@@ -2,10 +2,14 @@ package shard
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -246,4 +250,64 @@ func TestDurations(t *testing.T) {
 	if len(d) != 2 || d["a"] != 150 || d["b"] != 10 {
 		t.Fatalf("durations %v, want a 150ns (both modes), b 10ns", d)
 	}
+}
+
+// FuzzGoTargetPattern: the -bench pattern a shard's Go target gets selects
+// exactly its benchmarks among any others, and keeps the deeper levels.
+func FuzzGoTargetPattern(f *testing.F) {
+	f.Add("BenchmarkA,BenchmarkB", "BenchmarkAB", "sub")
+	f.Add("Benchmark_x", "Benchmarkx", "")
+	f.Fuzz(func(t *testing.T, list, other, deeper string) {
+		var names []string
+		for _, n := range strings.Split(list, ",") {
+			if isIdent(n) && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		if len(names) == 0 || strings.ContainsAny(deeper, "\x00") {
+			return
+		}
+		bench := "."
+		if deeper != "" {
+			if _, err := regexp.Compile(deeper); err != nil || strings.ContainsAny(deeper, "/()[]") {
+				return
+			}
+			bench = "./" + deeper
+		}
+		tgt := goTarget(instruments.Target{Name: "go", Kind: instruments.Entrypoint, Args: []string{"go", "test", "-bench", bench, "./..."}}, "example.com/p", names, false)
+		g, err := gobench.ParseTestCommand(tgt.Args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		top, err := g.TopLevelRegexp()
+		if err != nil {
+			t.Fatalf("%q: %v", g.Bench, err)
+		}
+		for _, n := range names {
+			if !top.MatchString(n) {
+				t.Fatalf("%q does not select %s", g.Bench, n)
+			}
+		}
+		if isIdent(other) && !slices.Contains(names, other) && top.MatchString(other) {
+			t.Fatalf("%q selects %s too", g.Bench, other)
+		}
+		if levels := gobench.SplitBenchRegexp(g.Bench); deeper != "" && (len(levels) != 2 || levels[1] != deeper) {
+			t.Fatalf("%q lost the deeper level %q", g.Bench, deeper)
+		}
+		if fmt.Sprint(g.Pkgs) != "[example.com/p]" {
+			t.Fatalf("packages %v", g.Pkgs)
+		}
+	})
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
