@@ -400,3 +400,36 @@ func TestShardGoBenchmarks(t *testing.T) {
 		t.Fatalf("three shards measured %v, want every benchmark once: %v", shardSorted(all), want)
 	}
 }
+
+// TestShardWithNothingToRun: more shards than targets; the shards with no
+// target succeed and upload an empty part, so the server sees the run whole.
+func TestShardWithNothingToRun(t *testing.T) {
+	dbArgs := []string{"--data", t.TempDir()}
+	token := createToken(t, dbArgs, "acme/widget")
+	srv := startServe(t, dbArgs)
+	repo, _ := shardRepo(t, 1)
+	sha := headSHA(t, repo)
+	empty := 0
+	for i := 1; i <= 3; i++ {
+		cmd := newCmd(repo, append(slices.Clone(shardRunArgs), "--upload-url", srv.url+"/upload", "--token", token)...)
+		cmd.Env = append(cmd.Env, gitlabParallel(repo, sha, i, 3)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("job %d/3: %v\n%s", i, err, out)
+		}
+		if strings.Contains(string(out), "runs 0 of 1") {
+			empty++
+		}
+	}
+	if empty != 2 {
+		t.Fatalf("%d shards ran nothing, want 2", empty)
+	}
+	runs := srv.runs(t, "")
+	var run server.RunWithBenchmarks
+	if len(runs) == 1 {
+		srv.getJSON(t, "/api/v1/runs/"+runs[0].ID, &run)
+	}
+	if len(runs) != 1 || len(run.Benchmarks) != 1 || run.Shards == nil || !run.Shards.Complete {
+		t.Fatalf("runs %+v, shards %+v", runs, run.Shards)
+	}
+}
