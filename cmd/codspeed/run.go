@@ -87,7 +87,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
 		defUnwind = "fp"
 	}
 	fs.StringVar(&f.perfUnwinding, "perf-unwinding-mode", defUnwind, "walltime profiles: fp (frame pointers, cheap) or dwarf (works without frame pointers, about 8 KB a sample) [$CODSPEED_PERF_UNWINDING_MODE]")
-	fs.StringVar(&f.shard, "shard", "", "run shard I of N of the targets, e.g. 2/3 (default: from GitLab parallel, Buildkite parallelism or a Kubernetes Indexed Job; docs/scaling.md)")
+	fs.StringVar(&f.shard, "shard", os.Getenv("CODSPEED_SHARD"), "run shard I of N of the targets and Go benchmarks, e.g. 2/3; 1/1 runs everything (default: from GitLab parallel: N, Buildkite parallelism or a Kubernetes Indexed Job; docs/scaling.md) [$CODSPEED_SHARD]")
 	fs.StringVar(&f.shardDurations, "shard-durations", "", "balance shards on the target durations recorded in this run on the results server: a commit or run id, the same for every shard")
 	fs.StringVar(&f.shardServer, "shard-server", os.Getenv("CODSPEED_SERVER_URL"), "the results server --shard-durations reads [$CODSPEED_SERVER_URL]")
 	fs.IntVar(&f.shardTotal, "shard-total", 0, "the shard count of a Kubernetes Indexed Job (its completions) [$CODSPEED_SHARD_TOTAL]")

@@ -68,8 +68,9 @@ func check(s Spec) (Spec, error) {
 // their index (JOB_COMPLETION_INDEX) but not the completions count.
 const TotalVar = "CODSPEED_SHARD_TOTAL"
 
-// Detect reads the shard from a CI engine's variables: GitLab `parallel:`
-// (CI_NODE_INDEX 1-based, CI_NODE_TOTAL), Buildkite parallelism
+// Detect reads the shard from a CI engine's variables: GitLab `parallel: N`
+// (CI_NODE_INDEX 1-based, CI_NODE_TOTAL; not `parallel: matrix:`, whose
+// jobs are not named "NAME I/N"), Buildkite parallelism
 // (BUILDKITE_PARALLEL_JOB 0-based, BUILDKITE_PARALLEL_JOB_COUNT), a
 // Kubernetes Indexed Job (JOB_COMPLETION_INDEX 0-based with total, from
 // --shard-total, or CODSPEED_SHARD_TOTAL). ok is false when none is set.
@@ -97,7 +98,14 @@ func Detect(getenv func(string) string, total int) (s Spec, ok bool, err error) 
 	}
 	switch {
 	case getenv("CI_NODE_INDEX") != "" || getenv("CI_NODE_TOTAL") != "":
-		return pair("GitLab CI_NODE_INDEX/CI_NODE_TOTAL", "CI_NODE_INDEX", "CI_NODE_TOTAL", 1)
+		s, ok, err := pair("GitLab CI_NODE_INDEX/CI_NODE_TOTAL", "CI_NODE_INDEX", "CI_NODE_TOTAL", 1)
+		// `parallel: matrix:` sets the same variables for jobs that each
+		// run something else (a mode, a platform): those are not shards.
+		// `parallel: N` names its jobs "NAME I/N".
+		if job := getenv("CI_JOB_NAME"); err == nil && job != "" && !strings.HasSuffix(job, " "+s.String()) {
+			return Spec{}, false, nil
+		}
+		return s, ok, err
 	case getenv("BUILDKITE_PARALLEL_JOB") != "" || getenv("BUILDKITE_PARALLEL_JOB_COUNT") != "":
 		return pair("Buildkite BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT", "BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT", 0)
 	case getenv("JOB_COMPLETION_INDEX") != "":
