@@ -317,8 +317,8 @@ const maxAttempts = 3
 // the cost of its timed regions; the difference divided by hi-lo is the
 // cost of one iteration (README.md says why it is exact).
 func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Benchmark, lf goLeaf, bin, dir string, g gobench.TestCommand, baseEnv []string, env instruments.Env) error {
-	delta := iterationsFor(lf.nsPerOp, in.opts.GoTargetNs)
-	lo, hi := int64(2), 2+delta
+	// hi is chosen after the lo run, from its instruction count (see below).
+	lo, hi := int64(2), int64(0)
 	outDir, err := newOutDir(env.ProfileFolder, lf.name)
 	if err != nil {
 		return err
@@ -327,7 +327,21 @@ func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Ben
 	var timed [2]Counts
 	var stacks map[string]float64
 	var raw []string
-	for k, n := range []int64{lo, hi} {
+	for k := range 2 {
+		n := lo
+		if k == 1 {
+			// The iteration difference is the larger of two choices: about
+			// GoTargetNs of native time, and about GoTargetInstructions
+			// simulated instructions estimated from the lo run (lo+1
+			// iterations: run1's b.N=1, then b.N=lo; its constant costs make
+			// the estimate high, so this choice errs low). Native time grows
+			// with the machine's load, which alone would divide the runtime's
+			// per-run residue (README.md) by fewer iterations exactly when the
+			// machine is busy; the instruction floor does not depend on load.
+			hi = lo + max(iterationsFor(lf.nsPerOp, in.opts.GoTargetNs),
+				iterationsFor(timed[0].Instructions/float64(lo+1), in.opts.GoTargetInstructions))
+			n = hi
+		}
 		args := append([]string{bin, "-test.run=^$", "-test.bench=" + sel, "-test.benchtime=" + strconv.FormatInt(n, 10) + "x"}, g.BinFlags...)
 		// Sysmon preempts a goroutine that has run for 10ms of wall time;
 		// whether it is awake to do so during the timed region depends on
@@ -455,13 +469,13 @@ func timedDumps(trigger map[int]string, last int) map[int]bool {
 }
 
 // iterationsFor picks the iteration difference: enough iterations for about
-// targetNs of native time, rounded down to 1, 2 or 5 times a power of ten
+// target instructions (given the cost of one op), rounded down to 1, 2 or 5 times a power of ten
 // so that small speed changes between runs rarely change it, within
 // [100, 10^7].
-func iterationsFor(nsPerOp, targetNs float64) int64 {
+func iterationsFor(perOp, target float64) int64 {
 	n := int64(1e7)
-	if nsPerOp > 0 {
-		n = int64(targetNs / nsPerOp)
+	if perOp > 0 {
+		n = int64(target / perOp)
 	}
 	n = max(100, min(n, 1e7))
 	p := int64(1)

@@ -31,7 +31,7 @@ const gobenchPrefix = "instruments/simulation/testdata/gobench/"
 // instructions per op.
 func TestGoBenchmarks(t *testing.T) {
 	in := needValgrind(t)
-	in.opts.GoTargetNs = 1e6
+	in.opts.GoTargetNs, in.opts.GoTargetInstructions = 1e6, 2e7
 	bs, env := measure(t, in, goTarget(t, "."))
 	want := []string{
 		"bench_test.go::BenchmarkFib20",

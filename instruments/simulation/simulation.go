@@ -50,6 +50,13 @@ type Options struct {
 	// roughly 50-100 times longer. More iterations dilute the noise of the
 	// Go runtime further but cost time.
 	GoTargetNs float64
+	// GoTargetInstructions is a floor that does not depend on load: the
+	// measured iterations also execute about this many simulated
+	// instructions (default 1e9; estimated from a 3-iteration run whose
+	// constant costs make the estimate high, so fewer in practice). The Go
+	// runtime leaves a residue of up to about 2e4 instructions per run
+	// (README.md); more iterations dilute it further but cost time.
+	GoTargetInstructions float64
 	// ExtraArgs are added to valgrind's arguments before the command.
 	ExtraArgs []string
 }
@@ -85,6 +92,9 @@ func New(opts Options) *Instrument {
 	}
 	if opts.GoTargetNs <= 0 {
 		opts.GoTargetNs = 10e6
+	}
+	if opts.GoTargetInstructions <= 0 {
+		opts.GoTargetInstructions = 1e9
 	}
 	return &Instrument{opts: opts}
 }
