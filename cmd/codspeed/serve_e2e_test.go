@@ -104,16 +104,8 @@ func (p *serveProc) stop(t *testing.T, sig syscall.Signal) error {
 
 func (p *serveProc) getJSON(t *testing.T, path string, v any) {
 	t.Helper()
-	resp, err := http.Get(p.url + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
+	body := httpGet(t, p.url+path)
+	if err := json.Unmarshal([]byte(body), v); err != nil {
 		t.Fatalf("GET %s: %v\n%s", path, err, body)
 	}
 }

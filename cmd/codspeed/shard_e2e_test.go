@@ -21,6 +21,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/server"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 // shardRepo is a git repository whose codspeed.yml has n tiny targets.
@@ -357,7 +358,7 @@ func TestShardBalancedOnServerDurations(t *testing.T) {
 // split per top-level benchmark: three shards measure every benchmark once.
 func TestShardGoBenchmarks(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go not installed")
+		testenv.Missing(t, "go not installed")
 	}
 	repo := t.TempDir()
 	files := map[string]string{

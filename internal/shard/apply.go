@@ -71,7 +71,7 @@ func Apply(ctx context.Context, targets []instruments.Target, flag string, total
 		names[i] = u.key
 	}
 	plan := Split(spec, names, recorded)
-	keys := Keys(names)
+	keys := plan.Keys
 	info := &results.ShardInfo{Index: spec.Index, Total: spec.Total, Source: spec.Source, Balanced: plan.Balanced,
 		Ran: []string{}, Skipped: []string{}}
 	run := map[int]bool{}

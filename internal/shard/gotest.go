@@ -89,23 +89,9 @@ func goTarget(t instruments.Target, pkg string, benches []string, several bool) 
 	}
 	n := t
 	n.Args = argv
-	n.Command = shellJoin(argv)
+	n.Command = instruments.JoinCommand(argv)
 	if several {
 		n.Name = t.Name + " (" + pkg + ")"
 	}
 	return n
-}
-
-func shellJoin(argv []string) string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-		}) < 0 {
-			out[i] = a
-			continue
-		}
-		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(out, " ")
 }

@@ -17,10 +17,11 @@
 package shard
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,10 +150,13 @@ func Keys(names []string) []string {
 // without one count as the mean of those recorded) the assignment is
 // longest-processing-time first; with none, rendezvous hashing.
 func Assign(keys []string, total int, durations map[string]time.Duration) []int {
-	out := make([]int, len(keys))
-	if total <= 1 {
-		return out
-	}
+	out, _ := assign(keys, total, durations)
+	return out
+}
+
+// assign is Assign, also saying whether recorded durations placed the keys.
+func assign(keys []string, total int, durations map[string]time.Duration) (out []int, balanced bool) {
+	out = make([]int, len(keys))
 	var sum time.Duration
 	known := 0
 	for _, k := range keys {
@@ -161,11 +165,14 @@ func Assign(keys []string, total int, durations map[string]time.Duration) []int 
 			known++
 		}
 	}
+	if total <= 1 {
+		return out, known > 0
+	}
 	if known == 0 {
 		for i, k := range keys {
 			out[i] = Rendezvous(k, total)
 		}
-		return out
+		return out, false
 	}
 	mean := sum / time.Duration(known)
 	if mean <= 0 {
@@ -180,12 +187,8 @@ func Assign(keys []string, total int, durations map[string]time.Duration) []int 
 			cost[i] = d
 		}
 	}
-	sort.Slice(order, func(a, b int) bool {
-		ia, ib := order[a], order[b]
-		if cost[ia] != cost[ib] {
-			return cost[ia] > cost[ib]
-		}
-		return keys[ia] < keys[ib]
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(cost[b], cost[a]), cmp.Compare(keys[a], keys[b]))
 	})
 	load := make([]time.Duration, total)
 	for _, i := range order {
@@ -198,7 +201,7 @@ func Assign(keys []string, total int, durations map[string]time.Duration) []int 
 		out[i] = best
 		load[best] += cost[i]
 	}
-	return out
+	return out, true
 }
 
 // Rendezvous is the shard (0-based) that ranks highest for key among total:
@@ -222,7 +225,9 @@ func Rendezvous(key string, total int) int {
 // Plan is one shard's share: the indexes (into the names given to Split) it
 // runs, and those it leaves to the other shards.
 type Plan struct {
-	Spec    Spec
+	Spec Spec
+	// Keys are the names' partition keys (see Keys), index for index.
+	Keys    []string
 	Run     []int
 	Skipped []int
 	// Balanced is true when recorded durations placed the targets.
@@ -233,15 +238,9 @@ type Plan struct {
 // Skipped).
 func Split(spec Spec, names []string, durations map[string]time.Duration) Plan {
 	keys := Keys(names)
-	assign := Assign(keys, spec.Total, durations)
-	p := Plan{Spec: spec}
-	for _, k := range keys {
-		if d, ok := durations[k]; ok && d > 0 {
-			p.Balanced = true
-			break
-		}
-	}
-	for i, s := range assign {
+	shards, balanced := assign(keys, spec.Total, durations)
+	p := Plan{Spec: spec, Keys: keys, Balanced: balanced}
+	for i, s := range shards {
 		if s == spec.Index-1 {
 			p.Run = append(p.Run, i)
 		} else {
