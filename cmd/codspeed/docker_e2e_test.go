@@ -844,6 +844,16 @@ func TestComposeStack(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(proj, "seccomp.json"), profile, 0o644)
 	copyFile(t, primesStatic(t), filepath.Join(proj, "primes"), 0o755)
+	// compose creates the file's named volume (codspeed-e2e_codspeed-data):
+	// the test removes it and anything else of its project.
+	t.Cleanup(func() {
+		down := exec.Command(compose[0], append(slices.Clone(compose[1:]), "-f", composeFile, "-p", "codspeed-e2e", "down", "-v", "--remove-orphans")...)
+		down.Dir = proj
+		down.Env = append(os.Environ(), "CODSPEED_IMAGE="+image, "PWD="+proj)
+		if out, err := down.CombinedOutput(); err != nil {
+			t.Errorf("compose down -v: %v\n%s", err, out)
+		}
+	})
 	// Engines before 23.0 reject PERFMON/BPF by name: the legacy service.
 	service := "codspeed"
 	if !engine.KnowsPerfmonCaps {
