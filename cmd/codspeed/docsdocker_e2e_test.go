@@ -31,6 +31,8 @@ func docBlocks(t *testing.T, path string) []string {
 		case cur != nil && strings.TrimSpace(line) == "```":
 			blocks = append(blocks, cur.String())
 			cur = nil
+		case cur != nil && strings.HasPrefix(strings.TrimSpace(line), "```"):
+			t.Fatalf("%s:%d: %q inside a \"sh test\" block: a closing fence stands alone", path, n, line)
 		case cur != nil:
 			cur.WriteString(line + "\n")
 		}
