@@ -118,5 +118,17 @@ func OnContainerRoot(path string) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("no mount holds %s in /proc/self/mountinfo", abs)
 	}
-	return m.Point == "/", nil
+	return m.Point == "/" && layeredRoot(m.FSType), nil
+}
+
+// layeredRoot reports whether a root file system of this type is a
+// container's own writable layer, thrown away with the container. A root on
+// a block device (ext4 on /dev/vda in a microVM that also has /.dockerenv)
+// is a disk that persists, so its results do not vanish.
+func layeredRoot(fstype string) bool {
+	switch fstype {
+	case "overlay", "aufs", "fuse.fuse-overlayfs", "tmpfs":
+		return true
+	}
+	return false
 }

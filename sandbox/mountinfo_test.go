@@ -73,3 +73,11 @@ func FuzzParseMountinfo(f *testing.F) {
 		}
 	})
 }
+
+func TestLayeredRoot(t *testing.T) {
+	for fstype, want := range map[string]bool{"overlay": true, "aufs": true, "fuse.fuse-overlayfs": true, "ext4": false, "xfs": false} {
+		if got := layeredRoot(fstype); got != want {
+			t.Errorf("layeredRoot(%q) = %v, want %v", fstype, got, want)
+		}
+	}
+}

@@ -96,6 +96,9 @@ const profileBudget = time.Second
 // was timed, within profileBudget (at least once).
 func (in *Instrument) profileRounds(ctx context.Context, t instruments.Target, env instruments.Env, s *perf.Session, b results.Benchmark) error {
 	env.Launcher = s.Launcher(env.Launcher)
+	// The timed rounds already showed the command's output (--show-output);
+	// these rounds only feed the flamegraph.
+	env.Stdout, env.Stderr = nil, nil
 	env.Progress.Phase(t.Name, "profiling")
 	r, err := newRoundRunner(t, env)
 	if err != nil {
