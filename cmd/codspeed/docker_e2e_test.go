@@ -833,22 +833,39 @@ func TestComposeStack(t *testing.T) {
 		compose = []string{"docker", "compose"}
 	}
 	image := runnerImage(t)
+	// A project folder outside the checkout: compose.yaml is named by an
+	// absolute -f, and the seccomp profile comes from the image, as
+	// compose.yaml's comments say.
 	proj := t.TempDir()
-	copyFile(t, "../../compose.yaml", filepath.Join(proj, "compose.yaml"), 0o644)
-	copyFile(t, "../../sandbox/docker/seccomp.json", filepath.Join(proj, "sandbox", "docker", "seccomp.json"), 0o644)
+	composeFile, _ := filepath.Abs("../../compose.yaml")
+	profile, err := exec.Command("docker", "run", "--rm", image, "seccomp-profile").Output()
+	if err != nil {
+		t.Fatalf("docker run %s seccomp-profile: %v", image, err)
+	}
+	os.WriteFile(filepath.Join(proj, "seccomp.json"), profile, 0o644)
 	copyFile(t, primesStatic(t), filepath.Join(proj, "primes"), 0o755)
+	// compose creates the file's named volume (codspeed-e2e_codspeed-data):
+	// the test removes it and anything else of its project.
+	t.Cleanup(func() {
+		down := exec.Command(compose[0], append(slices.Clone(compose[1:]), "-f", composeFile, "-p", "codspeed-e2e", "down", "-v", "--remove-orphans")...)
+		down.Dir = proj
+		down.Env = append(os.Environ(), "CODSPEED_IMAGE="+image, "PWD="+proj)
+		if out, err := down.CombinedOutput(); err != nil {
+			t.Errorf("compose down -v: %v\n%s", err, out)
+		}
+	})
 	// Engines before 23.0 reject PERFMON/BPF by name: the legacy service.
 	service := "codspeed"
 	if !engine.KnowsPerfmonCaps {
 		service = "codspeed-legacy"
 	}
 	for _, mode := range []string{results.Simulation, results.Walltime} {
-		args := append(slices.Clone(compose[1:]), "-f", filepath.Join(proj, "compose.yaml"), "-p", "codspeed-e2e",
+		args := append(slices.Clone(compose[1:]), "-f", composeFile, "-p", "codspeed-e2e",
 			"run", "--rm", service, "exec", "--mode", mode, "--warmup-time", "0", "--max-rounds", "5",
 			"--name", "primes-compose-"+mode, "--", "./primes", "100000")
 		cmd := exec.Command(compose[0], args...)
 		cmd.Dir = proj
-		cmd.Env = append(os.Environ(), "CODSPEED_IMAGE="+image)
+		cmd.Env = append(os.Environ(), "CODSPEED_IMAGE="+image, "PWD="+proj)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s %s: %v\n%s", compose[0], strings.Join(args, " "), err, out)

@@ -309,6 +309,9 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	}
 
 	store := &results.Store{Root: results.DefaultStoreRoot(gitRoot)}
+	if w := storeVolumeWarning(store.Root); w != "" {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+	}
 	profile := ""
 	if f.profileFolder != "" {
 		profile, _ = filepath.Abs(f.profileFolder)

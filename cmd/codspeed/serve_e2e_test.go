@@ -587,7 +587,9 @@ func TestComposeServer(t *testing.T) {
 	proj := t.TempDir()
 	copyFile(t, "../../compose.yaml", filepath.Join(proj, "compose.yaml"), 0o644)
 	// compose reads every service's files, the runner's seccomp profile too.
-	copyFile(t, "../../sandbox/docker/seccomp.json", filepath.Join(proj, "sandbox", "docker", "seccomp.json"), 0o644)
+	// (compose.yaml names it seccomp.json beside the folder compose runs in,
+	// or CODSPEED_SECCOMP).
+	copyFile(t, "../../sandbox/docker/seccomp.json", filepath.Join(proj, "seccomp.json"), 0o644)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

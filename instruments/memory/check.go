@@ -18,7 +18,7 @@ const initPIDNamespace = 0xEFFFFFFC
 
 const grantHint = "run as root, or grant CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN on kernels before 5.8); " +
 	"in Docker: --cap-add BPF --cap-add PERFMON (engines older than 20.10.x that reject those names: " +
-	"--cap-add SYS_ADMIN), plus a seccomp profile allowing bpf and perf_event_open (codspeed-go's sandbox/docker/seccomp.json; never seccomp=unconfined)"
+	"--cap-add SYS_ADMIN), plus a seccomp profile allowing bpf and perf_event_open (`docker run --rm IMAGE seccomp-profile > seccomp.json`, then --security-opt seccomp=$PWD/seccomp.json; never seccomp=unconfined)"
 
 // check probes, in order, what a Session needs: kernel BTF (for the CO-RE
 // relocations of the fork tracepoint), the uprobe PMU (uprobes without

@@ -111,7 +111,7 @@ func explain(err error, paranoid int) error {
 
 func seccompHint(inContainer bool) string {
 	if inContainer {
-		return "run the container with a seccomp profile that allows perf_event_open (docker run --security-opt seccomp=sandbox/docker/seccomp.json from codspeed-go: Docker's default profile plus perf_event_open and bpf; never seccomp=unconfined), plus --cap-add PERFMON (SYS_ADMIN on Docker engines before 23)"
+		return "run the container with a seccomp profile that allows perf_event_open (`docker run --rm IMAGE seccomp-profile > seccomp.json`, then --security-opt seccomp=$PWD/seccomp.json: Docker's default profile plus perf_event_open and bpf; never seccomp=unconfined), plus --cap-add PERFMON (SYS_ADMIN on Docker engines before 23)"
 	}
 	return "start codspeed outside the sandbox that installs the filter, or allow perf_event_open in its seccomp profile"
 }

@@ -156,8 +156,33 @@ func probe(valgrind string) (Probe, error) {
 	p.ObjSkip = bytes.Contains(help, []byte("--obj-skip"))
 	if s, err := exec.LookPath("setarch"); err == nil {
 		p.Setarch = s
+		if err := personalityAllowed(s); err != nil {
+			return p, err
+		}
 	}
 	return p, nil
+}
+
+// personalityAllowed runs `setarch <arch> -R true` once, the same call every
+// measured run makes. Docker's default seccomp profile refuses
+// personality(ADDR_NO_RANDOMIZE); the run would then fail with only
+// setarch's own message in valgrind's output, so the cause is named here,
+// where both `run` and `doctor` see it. Running on with address
+// randomisation left on was not chosen: identical instruction counts
+// without it have not been measured on every runtime (docs/docker.md).
+func personalityAllowed(setarch string) error {
+	out, err := exec.Command(setarch, setarchName(), "-R", "true").CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(string(out))
+	if msg == "" {
+		msg = err.Error()
+	}
+	if strings.Contains(msg, "not permitted") || strings.Contains(msg, "personality") {
+		return fmt.Errorf("simulation needs personality(ADDR_NO_RANDOMIZE) (`setarch -R`, no address randomisation, for identical instruction counts), which seccomp refuses here (%s): in a container, run it with the runner's seccomp profile: `docker run --rm IMAGE seccomp-profile > seccomp.json` and `docker run --security-opt seccomp=$PWD/seccomp.json ...` (docs/docker.md): %w", msg, instruments.ErrNotSupported)
+	}
+	return fmt.Errorf("`%s %s -R true` failed (%s): simulation runs under it to turn address randomisation off: %w", setarch, setarchName(), msg, instruments.ErrNotSupported)
 }
 
 // Check reports whether simulation can run here (valgrind present and

@@ -11,10 +11,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/instruments/hooks"
+	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -60,6 +62,23 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 	if env.Progress == nil {
 		env.Progress = instruments.NopProgress{}
 	}
+	if t.Kind == instruments.Exec && in.prof.opts.Perf && env.ProfileFolder != "" {
+		// Timing rounds never run under perf: the exec harness times its
+		// rounds first, then a separate profiling pass, whose rounds enter
+		// no statistic, samples the command.
+		benches, err := in.measure(ctx, t, env, in.Hooks)
+		if err != nil || len(benches) == 0 {
+			return benches, err
+		}
+		if s := in.prof.start(env); s != nil {
+			perr := in.profileRounds(ctx, t, env, s, benches[0])
+			in.prof.finish(s, t, env, benches, nil)
+			if perr != nil && ctx.Err() == nil {
+				warn(env, fmt.Sprintf("profile of %s: %v", t.Name, perr))
+			}
+		}
+		return benches, nil
+	}
 	if s := in.prof.start(env); s != nil {
 		env.Launcher = s.Launcher(env.Launcher)
 		regions := newRegionMarker(s, in.Hooks)
@@ -68,6 +87,33 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 		return benches, err
 	}
 	return in.measure(ctx, t, env, in.Hooks)
+}
+
+// profileBudget bounds the profiling pass of an exec target.
+const profileBudget = time.Second
+
+// profileRounds runs t's command under the perf session as many times as it
+// was timed, within profileBudget (at least once).
+func (in *Instrument) profileRounds(ctx context.Context, t instruments.Target, env instruments.Env, s *perf.Session, b results.Benchmark) error {
+	env.Launcher = s.Launcher(env.Launcher)
+	// The timed rounds already showed the command's output (--show-output);
+	// these rounds only feed the flamegraph.
+	env.Stdout, env.Stderr = nil, nil
+	env.Progress.Phase(t.Name, "profiling")
+	r, err := newRoundRunner(t, env)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	defer r.killOnCancel(ctx)()
+	n := len(b.Samples)
+	start := time.Now()
+	for i := 0; i == 0 || (i < n && time.Since(start) < profileBudget); i++ {
+		if _, err := r.round(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (in *Instrument) measure(ctx context.Context, t instruments.Target, env instruments.Env, h hooks.Handler) ([]results.Benchmark, error) {
