@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,14 +46,23 @@ func TestGoAllocsPerOp(t *testing.T) {
 		return measure(t, SessionOptions{}, bin, "-test.run=^$", "-test.bench=BenchmarkMixed",
 			"-test.benchtime="+strconv.Itoa(n)+"x", "-test.benchmem")
 	}
-	lo, hi := run(1000), run(3000)
-	allocsPerOp := (hi.Stats.AllocCalls - lo.Stats.AllocCalls) / 2000
-	bytesPerOp := (hi.Stats.TotalAllocatedBytes - lo.Stats.TotalAllocatedBytes) / 2000
+	// The runtime's own allocations (new threads and goroutine structures,
+	// whose number depends on timing) vary by about ±25 calls from run to
+	// run, GOGC=off or not (measured here: 464 to 508 calls above 18 per op,
+	// at 1000 and 3000 iterations); 20000 iterations apart, that is ±0.00125
+	// per op.
+	lo, hi := run(1000), run(21000)
+	allocsPerOp := (hi.Stats.AllocCalls - lo.Stats.AllocCalls) / 20000
+	bytesPerOp := (hi.Stats.TotalAllocatedBytes - lo.Stats.TotalAllocatedBytes) / 20000
 	// Bytes are not compared: MemStats counts bytes rounded up to the size
 	// class, mallocgc sees the requested size.
 	t.Logf("eBPF: %.3f allocs/op, %.1f B/op requested; go test -benchmem: %v allocs/op, %v B/op in size classes", allocsPerOp, bytesPerOp, wantAllocs, wantBytes)
-	if math.Abs(allocsPerOp-wantAllocs) > 0.01 {
-		t.Errorf("allocs/op = %.3f, go test -benchmem says %v", allocsPerOp, wantAllocs)
+	// -benchmem prints allocs/op truncated to an integer, and both it and
+	// the probe count the runtime's own allocations during the loop (each
+	// GC cycle makes a few: measured 18.010 here, 20000 iterations
+	// apart), so the exact figure is at or a little above the printed one.
+	if allocsPerOp < wantAllocs-0.005 || allocsPerOp > wantAllocs+0.03 {
+		t.Errorf("allocs/op = %.3f, go test -benchmem says %v (want %v-0.005 to %v+0.03)", allocsPerOp, wantAllocs, wantAllocs, wantAllocs)
 	}
 	if hi.Stats.FreeCalls != 0 {
 		t.Errorf("free calls = %v for a Go program, want 0", hi.Stats.FreeCalls)

@@ -11,7 +11,7 @@ import (
 
 // TestAnalyzeKept prints, for every callgrind run kept under
 // $SIMTEST_ANALYZE (a SIMTEST_KEEP folder), the timed instructions, the
-// preemptions seen and the cost subtracted for them: the data behind the
+// preemptions cut out: the data behind the
 // determinism figures in README.md. Not run otherwise.
 func TestAnalyzeKept(t *testing.T) {
 	root := os.Getenv("SIMTEST_ANALYZE")
@@ -35,14 +35,24 @@ func TestAnalyzeKept(t *testing.T) {
 			continue
 		}
 		c, _, n, pre := timedCost(profs)
-		var sub Counts
-		for _, pr := range profs {
-			for i := range pr.Parts {
-				sub = sub.Add(preemptionCost(pr.Parts[i]))
+		rel, _ := filepath.Rel(root, d)
+		if os.Getenv("SIMTEST_SEQ") != "" {
+			// The dump sequence: number, thread, trigger, Ir, background,
+			// counted.
+			for _, prof := range profs {
+				r := classifyDumps(prof)
+				for _, part := range prof.Parts {
+					own := 0
+					for _, f := range part.Funcs {
+						if !isRuntime(f.Name) && len(f.Self) > 0 && f.Self[0] > 0 {
+							own++
+						}
+					}
+					t.Logf("  %4d t%d %-40s %9d timed=%v resumed=%v preempted=%v own-code functions=%d", part.Number, part.Thread, part.Trigger, part.Total("Ir"), r.timed[part.Number], r.resumed[part.Number], r.preempted[part.Number], own)
+				}
 			}
 		}
-		rel, _ := filepath.Rel(root, d)
-		t.Logf("%s: timed Ir %.0f over %d regions, preemptions %d, subtracted %.0f", rel, c.Instructions, n, pre, sub.Instructions)
+		t.Logf("%s: timed Ir %.0f over %d regions, %d preemptions cut out", rel, c.Instructions, n, pre)
 	}
 }
 
@@ -71,21 +81,9 @@ func TestAnalyzeFuncs(t *testing.T) {
 		}
 		self := map[string]int64{}
 		for _, prof := range profs {
-			trigger := map[int]string{}
-			sysmon := map[int]bool{}
-			last := 0
+			r := classifyDumps(prof)
 			for _, part := range prof.Parts {
-				trigger[part.Number] = part.Trigger
-				last = max(last, part.Number)
-				for _, f := range part.Funcs {
-					if f.Name == "runtime.sysmon" {
-						sysmon[part.Thread] = true
-					}
-				}
-			}
-			timed := timedDumps(trigger, last)
-			for _, part := range prof.Parts {
-				if sysmon[part.Thread] || !timed[part.Number] {
+				if r.sysmon[part.Thread] || !r.timed[part.Number] {
 					continue
 				}
 				ir := part.EventIndex("Ir")

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -186,131 +187,42 @@ const (
 	fnStartTimer = "testing.(*B).StartTimer"
 	fnResetTimer = "testing.(*B).ResetTimer"
 	fnStopTimer  = "testing.(*B).StopTimer"
-	// A goroutine that sysmon asked to yield (because it ran for 10ms of
-	// wall time) notices it in runtime.newstack, which reschedules through
-	// gopreempt_m (usually inlined) and goschedImpl.
-	fnNewstack    = "runtime.newstack"
-	fnPreempt     = "runtime.gopreempt_m"
-	fnGoschedImpl = "runtime.goschedImpl"
 )
 
-// preemptionCost estimates the cost of the preemptions recorded in a part:
-// the self cost of every function weighted by the share of its calls that
-// descend from a preemption (newstack's calls into gopreempt_m or
-// goschedImpl), the share propagating along the call arcs. Callgrind's
-// inclusive costs cannot be used: the scheduler switches stacks and never
-// returns normally. Functions only the scheduler calls get share 1; ones
-// the benchmark calls too (locks) are split by call counts. Only runtime
-// functions take a share, and nothing propagates through runtime.gogo (the
-// jump back into the preempted goroutine).
-func preemptionCost(part *callgrind.Part) Counts {
-	n := len(part.Funcs)
-	type arc struct {
-		from  int
-		count float64
-		seed  bool
+// Runtime functions that mark where the benchmark goroutine stops running
+// Go code of its own. A goroutine that sysmon asked to yield (because it
+// ran for 10ms of wall time) notices it in runtime.newstack, which
+// reschedules through gopreempt_m (usually inlined) and goschedImpl; the
+// scheduler then starts a goroutine with runtime.execute, which jumps into
+// it (runtime.gogo).
+const (
+	fnMorestack   = "runtime.morestack"
+	fnNewstack    = "runtime.newstack"
+	fnGoschedImpl = "runtime.goschedImpl"
+	fnExecute     = "runtime.execute"
+	fnGogo        = "runtime.gogo"
+)
+
+// goDumps are the callgrind options of a Go benchmark run: a dump on entry
+// to each function that starts or ends a region (see timedDumps).
+func goDumps() []string {
+	var out []string
+	for _, fn := range []string{fnStartTimer, fnResetTimer, fnStopTimer, fnGoschedImpl, fnExecute} {
+		out = append(out, "--dump-before="+fn)
 	}
-	in := make([][]arc, n)
-	total := make([]float64, n)
-	seeded := false
-	for i, f := range part.Funcs {
-		caller := callgrind.DisplayName(f.Name)
-		// gogo resumes a goroutine: callgrind shows the resumed code as
-		// called from it, but that code is the benchmark's own work.
-		resumes := strings.HasPrefix(caller, "runtime.gogo")
-		for _, call := range f.Calls {
-			callee := callgrind.DisplayName(part.Funcs[call.Callee].Name)
-			if resumes || !strings.HasPrefix(callee, "runtime.") {
-				continue
-			}
-			seed := callee == fnPreempt || caller == fnNewstack && callee == fnGoschedImpl
-			seeded = seeded || seed && call.Count > 0
-			in[call.Callee] = append(in[call.Callee], arc{i, float64(call.Count), seed})
-			total[call.Callee] += float64(call.Count)
-		}
-	}
-	if !seeded {
-		return Counts{}
-	}
-	share := make([]float64, n)
-	for range 20 {
-		changed := false
-		for g := range n {
-			if total[g] == 0 {
-				continue
-			}
-			var s float64
-			for _, a := range in[g] {
-				if a.seed {
-					s += a.count
-				} else {
-					s += a.count * share[a.from]
-				}
-			}
-			s /= total[g]
-			if s-share[g] > 1e-9 || share[g]-s > 1e-9 {
-				share[g], changed = s, true
-			}
-		}
-		if !changed {
-			break
-		}
-	}
-	// newstack runs for stack growth too: it takes the share of its calls
-	// that ended in a preemption.
-	for g, f := range part.Funcs {
-		if callgrind.DisplayName(f.Name) != fnNewstack || total[g] == 0 {
-			continue
-		}
-		var p float64
-		for _, call := range f.Calls {
-			callee := callgrind.DisplayName(part.Funcs[call.Callee].Name)
-			if callee == fnPreempt || callee == fnGoschedImpl {
-				p += float64(call.Count)
-			}
-		}
-		share[g] = min(1, p/total[g])
-	}
-	var sub callgrind.Part
-	sub.Events = part.Events
-	sub.Totals = make([]int64, len(part.Events))
-	for g, f := range part.Funcs {
-		if share[g] == 0 {
-			continue
-		}
-		for j, v := range f.Self {
-			sub.Totals[j] += int64(share[g]*float64(v) + 0.5)
-		}
-	}
-	return CountsOf(&sub)
+	return out
 }
 
-// preemptions counts the preemptions a part records: calls from newstack
-// into gopreempt_m or, when that is inlined, into goschedImpl.
-func preemptions(part *callgrind.Part) int64 {
-	var n int64
-	for _, f := range part.Funcs {
-		caller := callgrind.DisplayName(f.Name)
-		for _, call := range f.Calls {
-			callee := callgrind.DisplayName(part.Funcs[call.Callee].Name)
-			if callee == fnPreempt || caller == fnNewstack && callee == fnGoschedImpl {
-				n += call.Count
-			}
-		}
-	}
-	return n
+// isRuntime reports whether a function is the Go runtime's own code (its
+// assembly functions appear without a package: gogo,
+// gosave_systemstack_switch). The runtime's goroutines (the scavenger, which
+// returns freed memory to the OS on a timer, the background sweeper) run
+// nothing else, while every goroutine of the benchmark runs Go code of its
+// own or of package testing.
+func isRuntime(name string) bool {
+	name = callgrind.DisplayName(name)
+	return strings.HasPrefix(name, "runtime.") || strings.HasPrefix(name, "internal/runtime/") || !strings.Contains(name, ".")
 }
-
-// preemptionWarning says what a preempted count means and what to do: the
-// work that could be attributed to the preemptions was subtracted, and
-// since sysmon preempts by wall time, a less loaded machine avoids it.
-func preemptionWarning(name string, attempts int, n int64) string {
-	return fmt.Sprintf("%s: the Go scheduler preempted the benchmark in all %d runs of %d iterations, so its count may still include a little scheduler work (what could be attributed was subtracted; the rest is usually under 1e-4 of the count); Go preempts by wall time: if this figure must be exact, run simulation again when the machine is less loaded (stop other benchmarks, builds or containers on it)", name, attempts, n)
-}
-
-// maxAttempts bounds the callgrind runs made for one iteration count while
-// looking for a run without preemption.
-const maxAttempts = 3
 
 // measureGoLeaf measures one leaf benchmark per op: two callgrind runs of
 // the test binary with -test.benchtime=<n>x for n = lo and hi, each giving
@@ -343,43 +255,25 @@ func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Ben
 			n = hi
 		}
 		args := append([]string{bin, "-test.run=^$", "-test.bench=" + sel, "-test.benchtime=" + strconv.FormatInt(n, 10) + "x"}, g.BinFlags...)
-		// Sysmon preempts a goroutine that has run for 10ms of wall time;
-		// whether it is awake to do so during the timed region depends on
-		// timing, and each preemption adds scheduler work. Preemption only
-		// adds instructions, so runs are repeated until one has none, and
-		// the cheapest is kept.
-		best := -1
-		for attempt := 1; attempt <= maxAttempts; attempt++ {
-			runDir := filepath.Join(outDir, fmt.Sprintf("n%d-%d", n, attempt))
-			inv := invocation{
-				outDir: runDir, instrAtStart: true, dir: dir, argv: args,
-				env:   goEnv(baseEnv),
-				extra: []string{"--separate-threads=yes", "--dump-before=" + fnStartTimer, "--dump-before=" + fnResetTimer, "--dump-before=" + fnStopTimer},
-			}
-			if err := in.run(ctx, p, inv, env); err != nil {
-				return err
-			}
-			profs, files, err := loadProfiles(runDir)
-			if err != nil {
-				return err
-			}
-			c, st, nTimed, preempts := timedCost(profs)
-			if nTimed == 0 {
-				return fmt.Errorf("no timed region found in the callgrind profile of %s (testing.(*B).StartTimer/StopTimer not seen)", lf.name)
-			}
-			if best < 0 || c.Instructions < timed[k].Instructions {
-				best, timed[k] = attempt, c
-				if k == 1 {
-					stacks, raw = st, files
-				}
-			}
-			if preempts == 0 {
-				break
-			}
-			if attempt == maxAttempts {
-				env.Progress.Warn(preemptionWarning(lf.name, maxAttempts, n))
-			}
+		runDir := filepath.Join(outDir, fmt.Sprintf("n%d", n))
+		inv := invocation{
+			outDir: runDir, instrAtStart: true, dir: dir, argv: args,
+			env:   goEnv(baseEnv),
+			extra: append([]string{"--separate-threads=yes"}, goDumps()...),
 		}
+		if err := in.run(ctx, p, inv, env); err != nil {
+			return err
+		}
+		profs, files, err := loadProfiles(runDir)
+		if err != nil {
+			return err
+		}
+		var nTimed int
+		timed[k], stacks, nTimed, _ = timedCost(profs)
+		if nTimed == 0 {
+			return fmt.Errorf("no timed region found in the callgrind profile of %s (testing.(*B).StartTimer/StopTimer not seen)", lf.name)
+		}
+		raw = files
 	}
 	per := timed[1].PerOp(timed[0], float64(hi-lo))
 	st := Stats(in.opts.CostModel, per)
@@ -389,83 +283,189 @@ func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Ben
 	return err
 }
 
-// timedCost adds up the dumps that cover a timed region of package
-// testing. The runs dump on entry to StartTimer, ResetTimer and StopTimer
-// (function entry is a call that callgrind sees; function exit is not
-// reliable in Go, whose stack switches hide returns from callgrind's shadow
-// stack). A region that begins at StartTimer or ResetTimer and ends at
-// StopTimer holds the timed code plus the constant cost of that timer call;
-// regions that end at StartTimer or ResetTimer hold untimed work (setup
-// before ResetTimer, code between StopTimer and StartTimer).
-//
-// When the goroutine moves to another thread inside a timer function (its
-// stop-the-world can hand the P over), callgrind sees the rest of that
-// function as a new call and dumps a second time: consecutive dumps at the
-// same function are therefore one region.
-//
-// The runs use --separate-threads=yes, so a dump is one part per thread.
-// The sysmon thread (the thread whose code includes runtime.sysmon) is left
-// out: it wakes on timers, so how much of its work lands in a timed region
-// depends on wall time. Every other thread counts, since with GOMAXPROCS=1
-// the benchmark goroutine may move between threads but only one runs Go
-// code at a time. It also returns the Ir stacks of the counted parts.
-func timedCost(profs []*callgrind.Profile) (c Counts, stacks map[string]float64, n int, preempts int64) {
+// timedCost adds up the benchmark's own work in the timed regions of
+// package testing (timedDumps says which dumps hold it). The runs use
+// --separate-threads=yes, so a dump is one part per thread. The sysmon
+// thread (the thread whose code includes runtime.sysmon) is left out: it
+// wakes on timers, so how much of its work lands in a timed region depends
+// on wall time. Every other thread counts, since with GOMAXPROCS=1 the
+// benchmark goroutine may move between threads but only one runs Go code
+// at a time. It also returns the Ir stacks of the counted parts and the
+// number of preemptions left out.
+func timedCost(profs []*callgrind.Profile) (c Counts, stacks map[string]float64, n int, preempts int) {
 	stacks = map[string]float64{}
 	for _, prof := range profs {
-		trigger := map[int]string{}
-		sysmon := map[int]bool{}
-		last := 0
+		r := classifyDumps(prof)
 		for _, part := range prof.Parts {
-			trigger[part.Number] = part.Trigger
-			last = max(last, part.Number)
-			for _, f := range part.Funcs {
-				if f.Name == "runtime.sysmon" {
-					sysmon[part.Thread] = true
-				}
-			}
-		}
-		timed := timedDumps(trigger, last)
-		for _, part := range prof.Parts {
-			if sysmon[part.Thread] || !timed[part.Number] {
+			if !r.timed[part.Number] || r.sysmon[part.Thread] {
 				continue
 			}
-			c = c.Add(CountsOf(part).Sub(preemptionCost(part)))
+			pc := CountsOf(part)
+			if r.resumed[part.Number] {
+				pc = pc.Sub(selfCost(part, fnExecute, fnGogo))
+			}
+			if r.preempted[part.Number] {
+				pc = pc.Sub(selfCost(part, fnMorestack, fnNewstack))
+			}
+			c = c.Add(pc)
 			for k, v := range part.Stacks(part.EventIndex("Ir"), callgrind.StackOptions{}) {
 				stacks[k] += v
 			}
-			preempts += preemptions(part)
 		}
-		n += len(timed)
+		n += r.regions
+		preempts += r.preemptions
 	}
 	return c, stacks, n, preempts
 }
 
-// timedDumps returns the numbers of the dumps (1..last) that belong to a
-// timed region, given each dump's trigger.
-func timedDumps(trigger map[int]string, last int) map[int]bool {
-	fnOf := func(t string) string {
-		if f, ok := strings.CutPrefix(t, "--dump-before="); ok {
-			return f
+// classifyDumps reads the triggers and background work of a profile's
+// dumps and classifies them (timedDumps).
+func classifyDumps(prof *callgrind.Profile) goRegions {
+	sysmon := map[int]bool{}
+	for _, part := range prof.Parts {
+		for _, f := range part.Funcs {
+			if f.Name == "runtime.sysmon" {
+				sysmon[part.Thread] = true
+			}
 		}
-		return ""
 	}
-	timed := map[int]bool{}
+	dumps := map[int]goDump{}
+	last := 0
+	for _, part := range prof.Parts {
+		d := dumps[part.Number]
+		if fn, ok := strings.CutPrefix(part.Trigger, "--dump-before="); ok {
+			d.trigger = fn
+		}
+		if !sysmon[part.Thread] {
+			for _, f := range part.Funcs {
+				// A function listed only for its call arcs did not run here.
+				if !slices.ContainsFunc(f.Self, func(v int64) bool { return v > 0 }) {
+					continue
+				}
+				d.own = d.own || !isRuntime(f.Name)
+				d.newstack = d.newstack || strings.TrimSuffix(callgrind.DisplayName(f.Name), ".abi0") == fnNewstack
+			}
+		}
+		dumps[part.Number] = d
+		last = max(last, part.Number)
+	}
+	r := timedDumps(dumps, last)
+	r.sysmon = sysmon
+	return r
+}
+
+// selfCost is the self cost in part of the functions named (each also as
+// its assembly ABI wrapper, name.abi0).
+func selfCost(part *callgrind.Part, names ...string) Counts {
+	sub := callgrind.Part{Events: part.Events, Totals: make([]int64, len(part.Events))}
+	for _, f := range part.Funcs {
+		if !slices.Contains(names, strings.TrimSuffix(callgrind.DisplayName(f.Name), ".abi0")) {
+			continue
+		}
+		for j, v := range f.Self {
+			if j < len(sub.Totals) {
+				sub.Totals[j] += v
+			}
+		}
+	}
+	return CountsOf(&sub)
+}
+
+// goDump is what timedDumps needs to know of one dump: the function whose
+// entry triggered it ("" for another trigger, such as program termination),
+// whether code other than the runtime's ran in it, and whether
+// runtime.newstack did (the way into a preemption).
+type goDump struct {
+	trigger       string
+	own, newstack bool
+}
+
+// goRegions classifies the dumps of one run by number.
+type goRegions struct {
+	// timed holds the dumps of the benchmark's own work in a timed region.
+	timed map[int]bool
+	// resumed holds timed dumps that begin with the scheduler resuming the
+	// benchmark goroutine after it was away: their runtime.execute and
+	// runtime.gogo are the scheduler's.
+	resumed map[int]bool
+	// preempted holds timed dumps that end in a preemption: their
+	// runtime.morestack and runtime.newstack are the preemption's.
+	preempted map[int]bool
+	// regions counts the timed regions; preemptions the preemptions seen
+	// in them.
+	regions, preemptions int
+	// sysmon holds the threads that run runtime.sysmon.
+	sysmon map[int]bool
+}
+
+// timedDumps finds the dumps (1..last) that hold the benchmark's own work
+// inside a timed region of package testing. A dump triggered on entry to
+// function F holds what ran since the previous dump, up to F.
+//
+// Timed regions: the runs dump on entry to StartTimer, ResetTimer and
+// StopTimer (function entry is a call that callgrind sees; function exit is
+// not reliable in Go, whose stack switches hide returns from callgrind's
+// shadow stack). A region that begins at StartTimer or ResetTimer and ends
+// at StopTimer holds the timed code plus the constant cost of that timer
+// call; regions that end at StartTimer or ResetTimer hold untimed work
+// (setup before ResetTimer, code between StopTimer and StartTimer). When
+// the goroutine moves to another thread inside a timer function (its
+// stop-the-world can hand the P over), callgrind sees the rest of that
+// function as a new call and dumps a second time: consecutive dumps at the
+// same timer function are therefore one region.
+//
+// Inside a timed region, the runtime's dumps (goschedImpl, execute) cut out
+// the stretches in which the benchmark goroutine is away for reasons of
+// wall time: from a preemption (goschedImpl reached from newstack: sysmon
+// asked the goroutine to yield; a dump on entry to newstack is not always
+// taken, so the dump that ends at goschedImpl is searched for it) to the
+// next switch
+// (execute) into a goroutine that runs code of the benchmark's, and every
+// stretch in which a runtime goroutine runs (from the execute into it to the
+// next execute: the dump holds runtime code only). Switches between the
+// benchmark's own goroutines stay counted: they are the benchmark's work.
+func timedDumps(d map[int]goDump, last int) goRegions {
+	r := goRegions{timed: map[int]bool{}, resumed: map[int]bool{}, preempted: map[int]bool{}}
+	isTimer := func(fn string) bool { return fn == fnStartTimer || fn == fnResetTimer || fn == fnStopTimer }
 	open := ""
 	var region []int
 	for k := 1; k <= last; k++ {
-		cur := fnOf(trigger[k])
+		cur := d[k].trigger
 		region = append(region, k)
-		if cur != "" && cur == open {
+		if cur != "" && (!isTimer(cur) || cur == open) {
 			continue
 		}
 		if (open == fnStartTimer || open == fnResetTimer) && cur == fnStopTimer {
-			for _, d := range region {
-				timed[d] = true
+			for _, n := range region {
+				r.timed[n] = true
 			}
+			r.regions++
 		}
 		region, open = region[:0], cur
 	}
-	return timed
+	away := false
+	for k := 1; k <= last; k++ {
+		if away {
+			delete(r.timed, k)
+		}
+		switch fn := d[k].trigger; {
+		case fn == "" || isTimer(fn):
+			away = false
+		case fn == fnGoschedImpl && d[k].newstack:
+			if !away && r.timed[k] {
+				r.preempted[k] = true
+				r.preemptions++
+			}
+			away = true
+		case fn == fnExecute:
+			wasAway := away
+			away = !d[k+1].own
+			if wasAway && !away && r.timed[k+1] {
+				r.resumed[k+1] = true
+			}
+		}
+	}
+	return r
 }
 
 // iterationsFor picks the iteration difference: enough iterations for about

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -80,6 +81,18 @@ func TestGoDeterminism(t *testing.T) {
 	if b := os.Getenv("SIMTEST_BENCH"); b != "" {
 		bench = b
 	}
+	// SIMTEST_TARGET_NS and SIMTEST_TARGET_INSTR override the iteration
+	// difference's targets (GoTargetNs, GoTargetInstructions): small values
+	// leave the per-run residue undiluted, which shows whether it is removed.
+	for env, opt := range map[string]*float64{"SIMTEST_TARGET_NS": &in.opts.GoTargetNs, "SIMTEST_TARGET_INSTR": &in.opts.GoTargetInstructions} {
+		if v := os.Getenv(env); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", env, err)
+			}
+			*opt = f
+		}
+	}
 	tg := goTarget(t, bench)
 	first, _ := measure(t, in, tg)
 	second, _ := measure(t, in, tg)
@@ -128,99 +141,128 @@ func TestIterationsFor(t *testing.T) {
 
 // TestTimedDumps: which dumps belong to timed regions, including the second
 // dump callgrind makes when the goroutine changes thread inside a timer
-// function (seen as a new entry).
+// function (seen as a new entry), and which stretches inside them are cut
+// out because the benchmark goroutine was away (preempted, or a runtime
+// background goroutine running).
 func TestTimedDumps(t *testing.T) {
 	const (
-		R = "--dump-before=" + fnResetTimer
-		S = "--dump-before=" + fnStartTimer
-		P = "--dump-before=" + fnStopTimer
-		E = "Program termination"
+		R = fnResetTimer
+		S = fnStartTimer
+		P = fnStopTimer
+		E = ""            // program termination
+		G = fnGoschedImpl // entry to goschedImpl
+		N = "preempt"     // entry to goschedImpl, newstack in the dump
+		X = fnExecute     // the scheduler starts a goroutine
+		B = "bg"          // a dump of runtime code only (a runtime goroutine runs), ending at execute
 	)
 	for _, tt := range []struct {
-		name     string
-		triggers []string
-		want     []int
+		name        string
+		triggers    []string
+		want        []int
+		resumed     []int
+		preempted   []int
+		preemptions int
 	}{
-		{"runN", []string{R, S, P, E}, []int{3}},
-		{"b.Loop resets inside", []string{R, S, R, P, E}, []int{4}},
-		{"thread change inside StartTimer", []string{R, S, S, P, P, E}, []int{3, 4}},
-		{"stop and start in the loop", []string{R, S, P, S, P, S, P, E}, []int{3, 5, 7}},
-		{"setup before ResetTimer", []string{R, S, R, P}, []int{4}},
-		{"nested sub-benchmark", []string{R, S, R, S, P, R, S, P, P, E}, []int{5, 8}},
+		{name: "runN", triggers: []string{R, S, P, E}, want: []int{3}},
+		{name: "b.Loop resets inside", triggers: []string{R, S, R, P, E}, want: []int{4}},
+		{name: "thread change inside StartTimer", triggers: []string{R, S, S, P, P, E}, want: []int{3, 4}},
+		{name: "stop and start in the loop", triggers: []string{R, S, P, S, P, S, P, E}, want: []int{3, 5, 7}},
+		{name: "setup before ResetTimer", triggers: []string{R, S, R, P}, want: []int{4}},
+		{name: "nested sub-benchmark", triggers: []string{R, S, R, S, P, R, S, P, P, E}, want: []int{5, 8}},
+		// Dump 3 ends at a preemption's goschedImpl; 4 (the scheduler, up
+		// to execute) is cut; 5 resumes.
+		{name: "preempted, nothing else runs", triggers: []string{R, S, N, X, P, E},
+			want: []int{3, 5}, resumed: []int{5}, preempted: []int{3}, preemptions: 1},
+		// The scheduler runs the scavenger (dump 5 holds its work, up to
+		// the execute that resumes the benchmark) before the benchmark.
+		{name: "preempted, scavenger runs", triggers: []string{R, S, N, X, B, P, E},
+			want: []int{3, 6}, resumed: []int{6}, preempted: []int{3}, preemptions: 1},
+		// Two preemptions in a row.
+		{name: "preempted twice", triggers: []string{R, S, N, X, N, X, B, P, E},
+			want: []int{3, 5, 8}, resumed: []int{5, 8}, preempted: []int{3, 5}, preemptions: 2},
+		// runtime.Gosched from the benchmark: goschedImpl without newstack.
+		{name: "Gosched", triggers: []string{R, S, G, X, P, E}, want: []int{3, 4, 5}},
+		// The benchmark blocks and switches to its own goroutine (dump 4,
+		// from execute to execute, not background): all counted.
+		{name: "own goroutines", triggers: []string{R, S, X, X, P, E}, want: []int{3, 4, 5}},
+		// It blocks and the scavenger runs meanwhile: dump 4 is cut.
+		{name: "blocked, scavenger runs", triggers: []string{R, S, X, B, P, E},
+			want: []int{3, 5}, resumed: []int{5}},
+		// A preemption outside the timed region is not counted.
+		{name: "preempted before", triggers: []string{R, N, X, S, P, E}, want: []int{5}},
 	} {
-		trig := map[int]string{}
+		d := map[int]goDump{}
 		for i, tr := range tt.triggers {
-			trig[i+1] = tr
-		}
-		got := timedDumps(trig, len(tt.triggers))
-		var nums []int
-		for k := 1; k <= len(tt.triggers); k++ {
-			if got[k] {
-				nums = append(nums, k)
+			switch tr {
+			case B:
+				d[i+1] = goDump{trigger: X}
+			case N:
+				d[i+1] = goDump{trigger: G, own: true, newstack: true}
+			default:
+				d[i+1] = goDump{trigger: tr, own: true}
 			}
 		}
-		if fmt.Sprint(nums) != fmt.Sprint(tt.want) {
-			t.Errorf("%s: timed dumps %v, want %v", tt.name, nums, tt.want)
+		r := timedDumps(d, len(tt.triggers))
+		nums := func(m map[int]bool) string {
+			var out []int
+			for k := 1; k <= len(tt.triggers); k++ {
+				if m[k] {
+					out = append(out, k)
+				}
+			}
+			return fmt.Sprint(out)
+		}
+		if got := nums(r.timed); got != fmt.Sprint(tt.want) {
+			t.Errorf("%s: timed dumps %v, want %v", tt.name, got, tt.want)
+		}
+		if got := nums(r.resumed); got != fmt.Sprint(tt.resumed) && !(got == "[]" && tt.resumed == nil) {
+			t.Errorf("%s: resumed dumps %v, want %v", tt.name, got, tt.resumed)
+		}
+		if got := nums(r.preempted); got != fmt.Sprint(tt.preempted) && !(got == "[]" && tt.preempted == nil) {
+			t.Errorf("%s: preempted dumps %v, want %v", tt.name, got, tt.preempted)
+		}
+		if r.preemptions != tt.preemptions {
+			t.Errorf("%s: %d preemptions, want %d", tt.name, r.preemptions, tt.preemptions)
 		}
 	}
 }
 
-// TestPreemptionCost: the scheduler work reached from a preemption is
-// subtracted, shared functions by call share, and nothing resumed through
-// runtime.gogo is.
-func TestPreemptionCost(t *testing.T) {
-	// bench calls lock2 3 times itself; the preemption path calls it once.
+// TestSelfCost: the scheduler's share of a resumed dump is the self cost of
+// execute and gogo (by their ABI wrapper's name too), nothing else.
+func TestSelfCost(t *testing.T) {
 	prof, err := callgrind.ParseBytes([]byte(`events: Ir
-fn=bench
-0 1000
-cfn=runtime.lock2
-calls=3 0
-0 30
-cfn=runtime.morestack.abi0
-calls=1 0
-0 500
-fn=runtime.morestack.abi0
-0 5
-cfn=runtime.newstack
-calls=1 0
-0 495
-fn=runtime.newstack
-0 40
-cfn=runtime.goschedImpl
-calls=1 0
-0 455
-fn=runtime.goschedImpl
-0 100
-cfn=runtime.lock2
-calls=1 0
-0 10
-cfn=runtime.schedule
-calls=1 0
-0 345
-fn=runtime.schedule
-0 300
+fn=runtime.execute
+0 60
 cfn=runtime.gogo.abi0
 calls=1 0
-0 45
+0 5
 fn=runtime.gogo.abi0
 0 5
-cfn=bench
-calls=1 0
-0 40
-fn=runtime.lock2
-0 40
+fn=bench
+0 1000
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := preemptionCost(prof.Parts[0]).Instructions
-	// newstack 40 (its only call ended in preemption) + goschedImpl 100 +
-	// schedule 300 + gogo 5 + lock2 40/4 = 455; bench and morestack stay.
-	if got != 455 {
-		t.Errorf("preemption cost = %v, want 455", got)
+	if got := selfCost(prof.Parts[0], fnExecute, fnGogo).Instructions; got != 65 {
+		t.Errorf("self cost of execute and gogo = %v, want 65", got)
 	}
-	if n := preemptions(prof.Parts[0]); n != 1 {
-		t.Errorf("preemptions = %d, want 1", n)
+}
+
+func TestIsRuntime(t *testing.T) {
+	for name, want := range map[string]bool{
+		"runtime.bgscavenge":                           true,
+		"runtime.(*scavengerState).run'2":              true,
+		"internal/runtime/maps.(*Map).getWithKeySmall": true,
+		"gogo":                              true,
+		"sort.insertionSortCmpFunc[...]":    false,
+		"testing.(*B).StartTimer":           false,
+		"example.com/gobench.BenchmarkSort": false,
+		"main.runtime":                      false,
+	} {
+		if got := isRuntime(name); got != want {
+			t.Errorf("isRuntime(%q) = %v, want %v", name, got, want)
+		}
 	}
 }
 

@@ -52,10 +52,11 @@ type Options struct {
 	GoTargetNs float64
 	// GoTargetInstructions is a floor that does not depend on load: the
 	// measured iterations also execute about this many simulated
-	// instructions (default 1e9; estimated from a 3-iteration run whose
-	// constant costs make the estimate high, so fewer in practice). The Go
-	// runtime leaves a residue of up to about 2e4 instructions per run
-	// (README.md); more iterations dilute it further but cost time.
+	// instructions (default 1e8; estimated from a 3-iteration run whose
+	// constant costs make the estimate high, so fewer in practice). What
+	// the two runs' constant costs do not share (a few hundred
+	// instructions of randomised runtime caches, README.md) is divided by
+	// the iterations; more dilute it further but cost time.
 	GoTargetInstructions float64
 	// ExtraArgs are added to valgrind's arguments before the command.
 	ExtraArgs []string
@@ -94,7 +95,7 @@ func New(opts Options) *Instrument {
 		opts.GoTargetNs = 10e6
 	}
 	if opts.GoTargetInstructions <= 0 {
-		opts.GoTargetInstructions = 1e9
+		opts.GoTargetInstructions = 1e8
 	}
 	return &Instrument{opts: opts}
 }
