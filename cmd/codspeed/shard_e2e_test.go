@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codspeed-go/codspeed-go/instruments/memory"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/server"
 	"github.com/codspeed-go/codspeed-go/testenv"
@@ -432,5 +433,65 @@ func TestShardWithNothingToRun(t *testing.T) {
 	}
 	if len(runs) != 1 || len(run.Benchmarks) != 1 || run.Shards == nil || !run.Shards.Complete {
 		t.Fatalf("runs %+v, shards %+v", runs, run.Shards)
+	}
+}
+
+// TestShardSimulationAndMemory: sharding is the same in the other
+// instruments: three shards of five exec targets under callgrind, then
+// under the eBPF memory instrument, measure every target once with that
+// instrument's figures, and `codspeed merge` of their profile folders holds
+// all five. Valgrind and uprobes: run under `flock /tmp/codspeed-dev.lock`
+// on a shared machine.
+func TestShardSimulationAndMemory(t *testing.T) {
+	_, err := exec.LookPath("valgrind")
+	need(t, err == nil, "valgrind is not installed (apt-get install valgrind)")
+	need(t, os.Geteuid() == 0, "memory mode needs root for eBPF")
+	need(t, (&memory.Instrument{}).Check() == nil, fmt.Sprintf("memory mode: %v", (&memory.Instrument{}).Check()))
+	for _, mode := range []string{"simulation", "memory"} {
+		t.Run(mode, func(t *testing.T) {
+			repo, names := shardRepo(t, 5)
+			var pfs, all []string
+			for i := 1; i <= 3; i++ {
+				pf := filepath.Join(t.TempDir(), "profile")
+				pfs = append(pfs, pf)
+				r := codspeed(t, repo, "", "run", "--mode", mode, "--skip-upload", "--profile-folder", pf, "--shard", fmt.Sprintf("%d/3", i))
+				if r.code != 0 {
+					t.Fatalf("shard %d/3: exit %d\n%s", i, r.code, r.stderr)
+				}
+				all = append(all, shardBenchNames(t, pf)...)
+			}
+			if fmt.Sprint(shardSorted(all)) != fmt.Sprint(names) {
+				t.Fatalf("three shards measured %v, want every target once: %v", shardSorted(all), names)
+			}
+			local := openDir(t)
+			r := codspeed(t, local, "", "merge", pfs[0], pfs[1], pfs[2])
+			if r.code != 0 {
+				t.Fatalf("merge: exit %d\n%s", r.code, r.stderr)
+			}
+			merged := storeRuns(t, local)
+			if len(merged) != 1 || len(merged[0].Parts) != 1 {
+				t.Fatalf("merge made %+v", merged)
+			}
+			f, err := results.ReadResults(filepath.Join(local, "store", merged[0].ID, merged[0].Parts[0].Results))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, b := range f.Benchmarks {
+				got = append(got, b.Name)
+				switch {
+				case mode == "simulation" && (b.Simulation == nil || !(b.Simulation.Instructions > 0)):
+					t.Errorf("%s: no simulated instructions in the merged run: %+v", b.Name, b)
+				case mode == "memory" && b.Memory == nil:
+					t.Errorf("%s: no memory figures in the merged run: %+v", b.Name, b)
+				}
+			}
+			if fmt.Sprint(shardSorted(got)) != fmt.Sprint(names) {
+				t.Fatalf("merged run holds %v, want %v", shardSorted(got), names)
+			}
+			if f.Instrument.Type != mode {
+				t.Errorf("merged run's instrument %q, want %s", f.Instrument.Type, mode)
+			}
+		})
 	}
 }
