@@ -67,8 +67,6 @@ type Server struct {
 
 	draining atomic.Bool
 	hooks    sync.WaitGroup
-	// shardTimers holds the ids of sharded runs waiting for their parts.
-	shardTimers sync.Map
 }
 
 // ProjectHandler answers GET /api/v1/projects/OWNER/NAME/ACTION for the
@@ -174,7 +172,7 @@ func (s *Server) runStored(p *store.Project, runID string) {
 			s.log.Error("run hook", "run", runID, "err", err)
 			return
 		}
-		if !s.shardGate(p, r, hooks) {
+		if !s.shardGate(ctx, r) {
 			return
 		}
 		for _, h := range hooks {

@@ -12,6 +12,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/upload"
 	"github.com/codspeed-go/codspeed-go/server/store"
+	"github.com/codspeed-go/codspeed-go/server/store/storetest"
 )
 
 // uploadShard uploads shard i of n of CI run ciRun: one walltime benchmark
@@ -43,60 +44,166 @@ func uploadShard(t *testing.T, url, token, ciRun string, i, n int) {
 	}
 }
 
-// TestShardedRunHooks: the hooks (the MR comment) run once every shard is
-// there, not before; a run still missing a part after the shard timeout
-// runs them then, with what arrived.
-func TestShardedRunHooks(t *testing.T) {
-	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "db.sqlite"), "")
+// shardServer is a server on db with a hook recording, per CI run, the
+// benchmarks the run held at each call; sweep starts its shard sweep
+// (stopped with the test).
+type shardServer struct {
+	srv   *Server
+	url   string
+	mu    sync.Mutex
+	calls map[string][]int
+}
+
+func newShardServer(t *testing.T, st *store.Store, timeout time.Duration, sweep bool) *shardServer {
+	t.Helper()
+	srv, err := New(Config{Store: st, ShardTimeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	token, err := st.CreateToken(context.Background(), "acme", "widget")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Config{Store: st, ShardTimeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	calls := map[string][]int{} // CI run -> benchmarks seen per call
+	ss := &shardServer{srv: srv, calls: map[string][]int{}}
 	srv.OnRun(func(_ context.Context, _ *store.Project, r *store.Run) {
-		mu.Lock()
-		defer mu.Unlock()
-		calls[r.CIRunID] = append(calls[r.CIRunID], r.Benchmarks)
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		ss.calls[r.CIRunID] = append(ss.calls[r.CIRunID], r.Benchmarks)
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	seen := func(run string) []int {
-		srv.WaitHooks(context.Background())
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]int(nil), calls[run]...)
+	ss.url = hs.URL
+	if sweep {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { srv.SweepShards(ctx, 50*time.Millisecond); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
 	}
+	return ss
+}
 
-	uploadShard(t, hs.URL, token, "p1", 1, 3)
-	uploadShard(t, hs.URL, token, "p1", 3, 3)
-	if c := seen("p1"); len(c) != 0 {
-		t.Fatalf("hooks ran with 2 of 3 shards: %v", c)
-	}
-	uploadShard(t, hs.URL, token, "p1", 2, 3)
-	if c := seen("p1"); fmt.Sprint(c) != "[3]" {
-		t.Fatalf("hooks after the last shard: %v, want one call with 3 benchmarks", c)
-	}
+func (ss *shardServer) seen(run string) []int {
+	ss.srv.WaitHooks(context.Background())
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return append([]int(nil), ss.calls[run]...)
+}
 
-	uploadShard(t, hs.URL, token, "p2", 1, 2)
+// waitSeen polls until run's hooks were called or 10 s pass.
+func (ss *shardServer) waitSeen(run string) []int {
 	deadline := time.Now().Add(10 * time.Second)
-	for len(seen("p2")) == 0 && time.Now().Before(deadline) {
+	for len(ss.seen(run)) == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if c := seen("p2"); fmt.Sprint(c) != "[1]" {
-		t.Fatalf("hooks after the shard timeout: %v, want one call with what arrived", c)
+	return ss.seen(run)
+}
+
+// shardStores runs f on a fresh SQLite store and, when the test cluster is
+// there (always in CI), a fresh PostgreSQL one; open opens the same
+// database again (another process, or the same one restarted).
+func shardStores(t *testing.T, f func(t *testing.T, open func() *store.Store)) {
+	dbs := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite")}
+	if u := storetest.PostgresURL(t); u != "" {
+		dbs["postgres"] = u
 	}
-	// The timer fires once, not again.
-	time.Sleep(700 * time.Millisecond)
-	if c := seen("p2"); len(c) != 1 {
-		t.Fatalf("hooks ran %d times after the timeout", len(c))
+	for name, db := range dbs {
+		t.Run(name, func(t *testing.T) {
+			f(t, func() *store.Store {
+				st, err := store.Open(context.Background(), db, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				return st
+			})
+		})
 	}
+}
+
+// TestShardedRunHooks: the hooks (the MR comment) run once every shard is
+// there, not before; a run still missing a part after the shard timeout
+// has them run by the shard sweep, once, with what arrived.
+func TestShardedRunHooks(t *testing.T) {
+	shardStores(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		token, err := st.CreateToken(context.Background(), "acme", "widget")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss := newShardServer(t, st, 500*time.Millisecond, true)
+		uploadShard(t, ss.url, token, "p1", 1, 3)
+		uploadShard(t, ss.url, token, "p1", 3, 3)
+		if c := ss.seen("p1"); len(c) != 0 {
+			t.Fatalf("hooks ran with 2 of 3 shards: %v", c)
+		}
+		uploadShard(t, ss.url, token, "p1", 2, 3)
+		if c := ss.seen("p1"); fmt.Sprint(c) != "[3]" {
+			t.Fatalf("hooks after the last shard: %v, want one call with 3 benchmarks", c)
+		}
+
+		uploadShard(t, ss.url, token, "p2", 1, 2)
+		if c := ss.waitSeen("p2"); fmt.Sprint(c) != "[1]" {
+			t.Fatalf("hooks after the shard timeout: %v, want one call with what arrived", c)
+		}
+		// The sweep reports once, not at every pass; p1, complete, never.
+		time.Sleep(700 * time.Millisecond)
+		if c := ss.seen("p2"); len(c) != 1 {
+			t.Fatalf("hooks ran %d times after the timeout", len(c))
+		}
+		if c := ss.seen("p1"); len(c) != 1 {
+			t.Fatalf("the sweep ran the hooks of a complete run again: %v", c)
+		}
+		// A part arriving late updates what was reported.
+		uploadShard(t, ss.url, token, "p2", 2, 2)
+		if c := ss.seen("p2"); fmt.Sprint(c) != "[1 2]" {
+			t.Fatalf("hooks after the late part: %v, want [1 2]", c)
+		}
+	})
+}
+
+// TestShardTimeoutSurvivesRestart: the deadline is in the database. A
+// server that stops while a sharded run waits (no sweep ran it) is
+// replaced by another on the same database: its sweep reports the run once
+// the timeout is past, and of two servers sweeping one database, one does.
+func TestShardTimeoutSurvivesRestart(t *testing.T) {
+	shardStores(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		token, err := st.CreateToken(context.Background(), "acme", "widget")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := newShardServer(t, st, 300*time.Millisecond, false)
+		uploadShard(t, first.url, token, "r1", 1, 3)
+		uploadShard(t, first.url, token, "r1", 2, 3)
+		if c := first.seen("r1"); len(c) != 0 {
+			t.Fatalf("hooks ran with 2 of 3 shards: %v", c)
+		}
+		time.Sleep(400 * time.Millisecond) // past the timeout, with no sweep running
+
+		// Two processes (two stores, as two servers open the database)
+		// start sweeping at once.
+		a := newShardServer(t, open(), 300*time.Millisecond, true)
+		b := newShardServer(t, open(), 300*time.Millisecond, true)
+		deadline := time.Now().Add(10 * time.Second)
+		for len(a.seen("r1"))+len(b.seen("r1")) == 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // several more sweeps of both
+		got := append(a.seen("r1"), b.seen("r1")...)
+		if fmt.Sprint(got) != "[2]" {
+			t.Fatalf("after the restart: hook calls %v (a %v, b %v), want one call with the 2 benchmarks that arrived", got, a.seen("r1"), b.seen("r1"))
+		}
+		run, err := st.Run(context.Background(), store.RunID(mustProject(t, st), "r1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sh := store.Shards(run, 300*time.Millisecond, time.Now()); sh == nil || !sh.TimedOut || fmt.Sprint(sh.Missing) != "[shard 3/3]" {
+			t.Fatalf("shard status %+v", sh)
+		}
+	})
+}
+
+func mustProject(t *testing.T, st *store.Store) *store.Project {
+	t.Helper()
+	p, err := st.Project(context.Background(), "acme", "widget")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

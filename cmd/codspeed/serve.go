@@ -97,6 +97,9 @@ func cmdServe(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(exitFailed, "%v", err)
 	}
+	// The shard sweep reports sharded runs whose parts did not all arrive
+	// in time; it stops with the server (ctx).
+	go srv.SweepShards(ctx, server.ShardSweepInterval(*shardTimeout))
 	pages := web.New(st, log)
 	srv.Pages = pages
 	srv.HandleProject("changes", pages.ServeChanges)

@@ -206,7 +206,7 @@ func (s *Store) Run(ctx context.Context, id string) (*Run, error) {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT part_id, mode, executor, runner_name, runner_version, job_name,
-		profile_md5, archive_bytes, received_at, metadata FROM run_parts WHERE run_id = $1 ORDER BY received_at, part_id`, id)
+		profile_md5, archive_bytes, received_at, shard, shard_total FROM run_parts WHERE run_id = $1 ORDER BY received_at, part_id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: parts: %w", id, err)
 	}
@@ -214,12 +214,10 @@ func (s *Store) Run(ctx context.Context, id string) (*Run, error) {
 	for rows.Next() {
 		var p Part
 		var received int64
-		var md string
-		if err := rows.Scan(&p.ID, &p.Mode, &p.Executor, &p.RunnerName, &p.RunnerVersion, &p.JobName, &p.ProfileMD5, &p.ArchiveBytes, &received, &md); err != nil {
+		if err := rows.Scan(&p.ID, &p.Mode, &p.Executor, &p.RunnerName, &p.RunnerVersion, &p.JobName, &p.ProfileMD5, &p.ArchiveBytes, &received, &p.Shard, &p.ShardTotal); err != nil {
 			return nil, fmt.Errorf("run %s: parts: %w", id, err)
 		}
 		p.ReceivedAt = fromMicros(received)
-		p.Shard, p.ShardTotal = partShard(md)
 		r.Parts = append(r.Parts, p)
 	}
 	if err := rows.Err(); err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -67,4 +68,43 @@ func Shards(r *Run, timeout time.Duration, now time.Time) *ShardStatus {
 	}
 	st.TimedOut = !st.Complete && !first.IsZero() && now.Sub(first) >= timeout
 	return st
+}
+
+// UnreportedShardRuns lists the sharded runs (any project) whose hooks have
+// not been run for them (ClaimShardReport) and that were created at or
+// before created: the ones a shard sweep looks at.
+func (s *Store) UnreportedShardRuns(ctx context.Context, created time.Time) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id FROM runs WHERE shard_reported_at = 0 AND shard_total > 0 AND created_at <= $1 ORDER BY created_at, id`, micros(created))
+	if err != nil {
+		return nil, fmt.Errorf("unreported sharded runs: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("unreported sharded runs: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("unreported sharded runs: %w", err)
+	}
+	return ids, nil
+}
+
+// ClaimShardReport records that the hooks run now for the sharded run id
+// (complete, or past the shard timeout). It returns true for the first
+// claim only: of several server processes sharing a database, and across
+// restarts, one runs the hooks of a timed-out run.
+func (s *Store) ClaimShardReport(ctx context.Context, id string) (bool, error) {
+	r, err := s.write.ExecContext(ctx, `UPDATE runs SET shard_reported_at = $1 WHERE id = $2 AND shard_reported_at = 0`, micros(s.Now()), id)
+	if err != nil {
+		return false, fmt.Errorf("claim the shard report of run %s: %w", id, err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim the shard report of run %s: %w", id, err)
+	}
+	return n == 1, nil
 }

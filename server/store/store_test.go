@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/server/store/storetest"
+	"github.com/pressly/goose/v3"
 )
 
 // openTest opens a fresh database: SQLite in a temporary folder, and when
@@ -233,4 +235,90 @@ func TestSplitProject(t *testing.T) {
 			t.Errorf("%q: %v", slug, err)
 		}
 	}
+}
+
+// TestShardColumnsMigration: a database stored before the shard columns
+// (schema 1: shard numbers only in each part's upload metadata) gets them
+// filled when it is opened again, and its sharded runs count as reported
+// (the sweep must not comment on old runs); new parts fill them as they
+// arrive, and ClaimShardReport succeeds once.
+func TestShardColumnsMigration(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateToken(ctx, "acme", "w"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Project(ctx, "acme", "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := func(run string, i, n int) *NewPart {
+		md := fmt.Sprintf(`{"runPart":{"runId":%q,"runPartId":"%s-%d","metadata":{"shard":"%d","shardTotal":"%d"}}}`, run, run, i, i, n)
+		return &NewPart{ProjectID: p.ID, CIRunID: run, PartID: fmt.Sprintf("%s-%d", run, i), ProfileMD5: fmt.Sprintf("%s-%d", run, i),
+			Mode: "walltime", Metadata: []byte(md)}
+	}
+	if _, err := s.CommitPart(ctx, part("old", 2, 3)); err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema 1, as a database of the previous release.
+	prov, err := goose.NewProvider(goose.DialectSQLite3, s.write, mustSub(t), goose.WithGoMigrations(goMigrations()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.DownTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.Version(ctx); err != nil || v != 3 {
+		t.Fatalf("schema version %d %v, want 3", v, err)
+	}
+	old, err := s.Run(ctx, RunID(p, "old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(old.Parts) != 1 || old.Parts[0].Shard != 2 || old.Parts[0].ShardTotal != 3 {
+		t.Fatalf("old part after the migration: %+v", old.Parts)
+	}
+	future := time.Now().Add(time.Hour)
+	if ids, err := s.UnreportedShardRuns(ctx, future); err != nil || len(ids) != 0 {
+		t.Fatalf("unreported after the migration: %v %v, want none (old runs count as reported)", ids, err)
+	}
+
+	if _, err := s.CommitPart(ctx, part("new", 1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.UnreportedShardRuns(ctx, future)
+	if err != nil || fmt.Sprint(ids) != fmt.Sprint([]string{RunID(p, "new")}) {
+		t.Fatalf("unreported: %v %v, want the new run", ids, err)
+	}
+	if ids, _ := s.UnreportedShardRuns(ctx, time.Now().Add(-time.Hour)); len(ids) != 0 {
+		t.Fatalf("unreported runs created an hour ago: %v, want none", ids)
+	}
+	for i, want := range []bool{true, false} {
+		if got, err := s.ClaimShardReport(ctx, RunID(p, "new")); err != nil || got != want {
+			t.Fatalf("claim %d: %v %v, want %v", i+1, got, err, want)
+		}
+	}
+	if ids, _ := s.UnreportedShardRuns(ctx, future); len(ids) != 0 {
+		t.Fatalf("unreported after the claim: %v", ids)
+	}
+}
+
+func mustSub(t *testing.T) fs.FS {
+	t.Helper()
+	f, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -290,11 +290,18 @@ func (s *Store) CommitPart(ctx context.Context, np *NewPart) (*CommitResult, err
 		return fail(err)
 	}
 
+	shard, shardTotal := partShard(string(np.Metadata))
 	_, err = tx.ExecContext(ctx, `INSERT INTO run_parts (run_id, part_id, profile_md5, mode, executor, runner_name, runner_version,
-		job_name, metadata, archive_bytes, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		res.RunID, np.PartID, np.ProfileMD5, np.Mode, np.Executor, np.RunnerName, np.RunnerVersion, np.JobName, string(np.Metadata), np.ArchiveBytes, now)
+		job_name, metadata, archive_bytes, received_at, shard, shard_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		res.RunID, np.PartID, np.ProfileMD5, np.Mode, np.Executor, np.RunnerName, np.RunnerVersion, np.JobName, string(np.Metadata), np.ArchiveBytes, now,
+		shard, shardTotal)
 	if err != nil {
 		return fail(err)
+	}
+	if shardTotal > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET shard_total = $1 WHERE id = $2 AND shard_total < $1`, shardTotal, res.RunID); err != nil {
+			return fail(err)
+		}
 	}
 	ord := 0
 	for _, f := range np.Files {
