@@ -3,6 +3,8 @@ module github.com/codspeed-go/codspeed-go/examples/k8s/validate
 go 1.24
 
 require (
+	github.com/google/gnostic-models v0.6.9
+	google.golang.org/protobuf v1.36.12
 	k8s.io/api v0.32.4
 	sigs.k8s.io/yaml v1.6.0
 )
@@ -21,6 +23,7 @@ require (
 	golang.org/x/net v0.30.0 // indirect
 	golang.org/x/text v0.19.0 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 	k8s.io/apimachinery v0.32.4 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
 	k8s.io/utils v0.0.0-20241104100929-3ea5e8cea738 // indirect

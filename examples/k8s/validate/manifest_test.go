@@ -1,10 +1,10 @@
 // Package validate checks examples/k8s/benchmark-job.yaml offline against
 // Kubernetes' own API types (k8s.io/api, from which the API server's OpenAPI
-// schema is generated): every field known, every value of the right type.
-// kubectl cannot do this without a cluster: even `kubectl apply
-// --dry-run=client --validate=true` downloads the schema from the API server
-// (docs/scaling.md). It is a module of its own so that the runner's go.mod
-// carries no Kubernetes dependency; `make test` runs it.
+// schema is generated): every field known, every value of the right type;
+// and with kubectl's own validation against the published OpenAPI schema,
+// served by a local stub API server (kubectl_test.go, docs/scaling.md). It
+// is a module of its own so that the runner's go.mod carries no Kubernetes
+// dependency; `make test` runs it.
 package validate
 
 import (
