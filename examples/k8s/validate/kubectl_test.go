@@ -148,8 +148,8 @@ func stubAPIServer(t *testing.T, spec []byte) http.Handler {
 			"verbs": []string{"create", "delete", "get", "list", "patch", "update", "watch"}}
 	}
 	docs := map[string]any{
-		"/api":  map[string]any{"kind": "APIVersions", "versions": []string{"v1"}, "serverAddressByClientCIDRs": []any{}},
-		"/apis": map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": []any{map[string]any{"name": "batch", "versions": []any{map[string]any{"groupVersion": "batch/v1", "version": "v1"}}, "preferredVersion": map[string]any{"groupVersion": "batch/v1", "version": "v1"}}}},
+		"/api":           map[string]any{"kind": "APIVersions", "versions": []string{"v1"}, "serverAddressByClientCIDRs": []any{}},
+		"/apis":          map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": []any{map[string]any{"name": "batch", "versions": []any{map[string]any{"groupVersion": "batch/v1", "version": "v1"}}, "preferredVersion": map[string]any{"groupVersion": "batch/v1", "version": "v1"}}}},
 		"/api/v1":        resources("v1", resource("secrets", "Secret")),
 		"/apis/batch/v1": resources("batch/v1", resource("jobs", "Job")),
 	}
