@@ -102,8 +102,9 @@ func Detect(getenv func(string) string, total int) (s Spec, ok bool, err error) 
 		s, ok, err := pair("GitLab CI_NODE_INDEX/CI_NODE_TOTAL", "CI_NODE_INDEX", "CI_NODE_TOTAL", 1)
 		// `parallel: matrix:` sets the same variables for jobs that each
 		// run something else (a mode, a platform): those are not shards.
-		// `parallel: N` names its jobs "NAME I/N".
-		if job := getenv("CI_JOB_NAME"); err == nil && job != "" && !strings.HasSuffix(job, " "+s.String()) {
+		// `parallel: N` names its jobs "NAME I/N" (gitlab-ci-local, which
+		// runs GitLab pipelines on a workstation: "NAME: [I/N]").
+		if job := getenv("CI_JOB_NAME"); err == nil && job != "" && !strings.HasSuffix(job, " "+s.String()) && !strings.HasSuffix(job, ": ["+s.String()+"]") {
 			return Spec{}, false, nil
 		}
 		return s, ok, err

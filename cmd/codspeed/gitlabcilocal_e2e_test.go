@@ -1,0 +1,172 @@
+package main
+
+// GitLab templates run end to end by gitlab-ci-local (the npm package that
+// runs .gitlab-ci.yml pipelines on a workstation; .ci/run installs it), with
+// its shell executor and the binary under test on PATH: GitLab itself cannot
+// run here. Simulation targets (deterministic counts, so "slower" is
+// certain and "unchanged" is exact) under valgrind: run under `flock
+// /tmp/codspeed-dev.lock` on a shared machine.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// gitlabCILocal finds gitlab-ci-local and what it needs (rsync, valgrind).
+func gitlabCILocal(t *testing.T) string {
+	t.Helper()
+	glcl, err := exec.LookPath("gitlab-ci-local")
+	need(t, err == nil, "gitlab-ci-local is not on PATH (.ci/run installs it: npm install gitlab-ci-local@4.65.0)")
+	_, err = exec.LookPath("rsync")
+	need(t, err == nil, "rsync is not installed (gitlab-ci-local needs it)")
+	_, err = exec.LookPath("valgrind")
+	need(t, err == nil, "valgrind is not installed (apt-get install valgrind)")
+	return glcl
+}
+
+// loopTarget is a codspeed.yml exec target counting to n in the shell: its
+// simulated cost grows with n, the same from run to run.
+func loopTarget(name string, n int) string {
+	return fmt.Sprintf("  - name: %s\n    exec: \"sh -c 'i=0; while [ $i -lt %d ]; do i=$((i+1)); done'\"\n", name, n)
+}
+
+// pipelineRepo is a git repository (origin on a GitLab host) holding the
+// templates under ci/, a .gitlab-ci.yml and a codspeed.yml with the given
+// loop counts.
+func pipelineRepo(t *testing.T, pipeline string, loops map[string]int) string {
+	t.Helper()
+	repo := openDir(t)
+	if err := os.MkdirAll(filepath.Join(repo, "ci"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"codspeed.gitlab-ci.yml", "codspeed-parallel.gitlab-ci.yml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "ci", "gitlab", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, "ci", f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, ".gitlab-ci.yml"), []byte(pipeline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeLoops(t, repo, loops)
+	git(t, repo, "init", "-q", "-b", "main")
+	git(t, repo, "remote", "add", "origin", "https://gitlab.example.com/acme/widget.git")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-q", "-m", "first")
+	return repo
+}
+
+func writeLoops(t *testing.T, repo string, loops map[string]int) {
+	t.Helper()
+	var yml strings.Builder
+	yml.WriteString("benchmarks:\n")
+	for i := 1; i <= len(loops); i++ {
+		name := fmt.Sprintf("loop-%d", i)
+		yml.WriteString(loopTarget(name, loops[name]))
+	}
+	if err := os.WriteFile(filepath.Join(repo, "codspeed.yml"), []byte(yml.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runPipeline runs the repository's pipeline with gitlab-ci-local; vars are
+// --variable settings (a merge request's, for one). It returns the output
+// and whether every job passed.
+func runPipeline(t *testing.T, glcl, repo string, vars ...string) (string, bool) {
+	t.Helper()
+	args := []string{"--force-shell-executor", "--home", filepath.Join(repo, ".glcl-home")}
+	for _, v := range vars {
+		args = append(args, "--variable", v)
+	}
+	cmd := newCmd(repo)
+	cmd.Path, cmd.Args = glcl, append([]string{glcl}, args...)
+	cmd.Env = append(cmd.Env, "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("gitlab-ci-local: %v\n%s", err, out)
+		}
+	}
+	return string(out), err == nil
+}
+
+// mergeRequest are the variables of a merge-request pipeline into main.
+var mergeRequest = []string{"CI_PIPELINE_SOURCE=merge_request_event", "CI_MERGE_REQUEST_IID=7",
+	"CI_MERGE_REQUEST_TARGET_BRANCH_NAME=main", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME=feature", "CI_COMMIT_BRANCH=feature"}
+
+// TestGitLabParallelTemplateWithGitLabCILocal: the sharded template
+// (`parallel: 3` and the merge job) as a pipeline: every shard runs a third
+// of the suite, the merge job holds all of it and records the baseline on
+// main; a merge request with one target slower fails its merge job, one
+// with none passes.
+func TestGitLabParallelTemplateWithGitLabCILocal(t *testing.T) {
+	glcl := gitlabCILocal(t)
+	loops := map[string]int{"loop-1": 100, "loop-2": 200, "loop-3": 300, "loop-4": 400, "loop-5": 500, "loop-6": 600}
+	repo := pipelineRepo(t, `include:
+  - local: ci/codspeed-parallel.gitlab-ci.yml
+benchmarks:
+  extends: .codspeed-shard
+  parallel: 3
+  variables: {CODSPEED_MODE: simulation}
+benchmarks-compare:
+  extends: .codspeed-merge
+  needs: [benchmarks]
+  variables: {CODSPEED_MODE: simulation}
+`, loops)
+
+	out, ok := runPipeline(t, glcl, repo)
+	if !ok {
+		t.Fatalf("the pipeline on main failed:\n%s", out)
+	}
+	for i := 1; i <= 3; i++ {
+		if !strings.Contains(out, fmt.Sprintf("shard %d/3 (GitLab CI_NODE_INDEX/CI_NODE_TOTAL", i)) {
+			t.Fatalf("job %d/3 did not run as shard %d/3:\n%s", i, i, out)
+		}
+	}
+	for _, want := range []string{"merged 3 folder(s), 6 benchmark(s)", "the merged run is the new baseline for main"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the merge job did not say %q:\n%s", want, out)
+		}
+	}
+	report, err := os.ReadFile(filepath.Join(repo, "codspeed-report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range loops {
+		if !strings.Contains(string(report), name) {
+			t.Fatalf("the merged report lacks %s:\n%s", name, report)
+		}
+	}
+
+	// A merge request that makes loop-4 three times slower.
+	git(t, repo, "checkout", "-q", "-b", "feature")
+	loops["loop-4"] = 1200
+	writeLoops(t, repo, loops)
+	git(t, repo, "commit", "-q", "-am", "slower")
+	out, ok = runPipeline(t, glcl, repo, mergeRequest...)
+	if ok || !strings.Contains(out, "codspeed: performance regression") {
+		t.Fatalf("a merge request with a slower benchmark passed (or failed otherwise):\n%s", out)
+	}
+	if !strings.Contains(out, "loop-4") {
+		t.Fatalf("the failing report does not name loop-4:\n%s", out)
+	}
+
+	// One that changes nothing measured.
+	loops["loop-4"] = 400
+	writeLoops(t, repo, loops)
+	git(t, repo, "commit", "-q", "-am", "back")
+	out, ok = runPipeline(t, glcl, repo, mergeRequest...)
+	if !ok {
+		t.Fatalf("a merge request with no change failed:\n%s", out)
+	}
+	if strings.Contains(out, "new baseline") {
+		t.Fatalf("a merge-request pipeline replaced main's baseline:\n%s", out)
+	}
+}
