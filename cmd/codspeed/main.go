@@ -50,6 +50,8 @@ func init() {
 		{"merge", "merge the profile folders of a sharded suite's jobs into one run in the local store", cmdMerge},
 		{"serve", "run the results server (history, comparisons, web pages); `serve token create` makes upload tokens", cmdServe},
 		{"upload", "upload a stored run with the CodSpeed protocol (retries a failed upload)", cmdUpload},
+		{"mr-comment", "post a Markdown report as the one comment of the job's merge or pull request (updated by later runs)", cmdMRComment},
+		{"fetch-baseline", "GitLab CI: fetch the baseline profile folder from the target branch's job artifacts", cmdFetchBaseline},
 		{"doctor", "report what this host supports and what to change", cmdDoctor},
 		{"seccomp-profile", "print the seccomp profile for `docker run --security-opt seccomp=FILE`", cmdSeccompProfile},
 		{"container-options", "print the `docker run` options a mode needs in the runner image", cmdContainerOptions},

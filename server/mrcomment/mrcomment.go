@@ -13,7 +13,6 @@ package mrcomment
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,13 +26,14 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/compare"
+	"github.com/codspeed-go/codspeed-go/results/forge"
 	"github.com/codspeed-go/codspeed-go/server"
 	"github.com/codspeed-go/codspeed-go/server/store"
 )
 
 // Marker is the hidden first line of the comment, by which later runs find
-// it. An HTML comment: GitLab and GitHub render nothing for it.
-const Marker = "<!-- codspeed-go benchmark report -->"
+// it (forge.Marker).
+const Marker = forge.Marker
 
 // Project settings read by the Reporter.
 const (
@@ -119,11 +119,11 @@ func (r *Reporter) Report(ctx context.Context, p *store.Project, run *store.Run)
 	// at a time, or two could both find none and both create one.
 	unlock := r.lock(p.Slug() + "#" + strconv.Itoa(run.PullRequest))
 	defer unlock()
-	id, created, err := f.upsert(ctx, r.client(), run.PullRequest, truncate(body, f.maxBody()))
+	id, created, err := f.Upsert(ctx, run.PullRequest, truncate(body, f.MaxBody()))
 	if err != nil {
-		return Result{}, fmt.Errorf("%s %s !%d: %w", f.kind, f.repo, run.PullRequest, err)
+		return Result{}, fmt.Errorf("%s %s !%d: %w", f.Kind, f.Repo, run.PullRequest, err)
 	}
-	return Result{Forge: f.kind, CommentID: id, Created: created}, nil
+	return Result{Forge: f.Kind, CommentID: id, Created: created}, nil
 }
 
 func (r *Reporter) lock(key string) func() {
@@ -205,7 +205,7 @@ func escapeSlug(slug string) string {
 
 // forge picks the forge of a run: its repository provider when the project
 // has that forge's token, else whichever forge has a token.
-func (r *Reporter) forge(ctx context.Context, p *store.Project, run *store.Run) (*forge, error) {
+func (r *Reporter) forge(ctx context.Context, p *store.Project, run *store.Run) (*forge.Client, error) {
 	setting := func(key string) (string, error) { return r.Store.Setting(ctx, p, key) }
 	var order []string
 	switch strings.ToLower(run.RepositoryProvider) {
@@ -242,180 +242,13 @@ func (r *Reporter) forge(ctx context.Context, p *store.Project, run *store.Run) 
 		if repo == "" {
 			repo = p.Slug()
 		}
-		return &forge{kind: kind, api: strings.TrimRight(api, "/"), repo: repo, token: token}, nil
+		return &forge.Client{Kind: kind, API: strings.TrimRight(api, "/"), Repo: repo, Token: token, HTTP: r.client()}, nil
 	}
 	return nil, nil
 }
 
-// truncate cuts body to at most limit bytes at a line end, saying so: a
-// comparison of thousands of benchmarks can exceed what a forge accepts in
-// one comment.
+// truncate cuts body to at most limit bytes at a line end, saying where
+// the rest is.
 func truncate(body string, limit int) string {
-	if len(body) <= limit {
-		return body
-	}
-	const note = "\n\n… (truncated: the comparison is longer than a comment may be; the server's compare page has all of it)\n"
-	cut := strings.LastIndexByte(body[:limit-len(note)], '\n')
-	if cut < 0 {
-		cut = limit - len(note)
-	}
-	return body[:cut] + note
-}
-
-// maxBody is the longest comment the forge accepts (GitHub: 65,536
-// characters; GitLab: 1,000,000), in bytes, with a margin.
-func (f *forge) maxBody() int {
-	if f.kind == "github" {
-		return 65000
-	}
-	return 999000
-}
-
-// forge is one forge's REST API for one repository.
-type forge struct {
-	kind  string // "gitlab" or "github"
-	api   string
-	repo  string
-	token string
-}
-
-type comment struct {
-	ID     int64  `json:"id"`
-	Body   string `json:"body"`
-	System bool   `json:"system"` // GitLab's notes made by GitLab itself
-}
-
-// upsert updates the comment carrying Marker on MR/PR number n, or creates
-// one.
-func (f *forge) upsert(ctx context.Context, hc *http.Client, n int, body string) (id int64, created bool, err error) {
-	existing, err := f.find(ctx, hc, n)
-	if err != nil {
-		return 0, false, err
-	}
-	payload, _ := json.Marshal(map[string]string{"body": body})
-	var method, u string
-	switch {
-	case f.kind == "github" && existing != 0:
-		method, u = http.MethodPatch, fmt.Sprintf("%s/repos/%s/issues/comments/%d", f.api, f.repo, existing)
-	case f.kind == "github":
-		method, u = http.MethodPost, fmt.Sprintf("%s/repos/%s/issues/%d/comments", f.api, f.repo, n)
-	case existing != 0:
-		method, u = http.MethodPut, fmt.Sprintf("%s/projects/%s/merge_requests/%d/notes/%d", f.api, url.PathEscape(f.repo), n, existing)
-	default:
-		method, u = http.MethodPost, fmt.Sprintf("%s/projects/%s/merge_requests/%d/notes", f.api, url.PathEscape(f.repo), n)
-	}
-	var c comment
-	if _, err := f.do(ctx, hc, method, u, payload, &c); err != nil {
-		return 0, false, err
-	}
-	if c.ID == 0 {
-		c.ID = existing
-	}
-	return c.ID, existing == 0, nil
-}
-
-// find walks the comments of MR/PR n, page by page, for the marker.
-func (f *forge) find(ctx context.Context, hc *http.Client, n int) (int64, error) {
-	var u string
-	if f.kind == "github" {
-		u = fmt.Sprintf("%s/repos/%s/issues/%d/comments?per_page=100", f.api, f.repo, n)
-	} else {
-		u = fmt.Sprintf("%s/projects/%s/merge_requests/%d/notes?per_page=100&sort=asc&order_by=created_at", f.api, url.PathEscape(f.repo), n)
-	}
-	for page := 1; u != "" && page <= 100; page++ {
-		var cs []comment
-		h, err := f.do(ctx, hc, http.MethodGet, u, nil, &cs)
-		if err != nil {
-			return 0, err
-		}
-		for _, c := range cs {
-			if !c.System && strings.HasPrefix(c.Body, Marker) {
-				return c.ID, nil
-			}
-		}
-		u = f.next(u, h)
-	}
-	return 0, nil
-}
-
-// next is the URL of the following page: GitHub's Link header (rel="next"),
-// GitLab's X-Next-Page.
-func (f *forge) next(cur string, h http.Header) string {
-	if f.kind == "github" {
-		for _, part := range strings.Split(h.Get("Link"), ",") {
-			target, rel, ok := strings.Cut(part, ";")
-			if ok && strings.Contains(rel, `rel="next"`) {
-				return strings.Trim(strings.TrimSpace(target), "<>")
-			}
-		}
-		return ""
-	}
-	np := strings.TrimSpace(h.Get("X-Next-Page"))
-	if np == "" {
-		return ""
-	}
-	pu, err := url.Parse(cur)
-	if err != nil {
-		return ""
-	}
-	q := pu.Query()
-	q.Set("page", np)
-	pu.RawQuery = q.Encode()
-	return pu.String()
-}
-
-// do sends one API request and decodes the JSON answer into out.
-func (f *forge) do(ctx context.Context, hc *http.Client, method, u string, payload []byte, out any) (http.Header, error) {
-	var body io.Reader
-	if payload != nil {
-		body = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("User-Agent", "codspeed-go")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if f.kind == "github" {
-		req.Header.Set("Accept", "application/vnd.github+json")
-		req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
-		req.Header.Set("Authorization", "Bearer "+f.token)
-	} else {
-		req.Header.Set("PRIVATE-TOKEN", f.token)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		// The URL has no token in it; the error is safe to log.
-		return nil, fmt.Errorf("%s %s: %w", method, redact(u), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, redact(u), err)
-	}
-	if resp.StatusCode/100 != 2 {
-		msg := strings.TrimSpace(string(data))
-		if len(msg) > 300 {
-			msg = msg[:300] + "…"
-		}
-		return nil, fmt.Errorf("%s %s: %s: %s", method, redact(u), resp.Status, msg)
-	}
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return nil, fmt.Errorf("%s %s: unexpected answer: %w", method, redact(u), err)
-		}
-	}
-	return resp.Header, nil
-}
-
-// redact drops a URL's query and user info for messages.
-func redact(u string) string {
-	pu, err := url.Parse(u)
-	if err != nil {
-		return "(url)"
-	}
-	pu.RawQuery, pu.User = "", nil
-	return pu.String()
+	return forge.Truncate(body, limit, "\n\n… (truncated: the comparison is longer than a comment may be; the server's compare page has all of it)\n")
 }

@@ -18,6 +18,13 @@ import (
 	"github.com/codspeed-go/codspeed-go/server/store"
 )
 
+// comment is a forge's comment as the fake keeps it.
+type comment struct {
+	ID     int64  `json:"id"`
+	Body   string `json:"body"`
+	System bool   `json:"system"`
+}
+
 // forgeFake is a recording stand-in for the parts of GitHub's and GitLab's
 // REST APIs that the Reporter uses (no such service runs here). It keeps
 // comments per MR/PR, pages lists the way each forge does (GitHub: Link
