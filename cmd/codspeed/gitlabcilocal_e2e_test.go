@@ -8,11 +8,18 @@ package main
 // /tmp/codspeed-dev.lock` on a shared machine.
 
 import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -168,5 +175,172 @@ benchmarks-compare:
 	}
 	if strings.Contains(out, "new baseline") {
 		t.Fatalf("a merge-request pipeline replaced main's baseline:\n%s", out)
+	}
+}
+
+// fakeGitLab is GitLab's API as the template's job calls it: job artifacts
+// by ref and job name (answering only the job token) and one merge
+// request's notes (answering only the access token).
+type fakeGitLab struct {
+	t         *testing.T
+	mu        sync.Mutex
+	artifacts map[string][]byte // "ref job" -> zip
+	notes     []fakeNote
+	posts     int
+}
+
+type fakeNote struct {
+	ID   int64  `json:"id"`
+	Body string `json:"body"`
+}
+
+const (
+	fakeJobToken = "job-token-for-tests"
+	fakeAPIToken = "glpat-for-tests"
+)
+
+func (g *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	const project = "/api/v4/projects/42/"
+	rest, ok := strings.CutPrefix(r.URL.Path, project)
+	switch {
+	case ok && strings.HasPrefix(rest, "jobs/artifacts/") && r.Method == http.MethodGet:
+		if r.Header.Get("JOB-TOKEN") != fakeJobToken {
+			http.Error(w, `{"message":"401 Unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		ref := strings.TrimSuffix(strings.TrimPrefix(rest, "jobs/artifacts/"), "/download")
+		data, found := g.artifacts[ref+" "+r.URL.Query().Get("job")]
+		if !found {
+			http.Error(w, `{"message":"404 Not found"}`, http.StatusNotFound)
+			return
+		}
+		w.Write(data)
+	case ok && strings.HasPrefix(rest, "merge_requests/7/notes"):
+		if r.Header.Get("PRIVATE-TOKEN") != fakeAPIToken {
+			http.Error(w, `{"message":"401 Unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		var in fakeNote
+		switch r.Method {
+		case http.MethodGet:
+			json.NewEncoder(w).Encode(g.notes)
+		case http.MethodPost:
+			json.NewDecoder(r.Body).Decode(&in)
+			g.posts++
+			in.ID = int64(500 + len(g.notes))
+			g.notes = append(g.notes, in)
+			json.NewEncoder(w).Encode(in)
+		case http.MethodPut:
+			json.NewDecoder(r.Body).Decode(&in)
+			for i := range g.notes {
+				if rest == fmt.Sprintf("merge_requests/7/notes/%d", g.notes[i].ID) {
+					g.notes[i].Body = in.Body
+					json.NewEncoder(w).Encode(g.notes[i])
+					return
+				}
+			}
+			http.NotFound(w, r)
+		}
+	default:
+		g.t.Logf("fake GitLab: %s %s answered 404", r.Method, r.URL.Path)
+		http.NotFound(w, r)
+	}
+}
+
+// keepArtifacts stores dir/ of repo as the artifacts of job on ref, as
+// GitLab does when the job succeeds.
+func (g *fakeGitLab) keepArtifacts(t *testing.T, repo, dir, ref, job string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	root := filepath.Join(repo, dir)
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(repo, p)
+		w, err := zw.Create(filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	})
+	if err != nil || zw.Close() != nil {
+		t.Fatalf("zip %s: %v", root, err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.artifacts[ref+" "+job] = buf.Bytes()
+}
+
+// TestGitLabTemplateWithGitLabCILocal: ci/gitlab/codspeed.gitlab-ci.yml as
+// pipelines, against a fake GitLab API (artifacts and notes) on loopback:
+// a merge request before main has a baseline fails; main passes and keeps
+// its profile folder as artifacts; a merge request with one target slower
+// fails, and the runner comments on it; one with no change passes and
+// updates that same comment.
+func TestGitLabTemplateWithGitLabCILocal(t *testing.T) {
+	glcl := gitlabCILocal(t)
+	fake := &fakeGitLab{t: t, artifacts: map[string][]byte{}}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	loops := map[string]int{"loop-1": 100, "loop-2": 200, "loop-3": 300}
+	repo := pipelineRepo(t, `include:
+  - local: ci/codspeed.gitlab-ci.yml
+benchmarks:
+  extends: .codspeed
+  variables: {CODSPEED_MODE: simulation}
+`, loops)
+	gitlab := []string{"GITLAB_CI=true", "CI_API_V4_URL=" + api.URL + "/api/v4", "CI_PROJECT_ID=42", "CI_JOB_TOKEN=" + fakeJobToken}
+	mr := append(append(slices.Clone(gitlab), mergeRequest...), "CODSPEED_GITLAB_TOKEN="+fakeAPIToken)
+
+	out, ok := runPipeline(t, glcl, repo, mr...)
+	if ok || !strings.Contains(out, "No baseline yet") || !strings.Contains(out, "a baseline is required here") {
+		t.Fatalf("a merge request with no baseline on main passed (or failed otherwise):\n%s", out)
+	}
+
+	git(t, repo, "checkout", "-q", "main")
+	out, ok = runPipeline(t, glcl, repo, append(slices.Clone(gitlab), "CI_PIPELINE_SOURCE=push", "CI_COMMIT_BRANCH=main")...)
+	if !ok || !strings.Contains(out, "No baseline yet") {
+		t.Fatalf("the first pipeline on main failed:\n%s", out)
+	}
+	fake.keepArtifacts(t, repo, "codspeed-profile", "main", "benchmarks")
+
+	git(t, repo, "checkout", "-q", "-b", "feature")
+	loops["loop-2"] = 600
+	writeLoops(t, repo, loops)
+	git(t, repo, "commit", "-q", "-am", "slower")
+	out, ok = runPipeline(t, glcl, repo, mr...)
+	if ok || !strings.Contains(out, "codspeed: performance regression") || !strings.Contains(out, "codspeed: baseline: ") {
+		t.Fatalf("a merge request with a slower benchmark passed (or failed otherwise):\n%s", out)
+	}
+	if strings.Contains(out, fakeAPIToken) || strings.Contains(out, fakeJobToken) {
+		t.Fatalf("a token reached the job log:\n%s", out)
+	}
+	fake.mu.Lock()
+	if len(fake.notes) != 1 || fake.posts != 1 || !strings.HasPrefix(fake.notes[0].Body, "<!-- codspeed-go benchmark report -->") || !strings.Contains(fake.notes[0].Body, "loop-2") {
+		t.Fatalf("merge request notes after the slower pipeline: %+v", fake.notes)
+	}
+	first := fake.notes[0].Body
+	fake.mu.Unlock()
+
+	loops["loop-2"] = 200
+	writeLoops(t, repo, loops)
+	git(t, repo, "commit", "-q", "-am", "back")
+	out, ok = runPipeline(t, glcl, repo, mr...)
+	if !ok {
+		t.Fatalf("a merge request with no change failed:\n%s", out)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.notes) != 1 || fake.posts != 1 || fake.notes[0].Body == first {
+		t.Fatalf("the comment was not updated in place: %d notes, %d posts", len(fake.notes), fake.posts)
 	}
 }

@@ -98,7 +98,10 @@ func Detect(getenv func(string) string, total int) (s Spec, ok bool, err error) 
 		return s, true, err
 	}
 	switch {
-	case getenv("CI_NODE_INDEX") != "" || getenv("CI_NODE_TOTAL") != "":
+	// GitLab sets CI_NODE_TOTAL=1 on every job without `parallel:` and
+	// CI_NODE_INDEX only on the jobs of one; Buildkite, the same way: the
+	// index decides.
+	case getenv("CI_NODE_INDEX") != "":
 		s, ok, err := pair("GitLab CI_NODE_INDEX/CI_NODE_TOTAL", "CI_NODE_INDEX", "CI_NODE_TOTAL", 1)
 		// `parallel: matrix:` sets the same variables for jobs that each
 		// run something else (a mode, a platform): those are not shards.
@@ -108,7 +111,7 @@ func Detect(getenv func(string) string, total int) (s Spec, ok bool, err error) 
 			return Spec{}, false, nil
 		}
 		return s, ok, err
-	case getenv("BUILDKITE_PARALLEL_JOB") != "" || getenv("BUILDKITE_PARALLEL_JOB_COUNT") != "":
+	case getenv("BUILDKITE_PARALLEL_JOB") != "":
 		return pair("Buildkite BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT", "BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT", 0)
 	case getenv("JOB_COMPLETION_INDEX") != "":
 		i, err := atoi("JOB_COMPLETION_INDEX")

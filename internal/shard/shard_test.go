@@ -149,8 +149,11 @@ func TestDetect(t *testing.T) {
 		{env("CI_NODE_INDEX", "2", "CI_NODE_TOTAL", "3"), 0, "2/3", true, ""},
 		{env("CI_NODE_INDEX", "2", "CI_NODE_TOTAL", "3", "CI_JOB_NAME", "bench 2/3"), 0, "2/3", true, ""},
 		{env("CI_NODE_INDEX", "2", "CI_NODE_TOTAL", "3", "CI_JOB_NAME", "bench: [walltime]"), 0, "", false, ""}, // parallel: matrix
-		{env("CI_NODE_INDEX", "2", "CI_NODE_TOTAL", "3", "CI_JOB_NAME", "bench: [2/3]"), 0, "2/3", true, ""},    // gitlab-ci-local's name
-		{env("CI_NODE_INDEX", "2", "CI_NODE_TOTAL", "3", "CI_JOB_NAME", "bench: [1/3]"), 0, "", false, ""},      // not this job's index
+		{env("CI_NODE_TOTAL", "1", "CI_JOB_NAME", "bench"), 0, "", false, ""},                                   // every GitLab job without parallel:
+		{env("CI_NODE_INDEX", "", "CI_NODE_TOTAL", "1"), 0, "", false, ""},
+		{env("BUILDKITE_PARALLEL_JOB_COUNT", "1"), 0, "", false, ""},
+		{env("CI_NODE_INDEX", "2", "CI_NODE_TOTAL", "3", "CI_JOB_NAME", "bench: [2/3]"), 0, "2/3", true, ""}, // gitlab-ci-local's name
+		{env("CI_NODE_INDEX", "2", "CI_NODE_TOTAL", "3", "CI_JOB_NAME", "bench: [1/3]"), 0, "", false, ""},   // not this job's index
 		{env("CI_NODE_INDEX", "0", "CI_NODE_TOTAL", "3"), 0, "", true, "index must be between 1 and 3"},
 		{env("BUILDKITE_PARALLEL_JOB", "0", "BUILDKITE_PARALLEL_JOB_COUNT", "4"), 0, "1/4", true, ""},
 		{env("BUILDKITE_PARALLEL_JOB", "x", "BUILDKITE_PARALLEL_JOB_COUNT", "4"), 0, "", true, "not an integer"},
