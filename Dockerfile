@@ -40,9 +40,9 @@ RUN set -eu; \
 
 FROM ${BASE}
 RUN set -eu; \
-    if ! command -v valgrind >/dev/null 2>&1 || ! command -v perf >/dev/null 2>&1; then \
+    if ! command -v valgrind >/dev/null 2>&1 || ! command -v perf >/dev/null 2>&1 || ! command -v git >/dev/null 2>&1; then \
         apt-get update; \
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends valgrind linux-perf ca-certificates; \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends valgrind linux-perf ca-certificates git; \
         rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=binary /out/codspeed /usr/local/bin/codspeed

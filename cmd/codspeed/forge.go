@@ -15,7 +15,8 @@ import (
 
 func cmdMRComment(ctx context.Context, args []string) int {
 	fs := pflag.NewFlagSet("mr-comment", pflag.ContinueOnError)
-	if code, ok := parseFlags(fs, args, "codspeed mr-comment FILE\n\nPost FILE (a Markdown report, e.g. `codspeed compare --format markdown --output FILE`)\nas a comment on the merge request (GitLab CI: CODSPEED_GITLAB_TOKEN) or pull request\n(GitHub Actions: CODSPEED_GITHUB_TOKEN or GITHUB_TOKEN) the job runs for; later runs\nupdate the same comment. Outside a merge or pull request it does nothing."); !ok {
+	key := fs.String("key", "", "which report this is, when a merge request gets several (e.g. ab): each key keeps a comment of its own")
+	if code, ok := parseFlags(fs, args, "codspeed mr-comment [--key K] FILE\n\nPost FILE (a Markdown report, e.g. `codspeed compare --format markdown --output FILE`)\nas a comment on the merge request (GitLab CI: CODSPEED_GITLAB_TOKEN) or pull request\n(GitHub Actions: CODSPEED_GITHUB_TOKEN or GITHUB_TOKEN) the job runs for; later runs\nupdate the same comment. Outside a merge or pull request it does nothing."); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -33,9 +34,10 @@ func cmdMRComment(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(exitUsage, "mr-comment: %v", err)
 	}
+	c.Marker = forge.KeyedMarker(*key)
 	text := string(body)
-	if !strings.HasPrefix(text, forge.Marker) {
-		text = forge.Marker + "\n" + text
+	if !strings.HasPrefix(text, c.Marker) {
+		text = c.Marker + "\n" + text
 	}
 	text = forge.Truncate(text, c.MaxBody(), "\n\n… (truncated: the comparison is longer than a comment may be; the job's artifacts have all of it)\n")
 	id, created, err := c.Upsert(ctx, n, text)

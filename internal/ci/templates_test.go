@@ -131,6 +131,12 @@ fetch-baseline)
   done
   exit "$rc" ;;
 mr-comment) ;;
+ab)
+  while [ $# -gt 0 ]; do
+    case "$1" in --output) printf '| benchmark | ratio |\n' > "$2"; shift;; esac
+    shift
+  done
+  exit "${FAKE_AB_RC:-0}" ;;
 seccomp-profile|container-options)
   # The real runner decides these: the image's own profile and options.
   exec "$REAL_CODSPEED" "$sub" "$@" ;;
@@ -558,6 +564,23 @@ func TestGitHubActionRuns(t *testing.T) {
 		if !strings.Contains(r.calls, "codspeed compare --server http://bench:8787 --project acme/w "+tt.want) ||
 			!strings.Contains(r.calls, "-e CODSPEED_TOKEN") || strings.Contains(r.calls, "cst_secret") {
 			t.Errorf("server, %s: calls:\n%s", tt.ref, r.calls)
+		}
+	}
+
+	// A matrix shard: --shard reaches codspeed run.
+	env = merge(stepEnv(run, map[string]string{"shard": "2/3"}), gh)
+	if r := runScript(t, run["run"].(string), ws, env); r.code != 0 || !strings.Contains(r.calls, "codspeed run --skip-upload --mode walltime --profile-folder "+ws+"/codspeed-profile --shard 2/3") {
+		t.Errorf("shard: exit %d, calls:\n%s\n%s", r.code, r.calls, r.stderr)
+	}
+	// The paired A/B gate: walltime's options, the base branch from origin,
+	// its verdict deciding the step.
+	ab := stepNamed("Paired A/B against the base branch")
+	for _, tt := range []struct{ rc, want int }{{0, 0}, {1, 1}, {2, 2}} {
+		env := merge(stepEnv(ab, nil), gh)
+		env["BASE_REF"], env["FAKE_AB_RC"] = "main", fmt.Sprint(tt.rc)
+		r := runScript(t, ab["run"].(string), ws, env)
+		if r.code != tt.want || !strings.Contains(r.calls, "--cap-add PERFMON") || !strings.Contains(r.calls, "codspeed ab --base origin/main --format markdown --output "+ws+"/codspeed-ab.md") {
+			t.Errorf("ab rc %d: step exit %d, want %d; calls:\n%s\n%s", tt.rc, r.code, tt.want, r.calls, r.stderr)
 		}
 	}
 }

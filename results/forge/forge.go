@@ -52,6 +52,26 @@ type Client struct {
 	JobToken string
 	// HTTP is the client; nil uses one with a 30 s timeout.
 	HTTP *http.Client
+	// Marker starts the comment Upsert looks for (default Marker): a job
+	// posting a report of another kind uses its own (KeyedMarker).
+	Marker string
+}
+
+// KeyedMarker is the marker of a kind of report other than the default
+// one, so that two jobs commenting on one merge request (the benchmarks'
+// comparison, a paired A/B run) each keep their own comment.
+func KeyedMarker(key string) string {
+	if key == "" {
+		return Marker
+	}
+	return "<!-- codspeed-go benchmark report: " + strings.ReplaceAll(key, "--", "") + " -->"
+}
+
+func (c *Client) marker() string {
+	if c.Marker != "" {
+		return c.Marker
+	}
+	return Marker
 }
 
 // ErrNotFound is what the forge answered 404 to.
@@ -93,8 +113,9 @@ type comment struct {
 	System bool   `json:"system"` // GitLab's notes made by GitLab itself
 }
 
-// Upsert updates the comment starting with Marker on merge or pull request
-// n, or creates one; body must start with Marker for later runs to find it.
+// Upsert updates the comment starting with the client's marker on merge or
+// pull request n, or creates one; body must start with that marker for
+// later runs to find it.
 // It returns the comment's id and whether it was created.
 func (c *Client) Upsert(ctx context.Context, n int, body string) (id int64, created bool, err error) {
 	existing, err := c.find(ctx, n)
@@ -138,7 +159,8 @@ func (c *Client) find(ctx context.Context, n int) (int64, error) {
 			return 0, err
 		}
 		for _, cm := range cs {
-			if !cm.System && strings.HasPrefix(cm.Body, Marker) {
+			// Markers end with "-->", so none is a prefix of another.
+			if !cm.System && strings.HasPrefix(cm.Body, c.marker()) {
 				return cm.ID, nil
 			}
 		}

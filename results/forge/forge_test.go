@@ -193,6 +193,21 @@ func TestUpsertOneComment(t *testing.T) {
 	if len(ours) != 1 || ours[0] != Marker+"\nsecond" {
 		t.Fatalf("notes %q, want one, updated", ours)
 	}
+	// A report of another kind keeps a comment of its own.
+	ab := *c
+	ab.Marker = KeyedMarker("ab")
+	if _, created, err := ab.Upsert(context.Background(), 7, ab.Marker+"\nab"); err != nil || !created {
+		t.Fatalf("keyed report: created %v, %v", created, err)
+	}
+	if _, created, err := c.Upsert(context.Background(), 7, Marker+"\nthird"); err != nil || created {
+		t.Fatalf("default report after a keyed one: created %v, %v", created, err)
+	}
+	if _, created, err := ab.Upsert(context.Background(), 7, ab.Marker+"\nab 2"); err != nil || created {
+		t.Fatalf("keyed report again: created %v, %v", created, err)
+	}
+	if len(fake.notes) != 4 { // two of GitLab's own, ours, the keyed one
+		t.Fatalf("%d notes, want 4: %+v", len(fake.notes), fake.notes)
+	}
 }
 
 func TestTruncate(t *testing.T) {
