@@ -344,3 +344,47 @@ benchmarks:
 		t.Fatalf("the comment was not updated in place: %d notes, %d posts", len(fake.notes), fake.posts)
 	}
 }
+
+// TestGitLabABTemplateWithGitLabCILocal: the template's `.codspeed-ab` job
+// as a merge-request pipeline: the target branch fetched from origin and
+// measured against the merge request's head, interleaved; a head three
+// times slower fails the job (and the runner comments with its own key),
+// an unchanged head passes.
+func TestGitLabABTemplateWithGitLabCILocal(t *testing.T) {
+	glcl := gitlabCILocal(t)
+	fake := &fakeGitLab{t: t, artifacts: map[string][]byte{}}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	// origin is a bare repository the job can fetch the target branch from.
+	origin := openDir(t)
+	git(t, origin, "init", "-q", "--bare", "-b", "main")
+	repo := pipelineRepo(t, `include:
+  - local: ci/codspeed.gitlab-ci.yml
+benchmarks-ab:
+  extends: .codspeed-ab
+  variables: {CODSPEED_AB_BUDGET: "20s"}
+`, map[string]int{"loop-1": 20000})
+	git(t, repo, "remote", "set-url", "origin", origin)
+	git(t, repo, "push", "-q", "origin", "main")
+	git(t, repo, "checkout", "-q", "-b", "feature")
+	writeLoops(t, repo, map[string]int{"loop-1": 60000})
+	git(t, repo, "commit", "-q", "-am", "three times slower")
+	vars := append([]string{"GITLAB_CI=true", "CI_API_V4_URL=" + api.URL + "/api/v4", "CI_PROJECT_ID=42",
+		"CI_JOB_TOKEN=" + fakeJobToken, "CODSPEED_GITLAB_TOKEN=" + fakeAPIToken}, mergeRequest...)
+	out, ok := runPipeline(t, glcl, repo, vars...)
+	if ok || !strings.Contains(out, "paired A/B found a regression against main") {
+		t.Fatalf("a three-times-slower head passed the A/B job (or it failed otherwise):\n%s", out)
+	}
+	fake.mu.Lock()
+	if len(fake.notes) != 1 || !strings.HasPrefix(fake.notes[0].Body, "<!-- codspeed-go benchmark report: ab -->") {
+		t.Fatalf("notes after the A/B job: %+v", fake.notes)
+	}
+	fake.mu.Unlock()
+
+	writeLoops(t, repo, map[string]int{"loop-1": 20000})
+	git(t, repo, "commit", "-q", "-am", "back")
+	out, ok = runPipeline(t, glcl, repo, vars...)
+	if !ok {
+		t.Fatalf("an unchanged head failed the A/B job:\n%s", out)
+	}
+}

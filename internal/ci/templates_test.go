@@ -610,7 +610,8 @@ func TestJenkinsfile(t *testing.T) {
 			t.Errorf("Jenkinsfile grants %q", bad)
 		}
 	}
-	for _, want := range []string{"codspeed container-options --mode", "codspeed seccomp-profile", "codspeed run --skip-upload", "withCredentials", "codspeed upload --token-file -"} {
+	for _, want := range []string{"codspeed container-options --mode", "codspeed seccomp-profile", "codspeed run --skip-upload", "withCredentials", "codspeed upload --token-file -",
+		"CODSPEED_IMAGE = 'ghcr.io/codspeed-go/codspeed-go:go'", `codspeed ab --base "origin/$CHANGE_TARGET"`, "CODSPEED_AB = 'false'"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("Jenkinsfile lacks %q", want)
 		}
@@ -637,6 +638,58 @@ func TestJenkinsfile(t *testing.T) {
 	if !strings.Contains(r.calls, want) || strings.Contains(r.calls, "CODSPEED_TOKEN") || !strings.Contains(r.calls, "codspeed run --skip-upload --mode memory") {
 		t.Errorf("benchmark container:\n%s\nwant %s", r.calls, want)
 	}
+}
+
+// TestJenkinsfileSharded: the sharded pipeline's structure, its shell
+// blocks' syntax, and its shard block run with a docker stand-in: shard I
+// of N with the mode's options and no credential.
+func TestJenkinsfileSharded(t *testing.T) {
+	needBash(t)
+	src := string(mustRead(t, "ci/jenkins/Jenkinsfile.sharded"))
+	if err := groovyBalanced(src); err != nil {
+		t.Error(err)
+	}
+	for _, want := range []string{"matrix {", "axis {", "name 'SHARD'", "agent { label", "stash name:", "unstash", "codspeed merge codspeed-shard-*/",
+		"codspeed compare --base codspeed-baseline/codspeed-merged --head codspeed-merged", "codspeed compare --server", "archiveArtifacts"} {
+		if !strings.Contains(src, want) {
+			t.Errorf("Jenkinsfile.sharded lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"unconfined", "--privileged", "--cap-add SYS_ADMIN", "copyArtifactPermission('*')"} {
+		if strings.Contains(src, bad) {
+			t.Errorf("Jenkinsfile.sharded grants %q", bad)
+		}
+	}
+	// The axis values are 1..CODSPEED_SHARDS.
+	shards := regexp.MustCompile(`CODSPEED_SHARDS = '(\d+)'`).FindStringSubmatch(src)
+	values := regexp.MustCompile(`values ((?:'\d+'(?:, )?)+)`).FindStringSubmatch(src)
+	if shards == nil || values == nil || strings.Count(values[1], "'")/2 != atoiOr0(shards[1]) {
+		t.Errorf("axis values %v and CODSPEED_SHARDS %v disagree", values, shards)
+	}
+	blocks := regexp.MustCompile(`(?s)'''(.*?)'''`).FindAllStringSubmatch(src, -1)
+	if len(blocks) < 3 {
+		t.Fatalf("%d shell blocks", len(blocks))
+	}
+	for i, b := range blocks {
+		bashSyntax(t, fmt.Sprintf("Jenkinsfile.sharded sh block %d", i), b[1])
+	}
+	ws := t.TempDir()
+	env := map[string]string{"CODSPEED_IMAGE": "codspeed-go", "CODSPEED_MODE": "memory", "SHARD": "2", "CODSPEED_SHARDS": "3",
+		"CODSPEED_CI_VARS": "JOB_NAME GIT_COMMIT", "CODSPEED_TOKEN": "jenkins_secret", "PWD": ws}
+	r := runScript(t, "cd \"$PWD\"\n"+blocks[0][1], ws, env)
+	if r.code != 0 {
+		t.Fatalf("shard block: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.calls, "--cap-add BPF --cap-add PERFMON") || strings.Contains(r.calls, "CODSPEED_TOKEN") ||
+		!strings.Contains(r.calls, "codspeed run --skip-upload --shard 2/3 --mode memory --profile-folder codspeed-shard-2") {
+		t.Errorf("shard container:\n%s", r.calls)
+	}
+}
+
+func atoiOr0(s string) int {
+	n := 0
+	fmt.Sscan(s, &n)
+	return n
 }
 
 // groovyBalanced checks (), [] and {} nesting, skipping comments and string
