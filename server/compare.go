@@ -20,7 +20,8 @@ func (e *RefError) Unwrap() error { return e.Err }
 
 // Compare resolves two REFs of a project (a run id, a branch: its newest
 // run, or a commit) and compares them with results/compare, the verdict
-// engine of `codspeed compare`, with its default thresholds. Folded-stack
+// engine of `codspeed compare`, with the project's thresholds
+// (Store.CompareOptions). Folded-stack
 // paths in the result (BaseFolded, HeadFolded) are relative to their
 // part's profile folder: read them with Store.Artifact(run, part, path).
 func (s *Server) Compare(ctx context.Context, p *store.Project, baseRef, headRef string) (*results.Comparison, error) {
@@ -40,7 +41,11 @@ func (s *Server) Compare(ctx context.Context, p *store.Project, baseRef, headRef
 	if err != nil {
 		return nil, err
 	}
-	return compare.Compare(bs, hs, compare.Options{}), nil
+	opts, err := s.store.CompareOptions(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return compare.Compare(bs, hs, opts), nil
 }
 
 // Side turns a stored run into one side of a comparison: one part per run

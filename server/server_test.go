@@ -275,3 +275,63 @@ func TestClientSide(t *testing.T) {
 		t.Fatalf("unknown ref: %v", err)
 	}
 }
+
+// TestProjectThresholds: a project's threshold settings decide the
+// verdicts of the API's compare (and, through Store.CompareOptions, the
+// compare page and merge-request comments): 1.5% more instructions is
+// unchanged at simulation's default 2% and regressed at a 1% setting; a
+// bad value is refused.
+func TestProjectThresholds(t *testing.T) {
+	for dialect, ts := range newTestServers(t, false) {
+		t.Run(dialect, func(t *testing.T) {
+			ts.uploadSim(t, "t1", "main", "bbbb000000000000000000000000000000000001", 100000)
+			ts.uploadSim(t, "t2", "feature", "bbbb000000000000000000000000000000000002", 101500)
+			var cmp struct {
+				Regressed  bool
+				Benchmarks []struct{ Verdict string }
+			}
+			path := "/api/v1/projects/acme/widget/compare?base=main&head=feature"
+			ts.getJSON(t, path, &cmp)
+			if cmp.Regressed || len(cmp.Benchmarks) != 1 || cmp.Benchmarks[0].Verdict != "unchanged" {
+				t.Fatalf("default thresholds: %+v", cmp)
+			}
+			ctx := context.Background()
+			p, err := ts.store.Project(ctx, "acme", "widget")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ts.store.SetSetting(ctx, p, store.SettingThresholdSimulation, "1%"); err != nil {
+				t.Fatal(err)
+			}
+			ts.getJSON(t, path, &cmp)
+			if !cmp.Regressed || cmp.Benchmarks[0].Verdict != "regressed" {
+				t.Fatalf("simulation threshold 1%%: %+v", cmp)
+			}
+			// A mode's threshold wins over regression, as in codspeed.yml.
+			if err := ts.store.SetSetting(ctx, p, store.SettingThresholdRegression, "10%"); err != nil {
+				t.Fatal(err)
+			}
+			ts.getJSON(t, path, &cmp)
+			if !cmp.Regressed {
+				t.Fatalf("regression 10%% over simulation 1%%: %+v", cmp)
+			}
+			if err := ts.store.SetSetting(ctx, p, store.SettingThresholdSimulation, ""); err != nil {
+				t.Fatal(err)
+			}
+			ts.getJSON(t, path, &cmp)
+			if cmp.Regressed {
+				t.Fatalf("regression 10%%: %+v", cmp)
+			}
+		})
+	}
+	for v, want := range map[string]float64{"5%": 0.05, "0.05": 0.05, " 2.5 % ": 0.025, "0": 0} {
+		if got, err := store.ParseThreshold(v); err != nil || got != want {
+			t.Errorf("ParseThreshold(%q) = %v, %v; want %v", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"", "x", "-1%", "2000%", "NaN"} {
+		if _, err := store.ParseThreshold(v); err == nil {
+			t.Errorf("ParseThreshold(%q) accepted", v)
+		}
+	}
+}

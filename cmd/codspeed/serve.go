@@ -188,11 +188,19 @@ empty VALUE ("") removes it. Keys:
   github.token       GitHub token for pull-request comments
   github.url         GitHub API base (default https://api.github.com)
   github.repository  OWNER/REPO on GitHub (default OWNER/NAME)
+  thresholds.regression, thresholds.improvement, thresholds.walltime,
+  thresholds.simulation, thresholds.memory
+                     the project's thresholds, as codspeed.yml's top-level
+                     thresholds: section ("5%" or 0.05): the API's compare,
+                     the compare page and merge-request comments judge with
+                     them (default: codspeed compare's built-in ones)
 Tokens are stored as given: protect the database.`
 
 // settingKeys are the settings `serve config` accepts.
 var settingKeys = map[string]bool{"default_branch": true, "gitlab.token": true, "gitlab.url": true, "gitlab.project": true,
-	"github.token": true, "github.url": true, "github.repository": true}
+	"github.token": true, "github.url": true, "github.repository": true,
+	store.SettingThresholdRegression: true, store.SettingThresholdImprovement: true, store.SettingThresholdWalltime: true,
+	store.SettingThresholdSimulation: true, store.SettingThresholdMemory: true}
 
 func cmdServeConfig(ctx context.Context, args []string) int {
 	fs := pflag.NewFlagSet("serve config", pflag.ContinueOnError)
@@ -233,6 +241,11 @@ func cmdServeConfig(ctx context.Context, args []string) int {
 		}
 		fmt.Println(v)
 		return exitOK
+	}
+	if strings.HasPrefix(key, "thresholds.") && fs.Arg(2) != "" {
+		if _, err := store.ParseThreshold(fs.Arg(2)); err != nil {
+			return fail(exitUsage, "%s: %v", key, err)
+		}
 	}
 	if key == "default_branch" {
 		err = st.SetDefaultBranch(ctx, p, fs.Arg(2))

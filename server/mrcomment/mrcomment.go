@@ -178,7 +178,11 @@ func (r *Reporter) Body(ctx context.Context, p *store.Project, run *store.Run) (
 	default:
 		return "", err
 	}
-	c := compare.Compare(base, head, compare.Options{})
+	opts, err := r.Store.CompareOptions(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	c := compare.Compare(base, head, opts)
 	var md bytes.Buffer
 	if err := results.RenderMarkdown(&md, c); err != nil {
 		return "", err

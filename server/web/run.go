@@ -175,7 +175,12 @@ func (h *Handler) compare(w http.ResponseWriter, r *http.Request, p *store.Proje
 		h.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	c := compare.Compare(bs, hs, compare.Options{})
+	opts, err := h.store.CompareOptions(ctx, p)
+	if err != nil {
+		h.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	c := compare.Compare(bs, hs, opts)
 	var buf bytes.Buffer
 	if err := results.RenderHTML(&buf, c); err != nil {
 		h.fail(w, r, http.StatusInternalServerError, err)
