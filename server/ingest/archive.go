@@ -55,6 +55,10 @@ type Archive struct {
 	Artifacts map[string][]byte
 	// Entries counts the archive's entries.
 	Entries int
+	// Callgrind names the callgrind profiles (<pid>.out files whose first
+	// line is callgrind's format header): what CodSpeed's own runner
+	// uploads in simulation mode, with no results file.
+	Callgrind []string
 }
 
 // Benchmarks counts the benchmarks of every results file.
@@ -126,6 +130,13 @@ func ReadArchive(r io.Reader, declaredGzip bool, lim Limits) (*Archive, error) {
 		}
 		isResults := path.Dir(name) == "results" && strings.HasSuffix(name, ".json")
 		keep := isResults || strings.HasSuffix(name, ".folded")
+		if !keep && strings.HasSuffix(name, ".out") {
+			head := make([]byte, 64)
+			n, _ := io.ReadFull(tr, head)
+			if strings.HasPrefix(string(head[:n]), "# callgrind format") || strings.HasPrefix(string(head[:n]), "version: 1") {
+				a.Callgrind = append(a.Callgrind, name)
+			}
+		}
 		if !keep || hdr.Size > lim.MaxFile {
 			if isResults {
 				return nil, &ArchiveError{Entry: hdr.Name, Msg: fmt.Sprintf("results file of %d bytes, more than %d", hdr.Size, lim.MaxFile), TooLarge: true}

@@ -53,6 +53,8 @@ type UploadAnswer struct {
 	UploadURL string `json:"uploadUrl,omitempty"`
 	// RunID is the server's id of the run this part makes or joins.
 	RunID string `json:"runId"`
+	// Warning says what the server could not take from the archive.
+	Warning string `json:"warning,omitempty"`
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -209,9 +211,16 @@ func (h *Handler) archive(w http.ResponseWriter, r *http.Request, secret string)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	warning := ""
 	if len(a.Files) == 0 && !md.AllowEmpty {
-		writeError(w, http.StatusBadRequest, "archive: no results file (results/*.json) in the profile folder: this server stores the results files runners write (codspeed-go in every mode; CodSpeed's runner in walltime mode only); upload with --allow-empty to store an empty run")
-		return
+		if len(a.Callgrind) == 0 {
+			writeError(w, http.StatusBadRequest, "archive: no results file (results/*.json) in the profile folder: this server stores the results files runners write (codspeed-go in every mode; CodSpeed's runner in walltime mode only); upload with --allow-empty to store an empty run")
+			return
+		}
+		// CodSpeed's runner in simulation mode uploads callgrind profiles
+		// only: the part is kept (the run, its commit and branch), with no
+		// figures, and the uploader is told so.
+		warning = fmt.Sprintf("stored without figures: the archive holds %d callgrind profile(s) and no results file; this server reads the results files runners write (run codspeed-go's runner in simulation mode for figures)", len(a.Callgrind))
 	}
 	p, err := h.Store.ProjectByID(ctx, pending.ProjectID)
 	if err != nil {
@@ -252,8 +261,8 @@ func (h *Handler) archive(w http.ResponseWriter, r *http.Request, secret string)
 		return
 	}
 	h.Log.Info("run part stored", "project", p.Slug(), "run", res.RunID, "part", np.PartID, "mode", np.Mode,
-		"benchmarks", a.Benchmarks(), "bytes", size, "retry", res.Duplicate)
-	writeJSON(w, http.StatusOK, UploadAnswer{Status: "ok", RunID: res.RunID})
+		"benchmarks", a.Benchmarks(), "bytes", size, "retry", res.Duplicate, "warning", warning)
+	writeJSON(w, http.StatusOK, UploadAnswer{Status: "ok", RunID: res.RunID, Warning: warning})
 	if !res.Duplicate && h.OnStored != nil {
 		h.OnStored(p, res.RunID)
 	}

@@ -256,12 +256,24 @@ func TestUploadRefused(t *testing.T) {
 			empty := tarOf(t, map[string]string{"perf/x": "x"})
 			s, m = put(empty, sum(empty), false)
 			expect("no results", s, m, 400, "no results file")
+			// CodSpeed's runner in simulation mode: callgrind profiles only.
+			// Stored without figures, and the answer says so.
+			cg := tarOf(t, map[string]string{"4242.out": "# callgrind format\nversion: 1\ncreator: callgrind-3.25.1.codspeed\n", "4242.log": "x"})
+			s, m = put(cg, sum(cg), false)
+			expect("callgrind only", s, m, 200, "stored without figures")
+			if n := e.runCount(t); n != 1 {
+				t.Fatalf("%d runs after a callgrind-only upload, want 1", n)
+			}
+			runs, _ := e.st.Runs(context.Background(), e.p, store.RunFilter{})
+			if len(runs) != 1 || runs[0].Benchmarks != 0 {
+				t.Fatalf("callgrind-only run: %+v", runs)
+			}
 			notResults := tarOf(t, map[string]string{"results/1.json": `{"benchmarks": [`})
 			s, m = put(notResults, sum(notResults), false)
 			expect("bad results", s, m, 400, "not a results file")
 
-			if n := e.runCount(t); n != 0 {
-				t.Fatalf("%d runs stored from refused uploads", n)
+			if n := e.runCount(t); n != 1 {
+				t.Fatalf("%d runs stored, want only the callgrind-only one", n)
 			}
 			// An unknown upload URL.
 			req, _ := http.NewRequest(http.MethodPut, e.srv.URL+ArchivePath+"nope", strings.NewReader("x"))
