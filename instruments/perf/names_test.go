@@ -1,29 +1,8 @@
 package perf
 
 import (
-	"slices"
 	"testing"
 )
-
-func TestParseCPUList(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []int
-		err  bool
-	}{
-		{"0", []int{0}, false},
-		{"0-3", []int{0, 1, 2, 3}, false},
-		{"0-1,4,6-7", []int{0, 1, 4, 6, 7}, false},
-		{"", nil, true},
-		{"3-1", nil, true},
-		{"a", nil, true},
-	} {
-		got, err := parseCPUList(tc.in)
-		if (err != nil) != tc.err || !slices.Equal(got, tc.want) {
-			t.Errorf("%q: %v, %v", tc.in, got, err)
-		}
-	}
-}
 
 func TestFileName(t *testing.T) {
 	for in, want := range map[string]string{

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/perfmap"
+	"github.com/codspeed-go/codspeed-go/results/cpulist"
 )
 
 // Unwinding is how call stacks are recovered from a sample.
@@ -702,35 +702,12 @@ func onlineCPUs() ([]int, error) {
 		}
 		return cpus, nil
 	}
-	return parseCPUList(strings.TrimSpace(string(b)))
-}
-
-func parseCPUList(s string) ([]int, error) {
-	var cpus []int
-	for part := range strings.SplitSeq(s, ",") {
-		if part == "" {
-			continue
-		}
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil {
-			return nil, fmt.Errorf("perf: CPU list %q: %w", s, err)
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil {
-				return nil, fmt.Errorf("perf: CPU list %q: %w", s, err)
-			}
-		}
-		if b < a || b-a > 1<<16 {
-			return nil, fmt.Errorf("perf: CPU list %q: bad range %q", s, part)
-		}
-		for c := a; c <= b; c++ {
-			cpus = append(cpus, c)
-		}
+	cpus, err := cpulist.Parse(string(b))
+	if err == nil && len(cpus) == 0 {
+		err = fmt.Errorf("the CPU list %q is empty", b)
 	}
-	if len(cpus) == 0 {
-		return nil, fmt.Errorf("perf: CPU list %q is empty", s)
+	if err != nil {
+		return nil, fmt.Errorf("perf: /sys/devices/system/cpu/online: %w", err)
 	}
 	return cpus, nil
 }
