@@ -1,7 +1,6 @@
 package simulation
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,17 +79,17 @@ func (in *Instrument) measureGo(ctx context.Context, p Probe, t instruments.Targ
 			if ctx.Err() != nil {
 				return out, ctx.Err()
 			}
-			levels := strings.Split(lf.name, "/")
+			levels := strings.Split(lf.Name, "/")
 			file := decls[levels[0]]
 			relFile := filepath.ToSlash(rel(root, file))
 			if file == "" {
 				relFile = filepath.ToSlash(rel(root, pkg.Dir))
 			}
-			b := results.Benchmark{Name: lf.name, URI: relFile + "::" + strings.Join(levels, "::")}
-			env.Progress.Phase(lf.name, "simulating")
+			b := results.Benchmark{Name: lf.Name, URI: relFile + "::" + strings.Join(levels, "::")}
+			env.Progress.Phase(lf.Name, "simulating")
 			env.Progress.Step(i, len(leaves))
-			if lf.failed != "" {
-				b.Error = lf.failed
+			if lf.Failed != "" {
+				b.Error = "benchmark failed in its discovery run: " + lf.Failed
 				out = append(out, b)
 				continue
 			}
@@ -133,18 +131,9 @@ func buildTestBinary(ctx context.Context, dir string, env []string, g gobench.Te
 	return err
 }
 
-// goLeaf is a benchmark that runs iterations (one without sub-benchmarks).
-type goLeaf struct {
-	name    string
-	nsPerOp float64
-	failed  string
-}
-
-var benchLineRe = regexp.MustCompile(`^(Benchmark\S*)\s+(\d+)\s+([0-9.e+]+) ns/op`)
-
 // discover runs the test binary natively, briefly, to learn the leaf
 // benchmarks (sub-benchmarks exist only at run time) and their speed.
-func (in *Instrument) discover(ctx context.Context, bin, dir string, g gobench.TestCommand, baseEnv []string, env instruments.Env) ([]goLeaf, error) {
+func (in *Instrument) discover(ctx context.Context, bin, dir string, g gobench.TestCommand, baseEnv []string, env instruments.Env) ([]gobench.Leaf, error) {
 	args := append([]string{"-test.run=^$", "-test.bench=" + g.Bench, "-test.benchtime=10ms"}, g.BinFlags...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir, cmd.Env = dir, goEnv(baseEnv)
@@ -159,19 +148,7 @@ func (in *Instrument) discover(ctx context.Context, bin, dir string, g gobench.T
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	waitErr := cmd.Wait()
-	var leaves []goLeaf
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		line := sc.Text()
-		if m := benchLineRe.FindStringSubmatch(line); m != nil {
-			ns, _ := strconv.ParseFloat(m[3], 64)
-			leaves = append(leaves, goLeaf{name: m[1], nsPerOp: ns})
-		} else if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "--- FAIL: "); ok {
-			if f := strings.Fields(rest); len(f) > 0 {
-				leaves = append(leaves, goLeaf{name: f[0], failed: "benchmark failed in its discovery run: " + line})
-			}
-		}
-	}
+	leaves := gobench.Leaves(stdout.Bytes())
 	if env.Stdout != nil {
 		_, _ = io.Copy(env.Stdout, bytes.NewReader(stdout.Bytes()))
 	}
@@ -228,14 +205,14 @@ func isRuntime(name string) bool {
 // the test binary with -test.benchtime=<n>x for n = lo and hi, each giving
 // the cost of its timed regions; the difference divided by hi-lo is the
 // cost of one iteration (README.md says why it is exact).
-func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Benchmark, lf goLeaf, bin, dir string, g gobench.TestCommand, baseEnv []string, env instruments.Env) error {
+func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Benchmark, lf gobench.Leaf, bin, dir string, g gobench.TestCommand, baseEnv []string, env instruments.Env) error {
 	// hi is chosen after the lo run, from its instruction count (see below).
 	lo, hi := int64(2), int64(0)
-	outDir, err := newOutDir(env.ProfileFolder, lf.name)
+	outDir, err := newOutDir(env.ProfileFolder, lf.Name)
 	if err != nil {
 		return err
 	}
-	sel := gobench.Selector(lf.name)
+	sel := gobench.Selector(lf.Name)
 	var timed [2]Counts
 	var stacks map[string]float64
 	var raw []string
@@ -250,7 +227,7 @@ func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Ben
 			// with the machine's load, which alone would divide the runtime's
 			// per-run residue (README.md) by fewer iterations exactly when the
 			// machine is busy; the instruction floor does not depend on load.
-			hi = lo + max(iterationsFor(lf.nsPerOp, in.opts.GoTargetNs),
+			hi = lo + max(iterationsFor(lf.NsPerOp, in.opts.GoTargetNs),
 				iterationsFor(timed[0].Instructions/float64(lo+1), in.opts.GoTargetInstructions))
 			n = hi
 		}
@@ -271,7 +248,7 @@ func (in *Instrument) measureGoLeaf(ctx context.Context, p Probe, b *results.Ben
 		var nTimed int
 		timed[k], stacks, nTimed, _ = timedCost(profs)
 		if nTimed == 0 {
-			return fmt.Errorf("no timed region found in the callgrind profile of %s (testing.(*B).StartTimer/StopTimer not seen)", lf.name)
+			return fmt.Errorf("no timed region found in the callgrind profile of %s (testing.(*B).StartTimer/StopTimer not seen)", lf.Name)
 		}
 		raw = files
 	}
