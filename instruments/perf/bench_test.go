@@ -1,7 +1,6 @@
 package perf
 
 import (
-	"bytes"
 	"io"
 	"os"
 	"os/exec"
@@ -45,24 +44,15 @@ func BenchmarkRawToFlamegraph(b *testing.B) {
 		cmds = append(cmds, []string{bin, "2000000", "10"})
 	}
 	rec := recordB(b, Config{Event: c.Event, Unwinding: unw}, cmds...)
-	var raw bytes.Buffer
-	if err := rec.WriteRaw(&raw); err != nil {
-		b.Fatal(err)
-	}
 	samples := 0
 	for _, r := range rec.Records {
 		if r.Kind == KindSample {
 			samples++
 		}
 	}
-	b.SetBytes(int64(raw.Len()))
 	b.ResetTimer()
 	for b.Loop() {
-		back, err := ReadRaw(bytes.NewReader(raw.Bytes()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ps := back.Symbolize("")
+		ps := rec.Symbolize("")
 		if ps.Samples != samples {
 			b.Fatalf("%d samples symbolized, %d recorded", ps.Samples, samples)
 		}
@@ -75,7 +65,6 @@ func BenchmarkRawToFlamegraph(b *testing.B) {
 	}
 	b.ReportMetric(float64(samples)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 	b.ReportMetric(float64(samples), "samples")
-	b.ReportMetric(float64(raw.Len())/float64(samples), "B/sample")
 }
 
 // BenchmarkProfilingOverhead runs PRIMES 2000000 10 (default: the example

@@ -21,14 +21,13 @@
 //     graph profile per benchmark. JIT files are read only when they are
 //     regular files, not symbolic links, owned by the benchmark's user or
 //     root (perfmap.Open).
-//   - Profiles.WriteFiles writes the profile folder: samples.cspf (the raw
-//     samples, this package's compact format, see WriteRaw; ReadRaw reads it
-//     back), maps/perf-<pid>.map (the symbols the samples hit, in perf's map
-//     format, at run-time addresses), jit/perf-<pid>.map (copies of the JIT
-//     maps read, with the jitdumps' symbols appended as map lines, as
-//     CodSpeed's runner appends them), unwind/<file>-<hash>.cfi (each sampled object's .eh_frame
-//     flattened into an unwind table, see unwindTable), and <name>.folded and
-//     <name>.svg per benchmark plus all.folded and all.svg for the target.
+//   - Profiles.WriteFiles writes the profile folder: maps/perf-<pid>.map
+//     (the symbols the samples hit, in perf's map format, at run-time
+//     addresses), jit/perf-<pid>.map (copies of the JIT maps read, with the
+//     jitdumps' symbols appended as map lines, as CodSpeed's runner appends
+//     them), and <name>.folded and <name>.svg per benchmark plus all.folded
+//     and all.svg for the target. The raw samples and the unwind tables stay
+//     in memory: no reader of a file form of them exists, so none is written.
 //
 // Stacks are unwound by the kernel from frame pointers (FramePointer, the
 // default and the cheapest), or after the run from a copy of the user stack

@@ -1,10 +1,8 @@
 package perf
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 )
 
@@ -41,14 +39,8 @@ type unwindRow struct {
 
 // unwindTable is the .eh_frame of one object flattened into rows sorted by
 // PC, in the object's virtual addresses: everything a frame-pointer-less
-// stack walk needs, and nothing else. Its file form ("*.cfi" in the profile
-// folder) is:
-//
-//	"CSUNWIND" version:u32le=1 machine:u32le (ELF e_machine) rows:u32le
-//	row*: pc:u64le cfa:u8 fp:u8 pad:u16 cfaoff:i32le fpoff:i32le raoff:i32le
-//
-// with cfa 0 = none, 1 = SP+off, 2 = FP+off, 3 = not representable and fp
-// 0 = unchanged, 1 = saved at CFA+fpoff, 2 = unknown; 24 bytes a row.
+// stack walk needs, and nothing else. It lives in memory only, for the
+// DWARF unwinding of the samples after the run.
 type unwindTable struct {
 	Machine uint32
 	Rows    []unwindRow
@@ -72,52 +64,6 @@ func (t *unwindTable) lookup(pc uint64) (unwindRow, bool) {
 		return unwindRow{}, false
 	}
 	return t.Rows[i], true
-}
-
-const unwindMagic = "CSUNWIND"
-
-// WriteTo writes the table's file form.
-func (t *unwindTable) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, 0, 20+24*len(t.Rows))
-	buf = append(buf, unwindMagic...)
-	buf = binary.LittleEndian.AppendUint32(buf, 1)
-	buf = binary.LittleEndian.AppendUint32(buf, t.Machine)
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(t.Rows)))
-	for _, r := range t.Rows {
-		buf = binary.LittleEndian.AppendUint64(buf, r.PC)
-		buf = append(buf, r.CFA, r.FP, 0, 0)
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(r.CFAOff))
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(r.FPOff))
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(r.RAOff))
-	}
-	n, err := w.Write(buf)
-	return int64(n), err
-}
-
-// readUnwindTable parses the file form written by WriteTo.
-func readUnwindTable(b []byte) (*unwindTable, error) {
-	if len(b) < 20 || string(b[:8]) != unwindMagic {
-		return nil, &FormatError{Offset: 0, Msg: "not an unwind table (no CSUNWIND header)"}
-	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != 1 {
-		return nil, &FormatError{Offset: 8, Msg: fmt.Sprintf("unwind table version %d, want 1", v)}
-	}
-	t := &unwindTable{Machine: binary.LittleEndian.Uint32(b[12:])}
-	n := binary.LittleEndian.Uint32(b[16:])
-	if uint64(len(b)-20) != uint64(n)*24 {
-		return nil, &FormatError{Offset: 16, Msg: fmt.Sprintf("%d rows declared, %d bytes of rows present", n, len(b)-20)}
-	}
-	t.Rows = make([]unwindRow, n)
-	for i := range t.Rows {
-		p := b[20+24*i:]
-		if p[8] > cfaOther || p[9] > fpOther || p[10] != 0 || p[11] != 0 {
-			return nil, &FormatError{Offset: int64(20 + 24*i + 8), Msg: fmt.Sprintf("row %d: bad rule bytes % x", i, p[8:12])}
-		}
-		t.Rows[i] = unwindRow{PC: binary.LittleEndian.Uint64(p), CFA: p[8], FP: p[9],
-			CFAOff: int32(binary.LittleEndian.Uint32(p[12:])), FPOff: int32(binary.LittleEndian.Uint32(p[16:])),
-			RAOff: int32(binary.LittleEndian.Uint32(p[20:]))}
-	}
-	return t, nil
 }
 
 // archRegs are the DWARF register numbers that unwinding tracks.

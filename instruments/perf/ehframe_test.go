@@ -155,26 +155,3 @@ func expect(r readelfRow) string {
 	}
 	return s + " ra=" + ra
 }
-
-func TestUnwindTableFileRoundTrip(t *testing.T) {
-	tab := tableOf(t, buildPrimes(t, "primes", "-O2"))
-	var buf bytes.Buffer
-	if _, err := tab.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	if buf.Len() != 20+24*len(tab.Rows) {
-		t.Fatalf("%d bytes for %d rows", buf.Len(), len(tab.Rows))
-	}
-	back, err := readUnwindTable(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if back.Machine != uint32(elf.EM_X86_64) || len(back.Rows) != len(tab.Rows) {
-		t.Fatalf("read back machine %d, %d rows", back.Machine, len(back.Rows))
-	}
-	for i := range tab.Rows {
-		if back.Rows[i] != tab.Rows[i] {
-			t.Fatalf("row %d: %+v, wrote %+v", i, back.Rows[i], tab.Rows[i])
-		}
-	}
-}

@@ -39,6 +39,6 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(files.Folded, files.Flamegraph, files.Raw, profiles.Samples > 0)
-	// Output: perf/all.folded perf/all.svg perf/samples.cspf true
+	fmt.Println(files.Folded, files.Flamegraph, profiles.Samples > 0)
+	// Output: perf/all.folded perf/all.svg true
 }

@@ -2,7 +2,6 @@ package perf
 
 import (
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -158,14 +157,12 @@ func (r *Recording) Symbolize(jitDir string) *Profiles {
 
 // Artifacts are the files WriteFiles wrote, relative to its base folder.
 type Artifacts struct {
-	Raw        string
 	Folded     string // the whole run's
 	Flamegraph string
 	// Benchmarks maps a URI to its profile's files.
 	Benchmarks map[string]results.Profile
 	SymbolMaps []string
 	JITMaps    []string
-	Unwind     []string
 }
 
 // Profile returns the results entry for benchmark uri: its own profile when
@@ -175,15 +172,12 @@ func (a *Artifacts) Profile(uri, event string) *results.Profile {
 		p.Event = event
 		return &p
 	}
-	return &results.Profile{Event: event, Folded: a.Folded, Flamegraph: a.Flamegraph, Raw: a.Raw}
+	return &results.Profile{Event: event, Folded: a.Folded, Flamegraph: a.Flamegraph}
 }
 
-// WriteFiles writes into dir (created if needed): the raw samples
-// (samples.cspf), maps/perf-<pid>.map with the symbols the samples hit at
-// their run-time addresses (enough to symbolize samples.cspf again without
-// the binaries), copies of the JIT maps read under jit/, the unwind tables
-// of the sampled objects under unwind/ (<file>-<hash>.cfi), and folded
-// stacks and an SVG flame graph for the whole run (all.folded, all.svg) and
+// WriteFiles writes into dir (created if needed): maps/perf-<pid>.map with
+// the symbols the samples hit at their run-time addresses, copies of the JIT
+// maps read under jit/, and folded stacks and an SVG flame graph for the whole run (all.folded, all.svg) and
 // for each benchmark (<name>.folded, .svg). Paths in the result are
 // relative to base, which must contain dir (normally the profile folder).
 func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifacts, error) {
@@ -197,11 +191,6 @@ func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifact
 		return p
 	}
 	a := &Artifacts{Benchmarks: map[string]results.Profile{}}
-	raw := filepath.Join(dir, "samples.cspf")
-	if err := writeFile(raw, r.WriteRaw); err != nil {
-		return nil, err
-	}
-	a.Raw = rel(raw)
 
 	if len(ps.symbolMaps) > 0 {
 		if err := os.MkdirAll(filepath.Join(dir, "maps"), 0o777); err != nil {
@@ -239,28 +228,6 @@ func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifact
 		}
 		a.JITMaps = append(a.JITMaps, rel(path))
 	}
-	objs := make([]*object, 0, len(ps.objects))
-	for o := range ps.objects {
-		objs = append(objs, o)
-	}
-	slices.SortFunc(objs, func(a, b *object) int { return strings.Compare(a.path, b.path) })
-	for _, o := range objs {
-		t := o.unwindTable()
-		if t == nil {
-			continue
-		}
-		h := fnv.New32a()
-		h.Write([]byte(o.path))
-		path := filepath.Join(dir, "unwind", fmt.Sprintf("%s-%08x.cfi", o.base(), h.Sum32()))
-		if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
-			return nil, fmt.Errorf("perf: %w", err)
-		}
-		if err := writeFile(path, func(w io.Writer) error { _, err := t.WriteTo(w); return err }); err != nil {
-			return nil, err
-		}
-		a.Unwind = append(a.Unwind, rel(path))
-	}
-
 	folded, svg, err := writeGraph(dir, "all", ps.Whole, title+" ("+r.Event+")")
 	if err != nil {
 		return nil, err
@@ -277,7 +244,7 @@ func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifact
 		if err != nil {
 			return nil, err
 		}
-		a.Benchmarks[b.URI] = results.Profile{Folded: rel(folded), Flamegraph: rel(svg), Raw: a.Raw}
+		a.Benchmarks[b.URI] = results.Profile{Folded: rel(folded), Flamegraph: rel(svg)}
 	}
 	return a, nil
 }

@@ -95,7 +95,9 @@ func TestExecTargetProfile(t *testing.T) {
 	if svg := readArtifact(t, folder, p.Flamegraph); !strings.Contains(svg, "count_primes") {
 		t.Errorf("flame graph does not name count_primes")
 	}
-	readArtifact(t, folder, p.Raw)
+	if p.Raw != "" {
+		t.Errorf("a raw samples file %q was written: nothing reads one", p.Raw)
+	}
 	dir := filepath.Join(folder, filepath.Dir(p.Folded))
 	maps, _ := filepath.Glob(filepath.Join(dir, "maps", "perf-*.map"))
 	if len(maps) != 4 {
@@ -106,8 +108,8 @@ func TestExecTargetProfile(t *testing.T) {
 			t.Errorf("%s lacks count_primes:\n%s", m, b)
 		}
 	}
-	if cfi, _ := filepath.Glob(filepath.Join(dir, "unwind", "primes-*.cfi")); len(cfi) != 1 {
-		t.Errorf("unwind data of the binary: %v", cfi)
+	if cfi, _ := filepath.Glob(filepath.Join(dir, "unwind", "*")); len(cfi) != 0 {
+		t.Errorf("unwind tables written (nothing reads them): %v", cfi)
 	}
 }
 
