@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,15 +49,7 @@ type unwindTable struct {
 
 // lookup returns the row covering pc.
 func (t *unwindTable) lookup(pc uint64) (unwindRow, bool) {
-	i, found := slices.BinarySearchFunc(t.Rows, pc, func(r unwindRow, pc uint64) int {
-		switch {
-		case r.PC < pc:
-			return -1
-		case r.PC > pc:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(t.Rows, pc, func(r unwindRow, pc uint64) int { return cmp.Compare(r.PC, pc) })
 	if !found {
 		i--
 	}
@@ -675,11 +668,8 @@ func (r *cfiReader) skipBlock() error {
 // the one before it, and an end marker that a following FDE starts at.
 func finishTable(t *unwindTable) *unwindTable {
 	slices.SortStableFunc(t.Rows, func(a, b unwindRow) int {
-		switch {
-		case a.PC < b.PC:
-			return -1
-		case a.PC > b.PC:
-			return 1
+		if c := cmp.Compare(a.PC, b.PC); c != 0 {
+			return c
 		}
 		// At equal PCs an FDE's start beats the previous FDE's end.
 		if a.CFA == cfaNone && b.CFA != cfaNone {

@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"cmp"
 	"debug/elf"
 	"debug/gosym"
 	"errors"
@@ -146,15 +147,7 @@ func goSymbols(f *elf.File) []symbol {
 }
 
 func sortSymbols(syms []symbol) []symbol {
-	slices.SortStableFunc(syms, func(a, b symbol) int {
-		switch {
-		case a.start < b.start:
-			return -1
-		case a.start > b.start:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(syms, func(a, b symbol) int { return cmp.Compare(a.start, b.start) })
 	syms = slices.CompactFunc(syms, func(a, b symbol) bool { return a.start == b.start })
 	// A symbol without a size reaches to the next one.
 	for i := range syms {
@@ -167,15 +160,7 @@ func sortSymbols(syms []symbol) []symbol {
 
 // lookup returns the index of the symbol containing vaddr.
 func (o *object) lookup(vaddr uint64) (int, bool) {
-	i, found := slices.BinarySearchFunc(o.syms, vaddr, func(s symbol, v uint64) int {
-		switch {
-		case s.start < v:
-			return -1
-		case s.start > v:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(o.syms, vaddr, func(s symbol, v uint64) int { return cmp.Compare(s.start, v) })
 	if !found {
 		i--
 	}

@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -203,13 +204,7 @@ func (ps *Profiles) WriteFiles(r *Recording, dir, base, title string) (*Artifact
 			entries = append(entries, e)
 		}
 		slices.SortFunc(entries, func(a, b perfmap.Symbol) int {
-			if a.Start != b.Start {
-				if a.Start < b.Start {
-					return -1
-				}
-				return 1
-			}
-			return strings.Compare(a.Name, b.Name)
+			return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.Name, b.Name))
 		})
 		path := filepath.Join(dir, "maps", "perf-"+strconv.Itoa(int(pid))+".map")
 		if err := writeFile(path, func(w io.Writer) error { return perfmap.Write(w, entries) }); err != nil {

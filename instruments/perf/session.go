@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -478,15 +479,7 @@ func (s *Session) process(limit uint64) {
 	s.pending = s.pending[:rest]
 }
 
-func byTime(a, b Record) int {
-	switch {
-	case a.Time < b.Time:
-		return -1
-	case a.Time > b.Time:
-		return 1
-	}
-	return 0
-}
+func byTime(a, b Record) int { return cmp.Compare(a.Time, b.Time) }
 
 // perfContextMax is PERF_CONTEXT_MAX: callchain entries at or above it are
 // context markers (user, kernel), not addresses.

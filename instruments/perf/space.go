@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"cmp"
 	"slices"
 )
 
@@ -18,15 +19,7 @@ type process struct {
 
 // find returns the mapping containing ip.
 func (p *process) find(ip uint64) *mapping {
-	i, found := slices.BinarySearchFunc(p.maps, ip, func(m mapping, ip uint64) int {
-		switch {
-		case m.start < ip:
-			return -1
-		case m.start > ip:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(p.maps, ip, func(m mapping, ip uint64) int { return cmp.Compare(m.start, ip) })
 	if !found {
 		i--
 	}
@@ -57,15 +50,7 @@ func (p *process) add(m mapping) {
 		}
 	}
 	out = append(out, m)
-	slices.SortFunc(out, func(a, b mapping) int {
-		if a.start < b.start {
-			return -1
-		}
-		if a.start > b.start {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b mapping) int { return cmp.Compare(a.start, b.start) })
 	p.maps = out
 }
 

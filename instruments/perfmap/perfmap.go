@@ -23,6 +23,7 @@ package perfmap
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -100,15 +101,7 @@ func Parse(r io.Reader) ([]Symbol, error) {
 
 // Sort sorts symbols by start address, keeping the order of equal ones.
 func Sort(syms []Symbol) {
-	slices.SortStableFunc(syms, func(a, b Symbol) int {
-		switch {
-		case a.Start < b.Start:
-			return -1
-		case a.Start > b.Start:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(syms, func(a, b Symbol) int { return cmp.Compare(a.Start, b.Start) })
 }
 
 func parseLine(s string) (Symbol, error) {
