@@ -65,19 +65,9 @@ func (h *regionHandler) OnBenchmark(_ int32, uri string) error {
 	return nil
 }
 
-// finish closes a region the integration left open at exit.
-func (h *regionHandler) finish() error {
-	if !h.open {
-		return nil
-	}
-	h.open = false
-	snap, err := h.s.Stop()
-	if err != nil {
-		return err
-	}
-	h.pending = append(h.pending, snap)
-	return nil
-}
+// finish closes a region the integration left open at exit, as its stop
+// marker would have.
+func (h *regionHandler) finish() error { return h.OnStop(0) }
 
 // regionBenchmarks makes one benchmark per announced URI (in the order of
 // first announcement; a URI announced again adds its regions), named after
