@@ -3,31 +3,18 @@ package results_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/compare"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "compare", name)
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (UPDATE_GOLDEN=1 go test creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (UPDATE_GOLDEN=1 go test rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "compare", name), got)
 }
 
 func rounds(center float64, n int) []float64 {

@@ -1,16 +1,14 @@
 package sandbox
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/codspeed-go/codspeed-go/testenv"
+)
 
 func TestNewSpecGolden(t *testing.T) {
 	limit := int64(512 << 20)
@@ -32,26 +30,7 @@ func TestNewSpecGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "spec.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("spec differs from %s (run with -update after checking):\n%s", golden, got)
-	}
-	back, err := ReadSpec(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, spec) {
-		t.Errorf("ReadSpec(WriteSpec(s)) != s:\n%+v\n%+v", back, spec)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "spec.golden.json"), got)
 }
 
 func TestNewSpecDefaults(t *testing.T) {

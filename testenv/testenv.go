@@ -36,3 +36,23 @@ func Missing(t testing.TB, format string, args ...any) {
 	}
 	t.Skip(msg)
 }
+
+// Golden compares got with the golden file at path, or writes got there
+// when UPDATE_GOLDEN is set (`UPDATE_GOLDEN=1 go test ./...` rewrites every
+// golden file of the project; review the diff).
+func Golden(t testing.TB, path string, got []byte) {
+	t.Helper()
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (UPDATE_GOLDEN=1 go test creates it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("output differs from %s (UPDATE_GOLDEN=1 go test rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+	}
+}

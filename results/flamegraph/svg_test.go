@@ -18,24 +18,10 @@ import (
 	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
-// golden compares got with testdata/<name>, or rewrites it when
-// UPDATE_GOLDEN is set, as in package results.
+// golden compares got with testdata/<name> (testenv.Golden).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (UPDATE_GOLDEN=1 go test creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (UPDATE_GOLDEN=1 go test rewrites it)", path)
-	}
+	testenv.Golden(t, filepath.Join("testdata", name), got)
 }
 
 // svgFrame is one drawn frame read back from an SVG.

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/sandbox/docker/internal/perfseccomp"
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
 func TestPlanCapabilities(t *testing.T) {
@@ -173,17 +173,7 @@ func TestContextTar(t *testing.T) {
 		names = append(names, entry)
 	}
 	got := strings.Join(names, "\n") + "\n"
-	golden := filepath.Join("testdata", "context.golden")
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		os.WriteFile(golden, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("context entries:\n%s\nwant:\n%s", got, want)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "context.golden"), []byte(got))
 }
 
 func TestPrintMessages(t *testing.T) {

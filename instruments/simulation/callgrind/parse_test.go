@@ -3,7 +3,6 @@ package callgrind
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // render prints what the parser understood, for golden comparison: every
 // part's header figures, every function's self cost and calls, and the
@@ -58,19 +55,7 @@ func TestGolden(t *testing.T) {
 			}
 			checkConsistent(t, p)
 			got := render(p)
-			golden := strings.TrimSuffix(f, ".callgrind") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if got != string(want) {
-				t.Errorf("parse of %s differs from %s; got:\n%s", f, golden, got)
-			}
+			testenv.Golden(t, strings.TrimSuffix(f, ".callgrind")+".golden", []byte(got))
 		})
 	}
 }
