@@ -85,14 +85,25 @@ start_engine() {
 	log "engine started (API $(docker version --format '{{.Server.APIVersion}}'))"
 }
 
+# base_current IMAGE: the image exists and was made with today's package list (its label says
+# which: an image made before a package was added is made again, or every image build would
+# install the package itself).
+base_current() {
+	have=$(docker image inspect -f '{{index .Config.Labels "org.codspeed-go.base-packages"}}' "$1" 2>/dev/null) || return 1
+	[ "$have" = "$packages" ] && return 0
+	log "base image $1 was made with packages '${have:-?}', now '$packages': making it again"
+	docker rmi -f "$1" >/dev/null 2>&1 || true
+	return 1
+}
+
 make_base_image() {
-	if docker image inspect "$base_image" >/dev/null 2>&1; then
+	if base_current "$base_image"; then
 		log "base image $base_image present"
 		return
 	fi
 	make_rootfs "$host_arch" "$rootfs_tar"
 	log "importing $rootfs_tar as $base_image"
-	docker import --change 'CMD ["/bin/bash"]' "$rootfs_tar" "$base_image" >/dev/null
+	docker import --change 'CMD ["/bin/bash"]' --change "LABEL org.codspeed-go.base-packages=$packages" "$rootfs_tar" "$base_image" >/dev/null
 }
 
 # make_rootfs ARCH TAR: debootstrap the base system of ARCH into the tarball TAR (cached).
@@ -137,7 +148,7 @@ qemu_binfmt() {
 # image archive written here, whose config says the architecture.
 make_foreign_base() {
 	tag=$base_image-$1
-	if docker image inspect "$tag" >/dev/null 2>&1; then
+	if base_current "$tag"; then
 		log "base image $tag present"
 		return
 	fi
@@ -148,8 +159,8 @@ make_foreign_base() {
 	work=$(mktemp -d)
 	ln -s "$tar" "$work/layer.tar"
 	diff=$(sha256sum "$tar" | cut -d' ' -f1)
-	printf '{"architecture":"%s","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/bash"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"debootstrap --arch=%s --variant=minbase %s"}]}' \
-		"$1" "$diff" "$1" "$suite" >"$work/config.json"
+	printf '{"architecture":"%s","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/bash"],"Labels":{"org.codspeed-go.base-packages":"%s"}},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"debootstrap --arch=%s --variant=minbase %s"}]}' \
+		"$1" "$packages" "$diff" "$1" "$suite" >"$work/config.json"
 	cfg=$(sha256sum "$work/config.json" | cut -d' ' -f1)
 	mv "$work/config.json" "$work/$cfg.json"
 	printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["layer.tar"]}]' "$cfg" "$tag" >"$work/manifest.json"

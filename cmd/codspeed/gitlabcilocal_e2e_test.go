@@ -36,7 +36,12 @@ func gitlabCILocal(t *testing.T) string {
 }
 
 // loopTarget is a codspeed.yml exec target counting to n in the shell: its
-// simulated cost grows with n, the same from run to run.
+// simulated cost grows with n, the same from run to run. The counts are a
+// few thousand so that the loop outweighs the shell's start-up: the
+// estimated time of a program of a million instructions is dominated by
+// its start-up cache misses, which move by several percent with the size of
+// the environment (a merge request pipeline has more variables than a push
+// pipeline; measured: +4 to +5% for 100-300 iterations).
 func loopTarget(name string, n int) string {
 	return fmt.Sprintf("  - name: %s\n    exec: \"sh -c 'i=0; while [ $i -lt %d ]; do i=$((i+1)); done'\"\n", name, n)
 }
@@ -115,7 +120,7 @@ var mergeRequest = []string{"CI_PIPELINE_SOURCE=merge_request_event", "CI_MERGE_
 // with none passes.
 func TestGitLabParallelTemplateWithGitLabCILocal(t *testing.T) {
 	glcl := gitlabCILocal(t)
-	loops := map[string]int{"loop-1": 100, "loop-2": 200, "loop-3": 300, "loop-4": 400, "loop-5": 500, "loop-6": 600}
+	loops := map[string]int{"loop-1": 2000, "loop-2": 4000, "loop-3": 6000, "loop-4": 8000, "loop-5": 10000, "loop-6": 12000}
 	repo := pipelineRepo(t, `include:
   - local: ci/codspeed-parallel.gitlab-ci.yml
 benchmarks:
@@ -154,7 +159,7 @@ benchmarks-compare:
 
 	// A merge request that makes loop-4 three times slower.
 	git(t, repo, "checkout", "-q", "-b", "feature")
-	loops["loop-4"] = 1200
+	loops["loop-4"] = 24000
 	writeLoops(t, repo, loops)
 	git(t, repo, "commit", "-q", "-am", "slower")
 	out, ok = runPipeline(t, glcl, repo, mergeRequest...)
@@ -166,7 +171,7 @@ benchmarks-compare:
 	}
 
 	// One that changes nothing measured.
-	loops["loop-4"] = 400
+	loops["loop-4"] = 8000
 	writeLoops(t, repo, loops)
 	git(t, repo, "commit", "-q", "-am", "back")
 	out, ok = runPipeline(t, glcl, repo, mergeRequest...)
@@ -291,7 +296,7 @@ func TestGitLabTemplateWithGitLabCILocal(t *testing.T) {
 	fake := &fakeGitLab{t: t, artifacts: map[string][]byte{}}
 	api := httptest.NewServer(fake)
 	defer api.Close()
-	loops := map[string]int{"loop-1": 100, "loop-2": 200, "loop-3": 300}
+	loops := map[string]int{"loop-1": 2000, "loop-2": 4000, "loop-3": 6000}
 	repo := pipelineRepo(t, `include:
   - local: ci/codspeed.gitlab-ci.yml
 benchmarks:
@@ -314,7 +319,7 @@ benchmarks:
 	fake.keepArtifacts(t, repo, "codspeed-profile", "main", "benchmarks")
 
 	git(t, repo, "checkout", "-q", "-b", "feature")
-	loops["loop-2"] = 600
+	loops["loop-2"] = 12000
 	writeLoops(t, repo, loops)
 	git(t, repo, "commit", "-q", "-am", "slower")
 	out, ok = runPipeline(t, glcl, repo, mr...)
@@ -331,7 +336,7 @@ benchmarks:
 	first := fake.notes[0].Body
 	fake.mu.Unlock()
 
-	loops["loop-2"] = 200
+	loops["loop-2"] = 4000
 	writeLoops(t, repo, loops)
 	git(t, repo, "commit", "-q", "-am", "back")
 	out, ok = runPipeline(t, glcl, repo, mr...)
