@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -583,9 +582,9 @@ func stdinTargets(r io.Reader, cfg *config.Config, cli config.Options, cwd strin
 			if strings.TrimSpace(e.Command) == "" {
 				return nil, fmt.Errorf("stdin: entry %d has no command", i+1)
 			}
-			o, err := optionsFromMap(e.Options)
+			o, err := config.ParseOptions(fmt.Sprintf("stdin: entry %d", i+1), cwd, e.Options)
 			if err != nil {
-				return nil, fmt.Errorf("stdin: entry %d: %w", i+1, err)
+				return nil, err
 			}
 			name := e.Name
 			if name == "" {
@@ -612,63 +611,4 @@ func stdinTargets(r io.Reader, cfg *config.Config, cli config.Options, cwd strin
 		ts = append(ts, t)
 	}
 	return ts, nil
-}
-
-// optionsFromMap reads the options of a JSON stdin entry: the config's
-// option keys, each a string ("2s", "512M") or a number (bare seconds for
-// durations).
-func optionsFromMap(m map[string]any) (config.Options, error) {
-	var o config.Options
-	for k, raw := range m {
-		var v string
-		switch x := raw.(type) {
-		case string:
-			v = x
-		case float64:
-			v = strconv.FormatFloat(x, 'f', -1, 64)
-		default:
-			return o, fmt.Errorf("%s: expected a string or a number, got %v", k, raw)
-		}
-		switch k {
-		case "warmup-time", "max-time", "min-time":
-			d, err := config.ParseDuration(v)
-			if err != nil {
-				return o, fmt.Errorf("%s: %w", k, err)
-			}
-			switch k {
-			case "warmup-time":
-				o.WarmupTime = &d
-			case "max-time":
-				o.MaxTime = &d
-			default:
-				o.MinTime = &d
-			}
-		case "max-rounds", "min-rounds":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				return o, fmt.Errorf("%s: expected a positive integer, got %q", k, v)
-			}
-			if k == "max-rounds" {
-				o.MaxRounds = &n
-			} else {
-				o.MinRounds = &n
-			}
-		case "cpus":
-			if err := config.ValidateCPUs(v); err != nil {
-				return o, fmt.Errorf("%s: %w", k, err)
-			}
-			o.CPUs = v
-		case "memory-limit":
-			n, err := config.ParseBytes(v)
-			if err != nil {
-				return o, fmt.Errorf("%s: %w", k, err)
-			}
-			o.MemoryLimit = &n
-		case "working-directory":
-			o.WorkingDirectory, _ = filepath.Abs(v)
-		default:
-			return o, fmt.Errorf("unknown option %q (known: warmup-time, max-time, min-time, max-rounds, min-rounds, cpus, memory-limit, working-directory)", k)
-		}
-	}
-	return o, o.Validate()
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,33 @@ func FuzzParseBytes(f *testing.F) {
 			t.Fatalf("ParseBytes(%q) = %d, negative", s, n)
 		}
 	})
+}
+
+// TestParseOptions: `codspeed exec -` JSON options go through codspeed.yml's
+// option parser: numbers are seconds for durations, strings keep their
+// units, and a wrong type, a bad value or an unknown key is an error naming
+// the entry and the key.
+func TestParseOptions(t *testing.T) {
+	dir := t.TempDir()
+	o, err := ParseOptions("stdin: entry 1", dir, map[string]any{"max-rounds": 4.0, "warmup-time": 0.5, "max-time": "2s", "cpus": "1", "memory-limit": "512M", "working-directory": "sub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *o.MaxRounds != 4 || *o.WarmupTime != 500*time.Millisecond || *o.MaxTime != 2*time.Second || o.CPUs != "1" || *o.MemoryLimit != 512<<20 || o.WorkingDirectory != filepath.Join(dir, "sub") {
+		t.Fatalf("options %+v", o)
+	}
+	for m, want := range map[string]map[string]any{
+		"stdin: entry 2: max-rounds":  {"max-rounds": "many"},
+		"stdin: entry 2: maxrounds":   {"maxrounds": 3.0},
+		"stdin: entry 2: cpus":        {"cpus": "x"},
+		"stdin: entry 2: warmup-time": {"warmup-time": true},
+	} {
+		_, err := ParseOptions("stdin: entry 2", dir, want)
+		if err == nil || !strings.Contains(err.Error(), m) {
+			t.Errorf("%v: %v, want an error containing %q", want, err, m)
+		}
+	}
+	if o, err := ParseOptions("x", dir, nil); err != nil || o.MaxRounds != nil {
+		t.Errorf("no options: %+v %v", o, err)
+	}
 }

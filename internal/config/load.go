@@ -523,3 +523,32 @@ func (l *loader) build(e entry, v *yaml.Node) *Build {
 	b.Context = l.path(b.Context)
 	return b
 }
+
+// ParseOptions reads options given as a JSON object (an entry of `codspeed
+// exec -`'s input: {"command": ..., "options": {...}}) with codspeed.yml's
+// rules for its `options:` keys: the same parser, the same messages. Here an
+// unknown key is an error, not a warning: the input comes from a program,
+// not a file a newer runner may have written. Relative paths resolve
+// against dir; source names the input in messages.
+func ParseOptions(source, dir string, m map[string]any) (Options, error) {
+	if len(m) == 0 {
+		return Options{}, nil
+	}
+	var n yaml.Node
+	if err := n.Encode(m); err != nil {
+		return Options{}, &Error{File: source, Msg: err.Error(), err: err}
+	}
+	l := &loader{file: source, dir: dir, budget: maxEntries}
+	o, _ := l.options(entry{key: "options", v: &n}, false)
+	var errs []error
+	for _, e := range l.errs {
+		errs = append(errs, e)
+	}
+	for _, w := range l.warns {
+		errs = append(errs, &Error{File: w.File, Key: w.Key, Msg: w.Msg})
+	}
+	if len(errs) > 0 {
+		return o, errors.Join(errs...)
+	}
+	return o, o.Validate()
+}
