@@ -16,6 +16,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
+	target "github.com/codspeed-go/codspeed-go/internal/targets"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -188,7 +189,7 @@ func abTrees(ctx context.Context, req *run.ABRequest, baseRef, headRef, configPa
 		if cfgPath != "" && !filepath.IsAbs(cfgPath) {
 			cfgPath = filepath.Join(s.root, cfgPath)
 		}
-		cfg, warnings, err := loadConfig(cfgPath, dir, s.root)
+		cfg, warnings, err := target.LoadConfig(cfgPath, dir)
 		if err != nil {
 			return cleanup, fail(exitUsage, "%s (%s): %v", s.name, s.label, err)
 		}
@@ -201,7 +202,7 @@ func abTrees(ctx context.Context, req *run.ABRequest, baseRef, headRef, configPa
 		if err := run.BuildStep(ctx, s.name+" ("+s.label+")", cfg.Build, cfg.Dir, os.Stderr); err != nil {
 			return cleanup, fail(exitUsage, "%s:%d: %v", cfg.Path, cfg.BuildLine, err)
 		}
-		ts, err := configTargets(cfg, config.Options{CPUs: cpus}, dir)
+		ts, err := target.FromConfig(cfg, config.Options{CPUs: cpus}, dir)
 		if err != nil {
 			return cleanup, fail(exitUsage, "%s (%s): %v", s.name, s.label, err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
+	target "github.com/codspeed-go/codspeed-go/internal/targets"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/compare"
 	"github.com/codspeed-go/codspeed-go/server"
@@ -78,7 +79,7 @@ func cmdCompare(ctx context.Context, args []string) int {
 	}
 	gitRoot := gitrepo.Root(cwd)
 	setFileOwner(gitRoot, cwd)
-	cfg, warnings, err := loadConfig(*configPath, cwd, gitRoot)
+	cfg, warnings, err := target.LoadConfig(*configPath, cwd)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
@@ -290,7 +291,7 @@ func remeasurer(cfg *config.Config, cwd, gitRoot string, store *results.Store) c
 		var targets []instruments.Target
 		var cfgTargets []instruments.Target
 		if cfg != nil {
-			cfgTargets, _ = configTargets(cfg, config.Options{}, cwd)
+			cfgTargets, _ = target.FromConfig(cfg, config.Options{}, cwd)
 		}
 		var refused []string
 		for _, b := range flagged {
@@ -320,7 +321,7 @@ func remeasurer(cfg *config.Config, cwd, gitRoot string, store *results.Store) c
 				refused = append(refused, fmt.Sprintf("%s (`%s`)", b.Name, line))
 				continue
 			}
-			t, err := target(b.Name, instruments.Exec, line, argv, o, cwd)
+			t, err := target.New(b.Name, instruments.Exec, line, argv, o, cwd)
 			if err != nil {
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	target "github.com/codspeed-go/codspeed-go/internal/targets"
 	"github.com/codspeed-go/codspeed-go/sandbox/docker"
 )
 
@@ -47,7 +48,7 @@ func cmdContainerOptions(_ context.Context, args []string) int {
 	if strings.ContainsAny(*seccomp, " \t\n'\"") {
 		return fail(exitUsage, "--seccomp %q: the path must not contain spaces or quotes (it is printed as one word)", *seccomp)
 	}
-	modes, err := parseModes(modesIn)
+	modes, err := target.ParseModes(modesIn)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}

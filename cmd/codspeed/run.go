@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +22,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
 	"github.com/codspeed-go/codspeed-go/internal/shard"
+	target "github.com/codspeed-go/codspeed-go/internal/targets"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/results/upload"
 )
@@ -155,31 +153,6 @@ func (f *runFlags) cliOptions(fs *pflag.FlagSet) (config.Options, error) {
 	return o, o.Validate()
 }
 
-// overCLI merges lower-level options under the command line's. A bound given
-// on the command line replaces the config's bound that it may not be combined
-// with (--max-rounds drops a configured min-time, --max-time a min-rounds,
-// and the reverse), so that flags always win, as documented.
-func overCLI(cli, lower config.Options) config.Options {
-	if cli.MaxRounds != nil {
-		lower.MinTime = nil
-	}
-	if cli.MinTime != nil {
-		lower.MaxRounds = nil
-	}
-	if cli.MaxTime != nil {
-		lower.MinRounds = nil
-	}
-	if cli.MinRounds != nil {
-		lower.MaxTime = nil
-	}
-	return cli.Merge(lower)
-}
-
-func toInstrumentOptions(o config.Options) instruments.Options {
-	return instruments.Options{WarmupTime: o.WarmupTime, MaxTime: o.MaxTime, MinTime: o.MinTime,
-		MaxRounds: o.MaxRounds, MinRounds: o.MinRounds}
-}
-
 func cmdRun(ctx context.Context, args []string) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.SetInterspersed(false)
@@ -208,7 +181,7 @@ func cmdExec(ctx context.Context, args []string) int {
 // execute resolves the targets (command line or config), builds the request
 // and runs it.
 func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []string, kind instruments.Kind) int {
-	modes, err := parseModes(f.modes)
+	modes, err := target.ParseModes(f.modes)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
@@ -243,7 +216,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	gitRoot := gitrepo.Root(cwd)
 	setFileOwner(gitRoot, cwd)
 
-	cfg, warnings, err := loadConfig(f.configPath, cwd, gitRoot)
+	cfg, warnings, err := target.LoadConfig(f.configPath, cwd)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
@@ -254,11 +227,11 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	var targets []instruments.Target
 	switch {
 	case len(cmdArgs) == 1 && cmdArgs[0] == "-" && kind == instruments.Exec:
-		targets, err = stdinTargets(os.Stdin, cfg, cli, cwd)
+		targets, err = target.FromStdin(os.Stdin, cfg, cli, cwd)
 	case len(cmdArgs) > 0:
-		targets, err = commandTarget(cmdArgs, kind, f.name, cfg, cli, cwd)
+		targets, err = target.FromCommand(cmdArgs, kind, f.name, cfg, cli, cwd)
 	case cfg != nil:
-		targets, err = configTargets(cfg, cli, cwd)
+		targets, err = target.FromConfig(cfg, cli, cwd)
 	default:
 		return fail(exitUsage, "nothing to run: give a command (codspeed %s -- CMD) or add a codspeed.yml (see README)", fs.Name())
 	}
@@ -421,33 +394,6 @@ func redactArgs(args []string) []string {
 	return out
 }
 
-// parseModes accepts a comma list and the old name "instrumentation".
-func parseModes(in []string) ([]string, error) {
-	var modes []string
-	seen := map[string]bool{}
-	for _, m := range in {
-		m = strings.ToLower(strings.TrimSpace(m))
-		if m == "instrumentation" {
-			m = results.Simulation
-		}
-		switch m {
-		case results.Walltime, results.Simulation, results.Memory:
-		case "":
-			continue
-		default:
-			return nil, fmt.Errorf("unknown mode %q: choose walltime, simulation or memory", m)
-		}
-		if !seen[m] {
-			seen[m] = true
-			modes = append(modes, m)
-		}
-	}
-	if len(modes) == 0 {
-		return nil, errors.New("--mode is empty")
-	}
-	return modes, nil
-}
-
 func newInstrument(mode, gitRoot string, wallOpts walltime.Options) (instruments.Instrument, error) {
 	switch mode {
 	case results.Walltime:
@@ -459,156 +405,4 @@ func newInstrument(mode, gitRoot string, wallOpts walltime.Options) (instruments
 		return &memory.Instrument{Stacks: true}, nil
 	}
 	return nil, fmt.Errorf("%s mode is not built into this codspeed yet", mode)
-}
-
-func loadConfig(path, cwd, gitRoot string) (*config.Config, []string, error) {
-	if path == "" {
-		var err error
-		path, err = config.Discover(cwd)
-		if err != nil || path == "" {
-			return nil, nil, err
-		}
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	var w []string
-	for _, x := range cfg.Warnings {
-		w = append(w, x.String())
-	}
-	return cfg, w, nil
-}
-
-// resolveDir picks the working directory: CLI, then target, then root
-// options (already merged into o), then the current directory.
-func resolveDir(o config.Options, cwd string) (string, error) {
-	dir := cwd
-	if o.WorkingDirectory != "" {
-		dir = o.WorkingDirectory
-	}
-	st, err := os.Stat(dir)
-	if err != nil || !st.IsDir() {
-		return "", fmt.Errorf("working directory %s does not exist", dir)
-	}
-	return dir, nil
-}
-
-func target(name string, kind instruments.Kind, command string, argv []string, o config.Options, cwd string) (instruments.Target, error) {
-	if err := o.Validate(); err != nil {
-		return instruments.Target{}, fmt.Errorf("%s: %w", name, err)
-	}
-	dir, err := resolveDir(o, cwd)
-	if err != nil {
-		return instruments.Target{}, err
-	}
-	if argv == nil {
-		argv, _ = instruments.SplitCommand(command)
-	}
-	t := instruments.Target{Name: name, Kind: kind, Command: command, Args: argv, Dir: dir, Options: toInstrumentOptions(o), CPUs: o.CPUs}
-	if o.MemoryLimit != nil {
-		t.MemoryLimit = *o.MemoryLimit
-	}
-	for k, v := range o.Env {
-		t.Env = append(t.Env, k+"="+v)
-	}
-	return t, nil
-}
-
-func commandTarget(args []string, kind instruments.Kind, name string, cfg *config.Config, cli config.Options, cwd string) ([]instruments.Target, error) {
-	o := cli
-	if cfg != nil {
-		o = overCLI(cli, cfg.Options)
-	}
-	line := strings.Join(args, " ")
-	if name == "" {
-		name = line
-	}
-	argv := args
-	if kind == instruments.Entrypoint {
-		// `codspeed run` joins its command and runs it with bash, as
-		// CodSpeed does, unless no shell is needed.
-		argv = nil
-	}
-	t, err := target(name, kind, line, argv, o, cwd)
-	return []instruments.Target{t}, err
-}
-
-func configTargets(cfg *config.Config, cli config.Options, cwd string) ([]instruments.Target, error) {
-	var ts []instruments.Target
-	var errs []error
-	for _, ct := range cfg.Targets {
-		o := overCLI(cli, ct.Options.Merge(cfg.Options))
-		kind, command := instruments.Exec, ct.Exec
-		if ct.Entrypoint != "" {
-			kind, command = instruments.Entrypoint, ct.Entrypoint
-		}
-		t, err := target(ct.Name, kind, command, nil, o, cwd)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %w", cfg.Path, ct.Line, err))
-			continue
-		}
-		ts = append(ts, t)
-	}
-	return ts, errors.Join(errs...)
-}
-
-// stdinTarget is one entry of `codspeed exec -` JSON input.
-type stdinTarget struct {
-	Command string         `json:"command"`
-	Name    string         `json:"name"`
-	Options map[string]any `json:"options"`
-}
-
-// stdinTargets reads commands for `codspeed exec -`: a JSON array of
-// {command, name, options} objects, or one command per line.
-func stdinTargets(r io.Reader, cfg *config.Config, cli config.Options, cwd string) ([]instruments.Target, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	base := cli
-	if cfg != nil {
-		base = overCLI(cli, cfg.Options)
-	}
-	trimmed := strings.TrimSpace(string(data))
-	var ts []instruments.Target
-	if strings.HasPrefix(trimmed, "[") {
-		var in []stdinTarget
-		if err := json.Unmarshal([]byte(trimmed), &in); err != nil {
-			return nil, fmt.Errorf("stdin: %w", err)
-		}
-		for i, e := range in {
-			if strings.TrimSpace(e.Command) == "" {
-				return nil, fmt.Errorf("stdin: entry %d has no command", i+1)
-			}
-			o, err := config.ParseOptions(fmt.Sprintf("stdin: entry %d", i+1), cwd, e.Options)
-			if err != nil {
-				return nil, err
-			}
-			name := e.Name
-			if name == "" {
-				name = e.Command
-			}
-			t, err := target(name, instruments.Exec, e.Command, nil, overCLI(cli, o.Merge(base)), cwd)
-			if err != nil {
-				return nil, err
-			}
-			ts = append(ts, t)
-		}
-		return ts, nil
-	}
-	sc := bufio.NewScanner(strings.NewReader(trimmed))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		t, err := target(line, instruments.Exec, line, nil, base, cwd)
-		if err != nil {
-			return nil, err
-		}
-		ts = append(ts, t)
-	}
-	return ts, nil
 }
