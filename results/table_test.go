@@ -2,32 +2,18 @@ package results
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/codspeed-go/codspeed-go/testenv"
 )
 
-// checkTableGolden compares got with testdata/<name>, or rewrites it when
-// UPDATE_GOLDEN is set (an environment variable rather than a flag, so other
-// tests of this package can have golden files without a flag clash).
+// checkTableGolden compares got with testdata/<name> (testenv.Golden).
 func checkTableGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (UPDATE_GOLDEN=1 go test creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (UPDATE_GOLDEN=1 go test rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
+	testenv.Golden(t, filepath.Join("testdata", name), got)
 }
 
 // tableWallBench makes a walltime benchmark from round times through ComputeStats,
