@@ -7,17 +7,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/codspeed-go/codspeed-go/instruments"
-	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/ci"
-	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
 	target "github.com/codspeed-go/codspeed-go/internal/targets"
@@ -104,14 +100,14 @@ func cmdCompare(ctx context.Context, args []string) int {
 	if baseSide.Ref.Source == headSide.Ref.Source {
 		return fail(exitUsage, "base and head are the same (%s): name another with --base or --head", headSide.Ref.Source)
 	}
-	opts := compare.Options{Limits: limitsFromConfig(cfg)}
+	opts := compare.Options{Limits: target.Limits(cfg)}
 	c := compare.Compare(baseSide, headSide, opts)
 	if *confirm > 0 && len(compare.Flagged(c)) > 0 {
 		fmt.Fprintf(os.Stderr, "codspeed: %d regression(s); re-measuring up to %d time(s) to confirm\n", len(compare.Flagged(c)), *confirm)
 		if err := protectSecrets(""); err != nil {
 			return fail(exitFailed, "hide this process's secrets from the benchmark: %v", err)
 		}
-		re := remeasurer(cfg, cwd, gitRoot, store)
+		re := run.Remeasurer(cfg, cwd, gitRoot, store)
 		if err := compare.Confirm(ctx, c, *confirm, re, opts); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return fail(exitInterrupted, "interrupted while re-measuring")
@@ -231,190 +227,6 @@ func writeTables(side *compare.Side, output string) int {
 		return fail(exitUsage, "%v", err)
 	}
 	return exitOK
-}
-
-// limitsFromConfig builds the thresholds of each benchmark from the config:
-// a target's options.thresholds, over the root options.thresholds, over the
-// top-level thresholds section, over the built-in defaults. Within one set,
-// the per-mode value (walltime, simulation, memory) wins over regression,
-// and improvement defaults to the regression threshold. A target's
-// thresholds reach the benchmarks named after it: every exec target, and
-// entrypoint targets only for benchmarks whose name is the target's (the
-// results do not record which entrypoint produced a benchmark).
-func limitsFromConfig(cfg *config.Config) func(string, *results.Benchmark) compare.Limits {
-	return func(instrument string, b *results.Benchmark) compare.Limits {
-		var t config.Thresholds
-		if cfg != nil {
-			if cfg.Thresholds != nil {
-				t = *cfg.Thresholds
-			}
-			if cfg.Options.Thresholds != nil {
-				t = cfg.Options.Thresholds.Merge(t)
-			}
-			for _, ct := range cfg.Targets {
-				if ct.Options.Thresholds != nil && (ct.Name == b.Name || "exec_harness::"+ct.Name == b.URI) {
-					t = ct.Options.Thresholds.Merge(t)
-					break
-				}
-			}
-		}
-		lim := compare.DefaultLimits(instrument)
-		mode := map[string]*float64{results.Walltime: t.Walltime, results.Simulation: t.Simulation, results.Memory: t.Memory}[instrument]
-		switch {
-		case mode != nil:
-			lim.Regression, lim.Improvement = *mode, *mode
-		case t.Regression != nil:
-			lim.Regression, lim.Improvement = *t.Regression, *t.Regression
-		}
-		if t.Improvement != nil {
-			lim.Improvement = *t.Improvement
-		}
-		return lim
-	}
-}
-
-// remeasurer re-runs the targets of flagged walltime benchmarks: the config
-// target of that name when there is one, otherwise the benchmark's own
-// command line (an exec benchmark's name is its command unless --name was
-// given), with the harness options the head recorded. The runs go to a
-// temporary store, so they never become "the newest run". Benchmarks of
-// other instruments, and of entrypoint targets, are not re-measured (their
-// verdict stands, with a note).
-//
-// A results file can come from anywhere, so a command it records is run only
-// when this machine already ran it: it must be a command of a run in the
-// local store (same command line, argv and directory). Others are refused
-// and named; their verdict stands.
-func remeasurer(cfg *config.Config, cwd, gitRoot string, store *results.Store) compare.Remeasure {
-	var known map[string]bool
-	return func(ctx context.Context, flagged []results.BenchmarkChange) ([]*results.File, error) {
-		var targets []instruments.Target
-		var cfgTargets []instruments.Target
-		if cfg != nil {
-			cfgTargets, _ = target.FromConfig(cfg, config.Options{}, cwd)
-		}
-		var refused []string
-		for _, b := range flagged {
-			if b.Instrument != results.Walltime || !strings.HasPrefix(b.URI, "exec_harness::") {
-				continue
-			}
-			found := false
-			for _, t := range cfgTargets {
-				if t.Name == b.Name && t.Kind == instruments.Exec {
-					targets, found = append(targets, t), true
-					break
-				}
-			}
-			if found {
-				continue
-			}
-			o := optionsFromBenchConfig(b.HeadBenchmark)
-			line, argv := b.Name, []string(nil)
-			if c := b.HeadBenchmark.Command; c != nil && c.Line != "" {
-				// The head recorded what it ran and where: run exactly that.
-				line, argv, o.WorkingDirectory = c.Line, c.Args, c.Dir
-			}
-			if known == nil {
-				known = storedCommands(store)
-			}
-			if !known[commandKey(line, argv, o.WorkingDirectory)] {
-				refused = append(refused, fmt.Sprintf("%s (`%s`)", b.Name, line))
-				continue
-			}
-			t, err := target.New(b.Name, instruments.Exec, line, argv, o, cwd)
-			if err != nil {
-				continue
-			}
-			targets = append(targets, t)
-		}
-		if len(refused) > 0 {
-			fmt.Fprintf(os.Stderr, "codspeed: not re-measured, their verdict stands: %s: the command is neither a target of codspeed.yml nor one that a run in the local store (%s) ran, and a results file does not decide what runs on this machine\n",
-				strings.Join(refused, ", "), store.Root)
-		}
-		if len(targets) == 0 {
-			return nil, nil
-		}
-		tmp, err := os.MkdirTemp("", "codspeed-confirm-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		in, err := newInstrument(results.Walltime, gitRoot, walltime.Options{})
-		if err != nil {
-			return nil, err
-		}
-		out, err := run.Execute(ctx, run.Request{
-			Modes: []string{results.Walltime}, Targets: targets,
-			Instruments: map[string]instruments.Instrument{results.Walltime: in},
-			GitRoot:     gitRoot, Git: gitrepo.Head(gitRoot),
-			Store: &results.Store{Root: filepath.Join(tmp, "runs")}, AllowEmpty: true,
-			Args: []string{"codspeed", "compare", "--confirm"}, Out: io.Discard, Err: os.Stderr,
-			Progress: run.NewProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))),
-		})
-		if out == nil {
-			return nil, err
-		}
-		return out.Files, err
-	}
-}
-
-// optionsFromBenchConfig gives back the harness options a benchmark ran
-// with, as recorded in its results (a nil warmup there means none).
-func optionsFromBenchConfig(b *results.Benchmark) config.Options {
-	var o config.Options
-	zero := time.Duration(0)
-	o.WarmupTime = &zero
-	if b == nil || b.Config == nil {
-		return o
-	}
-	c := b.Config
-	if c.WarmupTimeNs != nil {
-		d := time.Duration(*c.WarmupTimeNs)
-		o.WarmupTime = &d
-	}
-	if c.MaxTimeNs != nil {
-		d := time.Duration(*c.MaxTimeNs)
-		o.MaxTime = &d
-	}
-	if c.MaxRounds != nil {
-		n := *c.MaxRounds
-		o.MaxRounds = &n
-	}
-	return o
-}
-
-// storedCommands are the commands that runs in the local store measured (as
-// their results files record them), keyed by commandKey.
-func storedCommands(store *results.Store) map[string]bool {
-	known := map[string]bool{}
-	if store == nil {
-		return known
-	}
-	runs, err := store.List()
-	if err != nil {
-		return known
-	}
-	for _, m := range runs {
-		for _, p := range m.Parts {
-			if p.Results == "" {
-				continue
-			}
-			f, err := results.ReadResults(filepath.Join(store.Dir(m.ID), p.Results))
-			if err != nil {
-				continue
-			}
-			for _, b := range f.Benchmarks {
-				if c := b.Command; c != nil && c.Line != "" {
-					known[commandKey(c.Line, c.Args, c.Dir)] = true
-				}
-			}
-		}
-	}
-	return known
-}
-
-func commandKey(line string, argv []string, dir string) string {
-	return line + "\x00" + strings.Join(argv, "\x00") + "\x00\x00" + dir
 }
 
 // serverSide reads the base of a comparison from a results server.

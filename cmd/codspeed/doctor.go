@@ -12,6 +12,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
+	"github.com/codspeed-go/codspeed-go/internal/run"
 	"github.com/codspeed-go/codspeed-go/results"
 	"github.com/codspeed-go/codspeed-go/sandbox"
 	"github.com/codspeed-go/codspeed-go/version"
@@ -39,7 +40,7 @@ func cmdDoctor(_ context.Context, args []string) int {
 	fmt.Println("\nInstruments")
 	unavailable := 0
 	for _, mode := range []string{results.Walltime, results.Simulation, results.Memory} {
-		in, err := newInstrument(mode, gitRoot, walltime.Options{Perf: true, PerfUnwinding: perf.FramePointer})
+		in, err := run.NewInstrument(mode, gitRoot, walltime.Options{Perf: true, PerfUnwinding: perf.FramePointer})
 		if err == nil {
 			err = in.Check()
 		}

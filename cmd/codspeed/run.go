@@ -13,9 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
-	"github.com/codspeed-go/codspeed-go/instruments/memory"
 	"github.com/codspeed-go/codspeed-go/instruments/perf"
-	"github.com/codspeed-go/codspeed-go/instruments/simulation"
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/ci"
 	"github.com/codspeed-go/codspeed-go/internal/config"
@@ -266,7 +264,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		if inContainers {
 			continue
 		}
-		in, err := newInstrument(m, gitRoot, wallOpts)
+		in, err := run.NewInstrument(m, gitRoot, wallOpts)
 		if err != nil {
 			return fail(exitUsage, "%v", err)
 		}
@@ -392,17 +390,4 @@ func redactArgs(args []string) []string {
 		}
 	}
 	return out
-}
-
-func newInstrument(mode, gitRoot string, wallOpts walltime.Options) (instruments.Instrument, error) {
-	switch mode {
-	case results.Walltime:
-		return walltime.New(gitRoot, wallOpts), nil
-	case results.Simulation:
-		return simulation.New(simulation.Options{}), nil
-	case results.Memory:
-		// Stacks give the allocation flamegraph (bytes by call stack).
-		return &memory.Instrument{Stacks: true}, nil
-	}
-	return nil, fmt.Errorf("%s mode is not built into this codspeed yet", mode)
 }

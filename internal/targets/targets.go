@@ -16,6 +16,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/results/compare"
 )
 
 // Over merges lower-level options under the command line's. A bound given
@@ -220,4 +221,44 @@ func FromStdin(r io.Reader, cfg *config.Config, cli config.Options, cwd string) 
 		ts = append(ts, t)
 	}
 	return ts, nil
+}
+
+// Limits builds the thresholds of each benchmark from the config:
+// a target's options.thresholds, over the root options.thresholds, over the
+// top-level thresholds section, over the built-in defaults. Within one set,
+// the per-mode value (walltime, simulation, memory) wins over regression,
+// and improvement defaults to the regression threshold. A target's
+// thresholds reach the benchmarks named after it: every exec target, and
+// entrypoint targets only for benchmarks whose name is the target's (the
+// results do not record which entrypoint produced a benchmark).
+func Limits(cfg *config.Config) func(string, *results.Benchmark) compare.Limits {
+	return func(instrument string, b *results.Benchmark) compare.Limits {
+		var t config.Thresholds
+		if cfg != nil {
+			if cfg.Thresholds != nil {
+				t = *cfg.Thresholds
+			}
+			if cfg.Options.Thresholds != nil {
+				t = cfg.Options.Thresholds.Merge(t)
+			}
+			for _, ct := range cfg.Targets {
+				if ct.Options.Thresholds != nil && (ct.Name == b.Name || "exec_harness::"+ct.Name == b.URI) {
+					t = ct.Options.Thresholds.Merge(t)
+					break
+				}
+			}
+		}
+		lim := compare.DefaultLimits(instrument)
+		mode := map[string]*float64{results.Walltime: t.Walltime, results.Simulation: t.Simulation, results.Memory: t.Memory}[instrument]
+		switch {
+		case mode != nil:
+			lim.Regression, lim.Improvement = *mode, *mode
+		case t.Regression != nil:
+			lim.Regression, lim.Improvement = *t.Regression, *t.Regression
+		}
+		if t.Improvement != nil {
+			lim.Improvement = *t.Improvement
+		}
+		return lim
+	}
 }
