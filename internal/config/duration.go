@@ -57,6 +57,14 @@ func secondsToDuration(secs float64, orig string) (time.Duration, error) {
 // that is what `docker run --memory 512m` means, and memory limits set here
 // end up as container and cgroup limits, so a value copied from a Docker or
 // compose file must mean the same thing.
+//
+// It accepts what docker/go-units' RAMInBytes accepts, but is not built on
+// it: RAMInBytes goes through float64, so "9223372036854775807" comes back
+// rounded and wrapped negative, and a size past the int64 range
+// ("8192P") wraps instead of failing; it also answers "invalid size" for a
+// negative number or an unknown unit alike. A limit that silently becomes
+// another number is worse than a few lines of parsing (TestParseBytes has
+// those cases).
 func ParseBytes(s string) (int64, error) {
 	orig := s
 	s = strings.TrimSpace(s)
