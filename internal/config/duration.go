@@ -59,12 +59,11 @@ func secondsToDuration(secs float64, orig string) (time.Duration, error) {
 // compose file must mean the same thing.
 //
 // It accepts what docker/go-units' RAMInBytes accepts, but is not built on
-// it: RAMInBytes goes through float64, so "9223372036854775807" comes back
-// rounded and wrapped negative, and a size past the int64 range
-// ("8192P") wraps instead of failing; it also answers "invalid size" for a
-// negative number or an unknown unit alike. A limit that silently becomes
-// another number is worse than a few lines of parsing (TestParseBytes has
-// those cases).
+// it: RAMInBytes goes through float64 and converts without a range check,
+// so "9223372036854775807" and "8192P" both come back as
+// -9223372036854775808 with no error (go-units v0.5.0). A limit that
+// silently becomes another number is worse than a few lines of parsing
+// (TestParseBytes has those cases).
 func ParseBytes(s string) (int64, error) {
 	orig := s
 	s = strings.TrimSpace(s)
