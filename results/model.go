@@ -100,7 +100,19 @@ type Benchmark struct {
 	// kept in the head run's benchmark.
 	Paired *PairedResult `json:"paired,omitempty"`
 
+	// Thresholds are the regression and improvement thresholds the
+	// project's codspeed.yml gave this benchmark when it ran, as fractions;
+	// nil when it gave none (the defaults apply). A results server judges
+	// the run with them, as `codspeed compare` does with the file.
+	Thresholds *Thresholds `json:"thresholds,omitempty"`
+
 	Error string `json:"error,omitempty"`
+}
+
+// Thresholds of one benchmark, as fractions (0.05 is 5%).
+type Thresholds struct {
+	Regression  float64 `json:"regression"`
+	Improvement float64 `json:"improvement"`
 }
 
 // Command is an exec benchmark's command: the line as written, the argv it

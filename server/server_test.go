@@ -55,7 +55,7 @@ func newTestServers(t *testing.T, private bool) map[string]*testServer {
 
 // uploadSim uploads a simulation run part of one benchmark with the
 // runner's own upload client.
-func (ts *testServer) uploadSim(t *testing.T, ciRun, branch, commit string, instructions float64) string {
+func (ts *testServer) uploadSim(t *testing.T, ciRun, branch, commit string, instructions float64, edit ...func(*results.Benchmark)) string {
 	t.Helper()
 	dir := t.TempDir()
 	f := &results.File{
@@ -64,6 +64,9 @@ func (ts *testServer) uploadSim(t *testing.T, ciRun, branch, commit string, inst
 		Benchmarks: []results.Benchmark{{Name: "parse", URI: "bench::parse", Simulation: &results.SimulationStats{
 			Instructions: instructions, EstimatedCycles: instructions, TimeNs: instructions / 3,
 		}, Profile: &results.Profile{Event: "Ir", Folded: "callgrind/parse.folded"}}},
+	}
+	for _, e := range edit {
+		e(&f.Benchmarks[0])
 	}
 	if _, err := results.WriteResults(dir, f); err != nil {
 		t.Fatal(err)
@@ -321,6 +324,15 @@ func TestProjectThresholds(t *testing.T) {
 			ts.getJSON(t, path, &cmp)
 			if cmp.Regressed {
 				t.Fatalf("regression 10%%: %+v", cmp)
+			}
+			// A head run that recorded its codspeed.yml's thresholds is
+			// judged with them, over the project's settings.
+			ts.uploadSim(t, "t3", "strict", "bbbb000000000000000000000000000000000003", 101500, func(b *results.Benchmark) {
+				b.Thresholds = &results.Thresholds{Regression: 0.01, Improvement: 0.01}
+			})
+			ts.getJSON(t, "/api/v1/projects/acme/widget/compare?base=main&head=strict", &cmp)
+			if !cmp.Regressed {
+				t.Fatalf("recorded threshold 1%% over the 10%% setting: %+v", cmp)
 			}
 		})
 	}

@@ -315,6 +315,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		Progress:   progress,
 		Executor:   executor,
 		Shard:      shardInfo,
+		Thresholds: target.RecordedThresholds(cfg),
 	}
 	if info := ciInfo(cwd); info != nil {
 		req.Progress.WithGroups(info)

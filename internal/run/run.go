@@ -55,6 +55,10 @@ type Request struct {
 	CI *results.CIRun
 	// Shard is set when Targets are one shard of a suite.
 	Shard *results.ShardInfo
+	// Thresholds, when set, gives each measured benchmark the thresholds
+	// the project's config sets for it (nil: it sets none), recorded in the
+	// results for a results server to judge the run with.
+	Thresholds func(instrument string, b *results.Benchmark) *results.Thresholds
 
 	// ShowOutput passes the benchmark's own output through.
 	ShowOutput bool
@@ -185,6 +189,11 @@ func Execute(ctx context.Context, req Request) (*Outcome, error) {
 		}
 		req.Progress.Done()
 		file.Metadata = integrations.Metadata()
+		if req.Thresholds != nil {
+			for i := range file.Benchmarks {
+				file.Benchmarks[i].Thresholds = req.Thresholds(mode, &file.Benchmarks[i])
+			}
+		}
 		if len(file.Benchmarks) > 0 || req.AllowEmpty {
 			path, err := results.WriteResults(pf, file)
 			if err != nil {

@@ -262,3 +262,20 @@ func Limits(cfg *config.Config) func(string, *results.Benchmark) compare.Limits 
 		return lim
 	}
 }
+
+// RecordedThresholds gives each benchmark the thresholds cfg sets for it
+// (Limits), or nil when cfg sets none for it (the built-in defaults apply):
+// what a run records for a results server.
+func RecordedThresholds(cfg *config.Config) func(string, *results.Benchmark) *results.Thresholds {
+	if cfg == nil {
+		return nil
+	}
+	limits := Limits(cfg)
+	return func(instrument string, b *results.Benchmark) *results.Thresholds {
+		l := limits(instrument, b)
+		if l == compare.DefaultLimits(instrument) {
+			return nil
+		}
+		return &results.Thresholds{Regression: l.Regression, Improvement: l.Improvement}
+	}
+}

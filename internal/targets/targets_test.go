@@ -76,3 +76,20 @@ func TestLimits(t *testing.T) {
 		t.Errorf("default simulation threshold: %+v", l)
 	}
 }
+
+// TestRecordedThresholds: a benchmark records the thresholds codspeed.yml
+// sets for it, and nothing when it sets none (the defaults).
+func TestRecordedThresholds(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	cfg := &config.Config{Targets: []config.Target{{Name: "hot", Options: config.Options{Thresholds: &config.Thresholds{Walltime: f(0.01)}}}}}
+	rec := RecordedThresholds(cfg)
+	if th := rec(results.Walltime, &results.Benchmark{Name: "hot"}); th == nil || th.Regression != 0.01 || th.Improvement != 0.01 {
+		t.Errorf("hot: %+v", th)
+	}
+	if th := rec(results.Walltime, &results.Benchmark{Name: "cold"}); th != nil {
+		t.Errorf("cold: %+v, want nil (defaults)", th)
+	}
+	if RecordedThresholds(nil) != nil {
+		t.Error("no config: want no recording")
+	}
+}

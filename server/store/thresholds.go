@@ -40,11 +40,13 @@ func ParseThreshold(v string) (float64, error) {
 	return f * scale, nil
 }
 
-// CompareOptions are the options of a comparison in project p: the
-// thresholds its settings give, over the built-in defaults, resolved as
-// `codspeed compare` resolves codspeed.yml's (a mode's value wins over
-// regression; improvement defaults to the regression threshold). The API,
-// the pages and the merge-request comments all judge with them.
+// CompareOptions are the options of a comparison in project p: a benchmark
+// is judged with the thresholds its head run recorded from the project's
+// codspeed.yml (results.Benchmark.Thresholds) when it has them, else with
+// the project's settings over the built-in defaults, resolved as `codspeed
+// compare` resolves codspeed.yml's (a mode's value wins over regression;
+// improvement defaults to the regression threshold). The API, the pages and
+// the merge-request comments all judge with them.
 func (s *Store) CompareOptions(ctx context.Context, p *Project) (compare.Options, error) {
 	vals := map[string]*float64{}
 	for _, k := range ThresholdSettings {
@@ -61,11 +63,13 @@ func (s *Store) CompareOptions(ctx context.Context, p *Project) (compare.Options
 		}
 		vals[k] = &f
 	}
-	if len(vals) == 0 {
-		return compare.Options{}, nil
-	}
 	mode := map[string]string{results.Walltime: SettingThresholdWalltime, results.Simulation: SettingThresholdSimulation, results.Memory: SettingThresholdMemory}
-	return compare.Options{Limits: func(instrument string, _ *results.Benchmark) compare.Limits {
+	return compare.Options{Limits: func(instrument string, b *results.Benchmark) compare.Limits {
+		// The thresholds the head run recorded from its codspeed.yml win:
+		// they are what `codspeed compare` uses in that commit.
+		if b != nil && b.Thresholds != nil {
+			return compare.Limits{Regression: b.Thresholds.Regression, Improvement: b.Thresholds.Improvement}
+		}
 		lim := compare.DefaultLimits(instrument)
 		switch m, r := vals[mode[instrument]], vals[SettingThresholdRegression]; {
 		case m != nil:
