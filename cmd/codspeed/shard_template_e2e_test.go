@@ -88,4 +88,20 @@ func TestGitLabParallelTemplateScripts(t *testing.T) {
 			t.Fatalf("pass 2 compared nothing:\n%s", report)
 		}
 	}
+	// A merge request with no baseline (GitLab's merge-request pipelines
+	// cannot read a protected branch's cache) fails, unless told otherwise.
+	if err := os.RemoveAll(filepath.Join(repo, ".codspeed-baseline")); err != nil {
+		t.Fatal(err)
+	}
+	mr := []string{"CI_COMMIT_BRANCH=feature", "CI_PIPELINE_ID=78", "CI_MERGE_REQUEST_IID=5", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME=main"}
+	cmd := newCmd(repo)
+	cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", mergeScript}
+	cmd.Env = append(cmd.Env, append([]string{"PATH=" + filepath.Dir(binary) + ":" + os.Getenv("PATH"), "CODSPEED_MODE=walltime",
+		"CODSPEED_REPORT=codspeed-report.md", "CODSPEED_STORE=.codspeed-merged", "CI_DEFAULT_BRANCH=main"}, mr...)...)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no baseline of main for this merge request") {
+		t.Fatalf("merge request without a baseline: %v\n%s", err, out)
+	}
+	if out := run(mergeScript, append(mr, "CODSPEED_REQUIRE_BASELINE=false")...); strings.Contains(out, "new baseline") {
+		t.Fatalf("a merge request replaced the baseline:\n%s", out)
+	}
 }
