@@ -35,15 +35,14 @@ func gitlabCILocal(t *testing.T) string {
 	return glcl
 }
 
-// loopTarget is a codspeed.yml exec target counting to n in the shell: its
-// simulated cost grows with n, the same from run to run. The counts are a
-// few thousand so that the loop outweighs the shell's start-up: the
-// estimated time of a program of a million instructions is dominated by
-// its start-up cache misses, which move by several percent with the size of
-// the environment (a merge request pipeline has more variables than a push
-// pipeline; measured: +4 to +5% for 100-300 iterations).
+// loopTarget is a codspeed.yml exec target doing n units of work: the C
+// example counting the primes below n. Its simulated cost grows with n and
+// is the same from run to run, whatever the environment. (A shell loop is
+// not: dash looks its variables up in a table that holds the environment, so
+// a merge-request pipeline, which has more CI variables than a push
+// pipeline, made an unchanged `while` loop 6% slower.)
 func loopTarget(name string, n int) string {
-	return fmt.Sprintf("  - name: %s\n    exec: \"sh -c 'i=0; while [ $i -lt %d ]; do i=$((i+1)); done'\"\n", name, n)
+	return fmt.Sprintf("  - name: %s\n    exec: \"%s %d\"\n", name, primes, n)
 }
 
 // pipelineRepo is a git repository (origin on a GitLab host) holding the
@@ -120,7 +119,7 @@ var mergeRequest = []string{"CI_PIPELINE_SOURCE=merge_request_event", "CI_MERGE_
 // with none passes.
 func TestGitLabParallelTemplateWithGitLabCILocal(t *testing.T) {
 	glcl := gitlabCILocal(t)
-	loops := map[string]int{"loop-1": 2000, "loop-2": 4000, "loop-3": 6000, "loop-4": 8000, "loop-5": 10000, "loop-6": 12000}
+	loops := map[string]int{"loop-1": 20000, "loop-2": 40000, "loop-3": 60000, "loop-4": 80000, "loop-5": 100000, "loop-6": 120000}
 	repo := pipelineRepo(t, `include:
   - local: ci/codspeed-parallel.gitlab-ci.yml
 benchmarks:
@@ -159,7 +158,7 @@ benchmarks-compare:
 
 	// A merge request that makes loop-4 three times slower.
 	git(t, repo, "checkout", "-q", "-b", "feature")
-	loops["loop-4"] = 24000
+	loops["loop-4"] = 240000
 	writeLoops(t, repo, loops)
 	git(t, repo, "commit", "-q", "-am", "slower")
 	out, ok = runPipeline(t, glcl, repo, mergeRequest...)
@@ -171,7 +170,7 @@ benchmarks-compare:
 	}
 
 	// One that changes nothing measured.
-	loops["loop-4"] = 8000
+	loops["loop-4"] = 80000
 	writeLoops(t, repo, loops)
 	git(t, repo, "commit", "-q", "-am", "back")
 	out, ok = runPipeline(t, glcl, repo, mergeRequest...)
@@ -296,7 +295,7 @@ func TestGitLabTemplateWithGitLabCILocal(t *testing.T) {
 	fake := &fakeGitLab{t: t, artifacts: map[string][]byte{}}
 	api := httptest.NewServer(fake)
 	defer api.Close()
-	loops := map[string]int{"loop-1": 2000, "loop-2": 4000, "loop-3": 6000}
+	loops := map[string]int{"loop-1": 20000, "loop-2": 40000, "loop-3": 60000}
 	repo := pipelineRepo(t, `include:
   - local: ci/codspeed.gitlab-ci.yml
 benchmarks:
@@ -319,7 +318,7 @@ benchmarks:
 	fake.keepArtifacts(t, repo, "codspeed-profile", "main", "benchmarks")
 
 	git(t, repo, "checkout", "-q", "-b", "feature")
-	loops["loop-2"] = 12000
+	loops["loop-2"] = 120000
 	writeLoops(t, repo, loops)
 	git(t, repo, "commit", "-q", "-am", "slower")
 	out, ok = runPipeline(t, glcl, repo, mr...)
@@ -336,7 +335,7 @@ benchmarks:
 	first := fake.notes[0].Body
 	fake.mu.Unlock()
 
-	loops["loop-2"] = 4000
+	loops["loop-2"] = 40000
 	writeLoops(t, repo, loops)
 	git(t, repo, "commit", "-q", "-am", "back")
 	out, ok = runPipeline(t, glcl, repo, mr...)
