@@ -8,7 +8,8 @@
 # the sandbox is used (cgroups), under the shared lock /tmp/codspeed-dev.lock;
 # PIN=1 instead runs codspeed (--no-sandbox) and hyperfine under taskset -c 1,
 # which pins both commands to CPU 1 without cgroups and needs no lock.
-# Usage: TRIALS=20 SHIFTS="0 3" HYPERFINE=1 LOAD=0 PIN=0 scripts/bench-ab.sh
+# BASE_N sets the base iterations (40000000, about 18 ms; 6000000 is about 3 ms).
+# Usage: TRIALS=20 SHIFTS="0 3" HYPERFINE=1 LOAD=0 PIN=0 BASE_N=40000000 scripts/bench-ab.sh
 # Needs: make build, cc, jq, python3, hyperfine (when HYPERFINE=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ int main(int argc, char **argv) {
 C
 cc -O1 -o "$tmp/spin" "$tmp/spin.c"
 trials=${TRIALS:-20}
-base_n=40000000
+base_n=${BASE_N:-40000000}
 if [ "${LOAD:-0}" = 1 ]; then
   # A CPU hog on every core the benchmark does not use.
   taskset -c 0 sh -c 'while :; do :; done' & hog=$!
