@@ -9,6 +9,7 @@
 # PIN=1 instead runs codspeed (--no-sandbox) and hyperfine under taskset -c 1,
 # which pins both commands to CPU 1 without cgroups and needs no lock.
 # BASE_N sets the base iterations (40000000, about 18 ms; 6000000 is about 3 ms).
+# AB_ARGS adds flags to each `codspeed ab` (e.g. "--budget 20s").
 # Usage: TRIALS=20 SHIFTS="0 3" HYPERFINE=1 LOAD=0 PIN=0 BASE_N=40000000 scripts/bench-ab.sh
 # Needs: make build, cc, jq, python3, hyperfine (when HYPERFINE=1).
 set -euo pipefail
@@ -39,7 +40,7 @@ for shift in ${SHIFTS:-0 3}; do
   for i in $(seq "$trials"); do
     if [ "${PIN:-0}" = 1 ]; then run=(taskset -c 1 ./bin/codspeed ab --no-sandbox); hfrun=(taskset -c 1 hyperfine)
     else run=(flock /tmp/codspeed-dev.lock ./bin/codspeed ab); hfrun=(hyperfine); fi
-    "${run[@]}" --format json --name spin \
+    "${run[@]}" ${AB_ARGS:-} --format json --name spin \
       --base-command "$tmp/spin $base_n" --head-command "$tmp/spin $head_n" >"$tmp/ab.json" 2>/dev/null || true
     # Time to decision: the head run's record, without the wait for the lock.
     secs=$(python3 - "$CODSPEED_STORE/$(jq -r .head.run_id "$tmp/ab.json")/run.json" <<'PY'
