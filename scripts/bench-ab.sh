@@ -35,9 +35,11 @@ if [ "${LOAD:-0}" = 1 ]; then
 fi
 echo "| shift | trial | ab verdict | ratio [CI] | pairs | seconds | hyperfine+Welch |"
 echo "|---|---|---|---|---|---|---|"
-for shift in ${SHIFTS:-0 3}; do
-  head_n=$(python3 -c "print(int($base_n*(1+$shift/100)))")
-  for i in $(seq "$trials"); do
+# Trials alternate the shifts (0, 3, 0, 3...), so that a run cut short has
+# as many trials of each and the load drifts over all of them alike.
+for i in $(seq "$trials"); do
+  for shift in ${SHIFTS:-0 3}; do
+    head_n=$(python3 -c "print(int($base_n*(1+$shift/100)))")
     if [ "${PIN:-0}" = 1 ]; then run=(taskset -c 1 ./bin/codspeed ab --no-sandbox); hfrun=(taskset -c 1 hyperfine)
     else run=(flock /tmp/codspeed-dev.lock ./bin/codspeed ab); hfrun=(hyperfine); fi
     "${run[@]}" ${AB_ARGS:-} --format json --name spin \
