@@ -30,6 +30,7 @@ for i in $(seq "$reps"); do
   n+=("$(median "$tmp/n$i")")
   taskset -c "$cpu" hyperfine -N -w 6 -r "$rounds" --export-json "$tmp/h$i.json" "${cmd[*]}" >/dev/null 2>&1
   h+=("$(hmedian "$tmp/h$i.json")")
+  echo "rep $i medians (ns): default ${d[-1]} no-sandbox ${n[-1]} hyperfine ${h[-1]}"
 done
 echo "load after: $(uptime)"
 python3 - "${d[*]}" "${n[*]}" "${h[*]}" <<'PY'
