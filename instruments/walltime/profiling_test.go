@@ -237,7 +237,7 @@ func TestGoTimedRoundsUnsampled(t *testing.T) {
 	dir, _ := filepath.Abs("testdata/pidbench")
 	target := instruments.Target{Name: "pidbench", Kind: instruments.Entrypoint, Dir: dir,
 		Command: "go test -run ^$ -bench . -benchtime 100ms", Args: []string{"go", "test", "-run", "^$", "-bench", ".", "-benchtime", "100ms"},
-		Env:     []string{"PIDBENCH_FILE=" + pidFile}, Options: instruments.Options{MinRounds: &rounds}}
+		Env: []string{"PIDBENCH_FILE=" + pidFile}, Options: instruments.Options{MinRounds: &rounds}}
 	w := &warnings{}
 	benches, err := New("", Options{Perf: true}).Measure(context.Background(), target, instruments.Env{ProfileFolder: folder, Progress: w, BaseEnv: os.Environ()})
 	if err != nil {
