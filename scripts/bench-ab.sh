@@ -8,7 +8,9 @@
 # the sandbox is used (cgroups), under the shared lock /tmp/codspeed-dev.lock;
 # PIN=1 instead runs codspeed (--no-sandbox) and hyperfine under taskset -c 1,
 # which pins both commands to CPU 1 without cgroups and needs no lock.
-# Usage: TRIALS=20 SHIFTS="0 3" HYPERFINE=1 LOAD=0 PIN=0 scripts/bench-ab.sh
+# BASE_N sets the base iterations (40000000, about 18 ms; 6000000 is about 3 ms).
+# AB_ARGS adds flags to each `codspeed ab` (e.g. "--budget 20s").
+# Usage: TRIALS=20 SHIFTS="0 3" HYPERFINE=1 LOAD=0 PIN=0 BASE_N=40000000 scripts/bench-ab.sh
 # Needs: make build, cc, jq, python3, hyperfine (when HYPERFINE=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,19 +28,21 @@ int main(int argc, char **argv) {
 C
 cc -O1 -o "$tmp/spin" "$tmp/spin.c"
 trials=${TRIALS:-20}
-base_n=40000000
+base_n=${BASE_N:-40000000}
 if [ "${LOAD:-0}" = 1 ]; then
   # A CPU hog on every core the benchmark does not use.
   taskset -c 0 sh -c 'while :; do :; done' & hog=$!
 fi
 echo "| shift | trial | ab verdict | ratio [CI] | pairs | seconds | hyperfine+Welch |"
 echo "|---|---|---|---|---|---|---|"
-for shift in ${SHIFTS:-0 3}; do
-  head_n=$(python3 -c "print(int($base_n*(1+$shift/100)))")
-  for i in $(seq "$trials"); do
+# Trials alternate the shifts (0, 3, 0, 3...), so that a run cut short has
+# as many trials of each and the load drifts over all of them alike.
+for i in $(seq "$trials"); do
+  for shift in ${SHIFTS:-0 3}; do
+    head_n=$(python3 -c "print(int($base_n*(1+$shift/100)))")
     if [ "${PIN:-0}" = 1 ]; then run=(taskset -c 1 ./bin/codspeed ab --no-sandbox); hfrun=(taskset -c 1 hyperfine)
     else run=(flock /tmp/codspeed-dev.lock ./bin/codspeed ab); hfrun=(hyperfine); fi
-    "${run[@]}" --format json --name spin \
+    "${run[@]}" ${AB_ARGS:-} --format json --name spin \
       --base-command "$tmp/spin $base_n" --head-command "$tmp/spin $head_n" >"$tmp/ab.json" 2>/dev/null || true
     # Time to decision: the head run's record, without the wait for the lock.
     secs=$(python3 - "$CODSPEED_STORE/$(jq -r .head.run_id "$tmp/ab.json")/run.json" <<'PY'

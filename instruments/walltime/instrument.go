@@ -79,6 +79,23 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 		}
 		return benches, nil
 	}
+	if t.Kind == instruments.Entrypoint && gobench.IsGoTest(t.Argv()) && in.prof.opts.Perf && env.ProfileFolder != "" {
+		// Go benchmarks likewise: `go test -bench` is timed unsampled,
+		// then run once more (-count=1) under perf for the flamegraphs;
+		// that pass's output enters no statistic.
+		benches, err := in.measure(ctx, t, env, in.Hooks)
+		if err != nil || len(benches) == 0 {
+			return benches, err
+		}
+		if s := in.prof.start(env); s != nil {
+			perr := in.profileGo(ctx, t, env, s)
+			in.prof.finish(s, t, env, benches, nil)
+			if perr != nil && ctx.Err() == nil {
+				warn(env, fmt.Sprintf("profile of %s: %v", t.Name, perr))
+			}
+		}
+		return benches, nil
+	}
 	if s := in.prof.start(env); s != nil {
 		env.Launcher = s.Launcher(env.Launcher)
 		regions := newRegionMarker(s, in.Hooks)
@@ -112,6 +129,36 @@ func (in *Instrument) profileRounds(ctx context.Context, t instruments.Target, e
 		if _, err := r.round(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// profileGo runs a `go test -bench` target once more, each benchmark once
+// (-count=1), under the perf session; its output is discarded.
+func (in *Instrument) profileGo(ctx context.Context, t instruments.Target, env instruments.Env, s *perf.Session) error {
+	env.Progress.Phase(t.Name, "profiling")
+	args := t.Argv()
+	goflags := lastValue(append(append([]string(nil), env.BaseEnv...), t.Env...), "GOFLAGS")
+	cmdEnv := append(append(append([]string(nil), env.BaseEnv...), t.Env...), "GOFLAGS="+strings.TrimSpace(goflags+" -count=1"))
+	cmd := exec.CommandContext(ctx, instruments.LookPath(args[0], cmdEnv), args[1:]...)
+	cmd.Args[0] = args[0]
+	cmd.Dir = t.Dir
+	cmd.Env = cmdEnv
+	errTail := &tailWriter{n: stderrTail}
+	cmd.Stderr = errTail
+	instruments.OwnTree(cmd)
+	launcher := env.Launcher
+	if launcher == nil {
+		launcher = instruments.Direct
+	}
+	if err := s.Launcher(launcher).Start(cmd); err != nil {
+		return fmt.Errorf("start %s: %w", t.Command, err)
+	}
+	if err := cmd.Wait(); err != nil {
+		if s := strings.TrimSpace(errTail.String()); s != "" {
+			return fmt.Errorf("%s: %w\n%s", t.Command, err, indent(s, "    | "))
+		}
+		return fmt.Errorf("%s: %w", t.Command, err)
 	}
 	return nil
 }

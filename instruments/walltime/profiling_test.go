@@ -225,3 +225,62 @@ func grepLines(text, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// Go benchmarks are timed unsampled: every sample of the recording comes
+// from the profiling pass's test binary, none from the timed run's.
+func TestGoTimedRoundsUnsampled(t *testing.T) {
+	canSample(t)
+	if testing.Short() {
+		t.Skip("builds and runs a Go test binary")
+	}
+	folder := t.TempDir()
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	rounds := int64(3)
+	dir, _ := filepath.Abs("testdata/pidbench")
+	target := instruments.Target{Name: "pidbench", Kind: instruments.Entrypoint, Dir: dir,
+		Command: "go test -run ^$ -bench . -benchtime 100ms", Args: []string{"go", "test", "-run", "^$", "-bench", ".", "-benchtime", "100ms"},
+		Env: []string{"PIDBENCH_FILE=" + pidFile}, Options: instruments.Options{MinRounds: &rounds}}
+	w := &warnings{}
+	benches, err := New("", Options{Perf: true}).Measure(context.Background(), target, instruments.Env{ProfileFolder: folder, Progress: w, BaseEnv: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(benches) != 1 || len(benches[0].Samples) != 3 || benches[0].Profile == nil {
+		t.Fatalf("benchmarks %+v", benches)
+	}
+	pids, _ := os.ReadFile(pidFile)
+	lines := strings.Fields(string(pids))
+	if len(lines) == 0 {
+		t.Fatalf("the benchmark recorded no pid")
+	}
+	timed := lines[0]
+	f, err := os.Open(filepath.Join(folder, benches[0].Profile.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rec, err := perf.ReadRaw(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromTimed, fromOthers int
+	for _, r := range rec.Records {
+		if r.Kind != perf.KindSample {
+			continue
+		}
+		if fmt.Sprint(r.Pid) == timed {
+			fromTimed++
+		} else {
+			fromOthers++
+		}
+	}
+	if fromTimed > 0 {
+		t.Errorf("%d samples from the timed test binary (pid %s), %d from others", fromTimed, timed, fromOthers)
+	}
+	if len(lines) != 2 {
+		t.Errorf("test binaries %v, want the timed run's and the profiling pass's", lines)
+	}
+	if fromOthers == 0 {
+		t.Errorf("the profiling pass recorded no sample")
+	}
+}

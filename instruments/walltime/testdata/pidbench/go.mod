@@ -1,0 +1,3 @@
+module pidbench
+
+go 1.22
