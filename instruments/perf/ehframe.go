@@ -254,14 +254,10 @@ func parseFDE(r *cfiReader, c *cie, vaddr uint64, regs archRegs, t *unwindTable)
 		return err
 	}
 	if c.hasAug {
-		n, err := r.uleb()
-		if err != nil {
+		// The FDE's augmentation data: nothing in it is needed here.
+		if err := r.skipBlock(); err != nil {
 			return err
 		}
-		if n > uint64(r.end-r.pos) {
-			return errShort
-		}
-		r.pos += int(n)
 	}
 	if pcRange == 0 {
 		return nil
