@@ -655,6 +655,30 @@ func removeRunnerImage() {
 	removeTestImage(o, testRunnerImage)
 }
 
+// sweepDanglingImages removes the untagged images made since the tests
+// started, once they have all ended: the builder stages of images that the
+// tests (or the CLI under test) built and removed by tag. Nothing else
+// builds images while this package's tests run (make test runs the docker
+// package's after them).
+func sweepDanglingImages() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o, err := docker.NewOrchestrator(ctx, docker.Options{})
+	if err != nil {
+		return // no engine: nothing was built
+	}
+	defer o.Close()
+	l, err := o.Client().ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
+	if err != nil {
+		return
+	}
+	for _, im := range l.Items {
+		if im.Created >= testsStarted.Unix() {
+			_, _ = o.Client().ImageRemove(ctx, im.ID, client.ImageRemoveOptions{PruneChildren: true})
+		}
+	}
+}
+
 // removeTestImage untags a runner image a test built, and removes the
 // untagged images (the Dockerfile's builder stage, which the classic builder
 // leaves) made since the tests started.

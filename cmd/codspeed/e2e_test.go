@@ -55,6 +55,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(staticPrimes))
 	}
 	removeRunnerImage()
+	sweepDanglingImages()
 	os.Exit(code)
 }
 
