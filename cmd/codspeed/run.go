@@ -222,17 +222,7 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
 	}
 
-	var targets []instruments.Target
-	switch {
-	case len(cmdArgs) == 1 && cmdArgs[0] == "-" && kind == instruments.Exec:
-		targets, err = target.FromStdin(os.Stdin, cfg, cli, cwd)
-	case len(cmdArgs) > 0:
-		targets, err = target.FromCommand(cmdArgs, kind, f.name, cfg, cli, cwd)
-	case cfg != nil:
-		targets, err = target.FromConfig(cfg, cli, cwd)
-	default:
-		return fail(exitUsage, "nothing to run: give a command (codspeed %s -- CMD) or add a codspeed.yml (see README)", fs.Name())
-	}
+	targets, err := selectTargets(cmdArgs, kind, f.name, cfg, cli, cwd)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
@@ -260,22 +250,13 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 	// section; the runner in each container checks the instruments there.
 	inContainers := cfg != nil && cfg.Container != nil && len(cmdArgs) == 0 && !f.noContainer
 	insts := map[string]instruments.Instrument{}
-	for _, m := range modes {
-		if inContainers {
-			continue
-		}
-		in, err := run.NewInstrument(m, gitRoot, wallOpts)
-		if err != nil {
+	if !inContainers {
+		if insts, err = run.CheckedInstruments(modes, gitRoot, wallOpts); err != nil {
+			if errors.Is(err, instruments.ErrNotSupported) {
+				return fail(exitUnsupported, "%v", err)
+			}
 			return fail(exitUsage, "%v", err)
 		}
-		if err := in.Check(); err != nil {
-			code := exitUsage
-			if errors.Is(err, instruments.ErrNotSupported) {
-				code = exitUnsupported
-			}
-			return fail(code, "%s mode is not available here: %v", m, err)
-		}
-		insts[m] = in
 	}
 
 	store := &results.Store{Root: results.DefaultStoreRoot(gitRoot)}
@@ -317,17 +298,8 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		Shard:      shardInfo,
 		Thresholds: target.RecordedThresholds(cfg),
 	}
-	if info := ciInfo(cwd); info != nil {
-		req.Progress.WithGroups(info)
-		if info.RunID != "" {
-			// Each invocation in one CI job is a distinct part of that job's
-			// run (a counter under .codspeed/run-state, locked).
-			idx, err := upload.NextRunPart(upload.StateDir(info.Source(), cwd), info.RunID)
-			if err != nil {
-				return fail(exitFailed, "%v", err)
-			}
-			req.CI = &results.CIRun{Provider: info.Provider, RunID: info.RunID, PartIndex: idx}
-		}
+	if err := withCI(&req, cwd); err != nil {
+		return fail(exitFailed, "%v", err)
 	}
 	out, err := run.Execute(ctx, req)
 	if out != nil && out.Meta != nil && !req.JSONEvents {
@@ -344,6 +316,29 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 			}
 		}
 	}
+	return runExit(out, err)
+}
+
+// selectTargets picks where the targets come from: `exec -`'s standard
+// input, the command line, or the config.
+func selectTargets(cmdArgs []string, kind instruments.Kind, name string, cfg *config.Config, cli config.Options, cwd string) ([]instruments.Target, error) {
+	switch {
+	case len(cmdArgs) == 1 && cmdArgs[0] == "-" && kind == instruments.Exec:
+		return target.FromStdin(os.Stdin, cfg, cli, cwd)
+	case len(cmdArgs) > 0:
+		return target.FromCommand(cmdArgs, kind, name, cfg, cli, cwd)
+	case cfg != nil:
+		return target.FromConfig(cfg, cli, cwd)
+	}
+	cmd := "run"
+	if kind == instruments.Exec {
+		cmd = "exec"
+	}
+	return nil, fmt.Errorf("nothing to run: give a command (codspeed %s -- CMD) or add a codspeed.yml (see README)", cmd)
+}
+
+// runExit is the exit code of a run, after saying why it is not 0.
+func runExit(out *run.Outcome, err error) int {
 	switch {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(os.Stderr, "codspeed: interrupted; the benchmarks that finished are kept and the run is marked partial")
@@ -357,6 +352,26 @@ func execute(ctx context.Context, fs *pflag.FlagSet, f *runFlags, cmdArgs []stri
 		return exitFailed
 	}
 	return exitOK
+}
+
+// withCI groups the run's log the CI provider's way, and names the part of
+// the CI job's run this invocation is: each invocation in one CI job is a
+// distinct part (a counter under .codspeed/run-state, locked).
+func withCI(req *run.Request, cwd string) error {
+	info := ciInfo(cwd)
+	if info == nil {
+		return nil
+	}
+	req.Progress.WithGroups(info)
+	if info.RunID == "" {
+		return nil
+	}
+	idx, err := upload.NextRunPart(upload.StateDir(info.Source(), cwd), info.RunID)
+	if err != nil {
+		return err
+	}
+	req.CI = &results.CIRun{Provider: info.Provider, RunID: info.RunID, PartIndex: idx}
+	return nil
 }
 
 // ciInfo is the CI provider when codspeed runs in one (nil locally or when

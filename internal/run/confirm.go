@@ -37,6 +37,24 @@ func NewInstrument(mode, gitRoot string, wallOpts walltime.Options) (instruments
 	return nil, fmt.Errorf("%s mode is not built into this codspeed yet", mode)
 }
 
+// CheckedInstruments builds the instrument of each mode and checks that it
+// can run here; the first that cannot stops it, with its error (wrapping
+// instruments.ErrNotSupported when the host lacks what the mode needs).
+func CheckedInstruments(modes []string, gitRoot string, wallOpts walltime.Options) (map[string]instruments.Instrument, error) {
+	insts := map[string]instruments.Instrument{}
+	for _, m := range modes {
+		in, err := NewInstrument(m, gitRoot, wallOpts)
+		if err != nil {
+			return nil, err
+		}
+		if err := in.Check(); err != nil {
+			return nil, fmt.Errorf("%s mode is not available here: %w", m, err)
+		}
+		insts[m] = in
+	}
+	return insts, nil
+}
+
 // Remeasurer re-runs the targets of flagged walltime benchmarks: the config
 // target of that name when there is one, otherwise the benchmark's own
 // command line (an exec benchmark's name is its command unless --name was
