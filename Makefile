@@ -10,23 +10,33 @@ CFLAGS   ?= -O2 -g -fno-omit-frame-pointer
 build: preload ## static runner binary at bin/codspeed
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/codspeed ./cmd/codspeed
 
-bin/codspeed-linux-%: preload FORCE
+bin/codspeed-linux-%: instruments/memory/preload/memtrack_preload_%.so FORCE
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/codspeed
 
 # The memory mode's LD_PRELOAD counter, compiled from source and embedded in
-# the binary (never committed). The arm64 one needs gcc-aarch64-linux-gnu; without
-# it the arm64 binary counts every allocation with eBPF (exact, slower).
+# the binary (never committed). Each architecture's has its own compiler: the
+# host's gcc for the host's, Debian's cross compiler for the other
+# (gcc-aarch64-linux-gnu or gcc-x86-64-linux-gnu). `make build` builds the
+# others when their compiler is there; bin/codspeed-linux-ARCH (make
+# build-linux, the images) needs ARCH's, so both platforms carry the same runner.
+GOHOSTARCH       := $(shell $(GO) env GOHOSTARCH 2>/dev/null)
+PRELOAD_CC_amd64 ?= $(if $(filter amd64,$(GOHOSTARCH)),gcc,x86_64-linux-gnu-gcc)
+PRELOAD_CC_arm64 ?= $(if $(filter arm64,$(GOHOSTARCH)),gcc,aarch64-linux-gnu-gcc)
+PRELOAD_PKG_amd64 := gcc-x86-64-linux-gnu libc6-dev-amd64-cross
+PRELOAD_PKG_arm64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 PRELOAD_SRC   := instruments/memory/preload/memtrack_preload.c
 PRELOAD_FLAGS := -O2 -fPIC -shared -fno-omit-frame-pointer -fvisibility=hidden -fno-stack-protector -U_FORTIFY_SOURCE -Wall -Wextra -Werror -s
-preload: instruments/memory/preload/memtrack_preload_amd64.so
-	@if command -v aarch64-linux-gnu-gcc >/dev/null; then $(MAKE) -s instruments/memory/preload/memtrack_preload_arm64.so; \
-	 else echo "preload: no aarch64-linux-gnu-gcc, the arm64 binary will count allocations with eBPF only"; fi
+preload: instruments/memory/preload/memtrack_preload_$(GOHOSTARCH).so
+	@for a in amd64 arm64; do \
+	  [ $$a = $(GOHOSTARCH) ] && continue; \
+	  case $$a in amd64) cc=$(PRELOAD_CC_amd64);; arm64) cc=$(PRELOAD_CC_arm64);; esac; \
+	  if command -v $$cc >/dev/null; then $(MAKE) -s instruments/memory/preload/memtrack_preload_$$a.so; \
+	  else echo "preload: no $$cc, a $$a binary built from here would count allocations with eBPF only"; fi; \
+	done
 
-instruments/memory/preload/memtrack_preload_amd64.so: $(PRELOAD_SRC)
-	gcc $(PRELOAD_FLAGS) -o $@ $< -ldl
-
-instruments/memory/preload/memtrack_preload_arm64.so: $(PRELOAD_SRC)
-	aarch64-linux-gnu-gcc $(PRELOAD_FLAGS) -o $@ $< -ldl
+instruments/memory/preload/memtrack_preload_%.so: $(PRELOAD_SRC)
+	@command -v $(PRELOAD_CC_$*) >/dev/null || { echo "preload: the $* allocation counter needs $(PRELOAD_CC_$*) (Debian: apt-get install $(PRELOAD_PKG_$*))" >&2; exit 1; }
+	$(PRELOAD_CC_$*) $(PRELOAD_FLAGS) -o $@ $< -ldl
 
 bpf: ## regenerate the committed eBPF objects (needs clang, llvm, libbpf-dev, gcc-aarch64-linux-gnu)
 	$(GO) generate ./instruments/memory
@@ -47,12 +57,13 @@ demo: build examples ## run the example benchmarks and print the table
 # memory mode's uprobes). sandbox/docker runs after the CLI's tests: each
 # package removes the untagged images its builds leave, and the classic
 # builder's first stage of a build still running in the other package is one
-# of them ("unknown parent image ID"). The CLI's end-to-end tests take more
+# of them ("unknown parent image ID"); the image builds (./images: docker
+# build . of a fresh clone, make publish) run after both, for the same reason. The CLI's end-to-end tests take more
 # than go test's default 10 minutes on a loaded machine: -timeout 30m.
 # All leave nothing behind: scripts/leftovers.sh fails the run on temporary
 # files, containers, images or cgroups that the tests did not remove.
 test: build examples ## every test, including the end-to-end ones on the built binary
-	scripts/leftovers.sh sh -c '$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -e /instruments/memory -e /instruments/simulation -e /sandbox/docker) && $(GO) test -count=1 ./sandbox/docker/... && $(GO) test -count=1 ./instruments/simulation/... && $(GO) test -count=1 ./instruments/memory/... && cd examples/k8s/validate && $(GO) test -count=1 ./...'
+	scripts/leftovers.sh sh -c '$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -e /instruments/memory -e /instruments/simulation -e /sandbox/docker -e /images) && $(GO) test -count=1 ./sandbox/docker/... && $(GO) test -count=1 -timeout 30m ./images/... && $(GO) test -count=1 ./instruments/simulation/... && $(GO) test -count=1 ./instruments/memory/... && cd examples/k8s/validate && $(GO) test -count=1 ./...'
 
 test-short:
 	scripts/leftovers.sh sh -c '$(GO) test -short $$($(GO) list ./... | grep -v /instruments/memory) && $(GO) test -short ./instruments/memory/...'
@@ -74,13 +85,20 @@ clean:
 FORCE:
 
 # --- containers and arm64 (docker path; see docs/docker.md) ---------------------------------------
-.PHONY: build-linux images test-arm64 test-docker
+.PHONY: build-linux image images publish test-arm64 test-docker
 
 build-linux: bin/codspeed-linux-amd64 bin/codspeed-linux-arm64 ## static runner binaries (CGO_ENABLED=0) for both image architectures
 
-images: build-linux ## the codspeed-go runner images (starts a local engine if none answers)
-	scripts/docker-engine.sh start
-	VERSION=$(VERSION) scripts/build-images.sh
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+image: ## the runner images for this engine's platform: codspeed-go:latest, :go, :c (starts an engine if none answers)
+	VERSION=$(VERSION) REVISION=$(REVISION) scripts/images.sh image
+
+images: ## the same for linux/amd64 and linux/arm64 (installs qemu-user-static and a binfmt_misc handler: it says so)
+	VERSION=$(VERSION) REVISION=$(REVISION) scripts/images.sh images
+
+publish: ## push both platforms as OCI image indexes: make publish IMAGE=REPO TAG=T (REPO:T, REPO:T-go, REPO:T-c)
+	@test -n "$(IMAGE)" -a -n "$(TAG)" || { echo "usage: make publish IMAGE=REPO TAG=T [VARIANTS='runner go c']" >&2; exit 2; }
+	VERSION=$(VERSION) REVISION=$(REVISION) scripts/images.sh publish $(IMAGE) $(TAG)
 
 test-arm64: ## the pure-Go unit tests cross-built for linux/arm64 and run under qemu-user
 	scripts/test-arm64.sh

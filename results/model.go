@@ -159,6 +159,9 @@ type SimulationStats struct {
 	EstimatedCycles float64   `json:"estimated_cycles"`
 	TimeNs          float64   `json:"time_ns"`
 	CostModel       CostModel `json:"cost_model"`
+	// AddressRandomization, when set, says why address randomisation stayed
+	// on for the measured program (setarch -R was refused or missing).
+	AddressRandomization string `json:"address_randomization,omitempty"`
 }
 
 // CostModel turns counts into an estimated cycle count and a time:

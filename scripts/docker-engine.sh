@@ -2,27 +2,35 @@
 # docker-engine.sh: make a Docker engine and the offline base image available on a bare CI host.
 #
 #   scripts/docker-engine.sh [start]   install docker.io if missing, start dockerd if no engine answers,
-#                                      and make debian:bookworm-slim offline if the engine lacks it
+#                                      and make the two images the root Dockerfile starts FROM when the
+#                                      engine lacks them: debian:bookworm-slim and golang:1.26-bookworm
 #   scripts/docker-engine.sh base ARCH make the base image for another architecture (arm64 on an amd64
 #                                      host), tagged debian:bookworm-slim-ARCH: debootstrap runs its
 #                                      second stage under qemu-user (binfmt_misc, registered here)
+#   scripts/docker-engine.sh goimage ARCH  the Go toolchain for another architecture on its base image,
+#                                      tagged golang:1.26-bookworm-ARCH (for that platform's :go image)
 #   scripts/docker-engine.sh stop      stop the dockerd this script started (no-op otherwise)
 #   scripts/docker-engine.sh status    exit 0 when an engine answers
 #
 # Why: no container registry is reachable from the CI machines, so the base image every Dockerfile in this
-# repository starts FROM is made with debootstrap and `docker import`. The root filesystem tarball is cached
+# repository starts FROM is made with debootstrap and `docker import`, and the Go image the runner is
+# compiled in is that base plus the host's Go toolchain, its CA certificates (the module proxy is reached
+# through them) and Debian's compilers (gcc for the allocation counter, the cross compiler for the other
+# architecture's). The root filesystem tarball is cached
 # under $CODSPEED_CACHE_DIR (default /var/cache/codspeed-go) so only the first run pays the ~90 s debootstrap.
 # Every step is idempotent: an engine that already runs, or an image that already exists, is left alone.
 #
 # Environment:
 #   CODSPEED_CACHE_DIR   cache directory (default /var/cache/codspeed-go)
 #   CODSPEED_BASE_IMAGE  tag of the imported base image (default debian:bookworm-slim)
+#   CODSPEED_GO_IMAGE    tag of the Go image made from the host's toolchain (default golang:1.26-bookworm)
 #   CODSPEED_DEB_MIRROR  Debian mirror for debootstrap (default http://deb.debian.org/debian)
 #   DOCKER_HOST          respected; when it points away from the local socket, nothing is started
 set -eu
 
 cache_dir=${CODSPEED_CACHE_DIR:-/var/cache/codspeed-go}
 base_image=${CODSPEED_BASE_IMAGE:-debian:bookworm-slim}
+go_image=${CODSPEED_GO_IMAGE:-golang:1.26-bookworm}
 mirror=${CODSPEED_DEB_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
 packages=valgrind,linux-perf,ca-certificates,git
@@ -85,15 +93,22 @@ start_engine() {
 	log "engine started (API $(docker version --format '{{.Server.APIVersion}}'))"
 }
 
-# base_current IMAGE: the image exists and was made with today's package list (its label says
-# which: an image made before a package was added is made again, or every image build would
-# install the package itself).
+# base_current IMAGE: the image exists and is either one this script made with today's package
+# list (its label says which: one made before a package was added is made again, or every image
+# build would install the package itself) or one from elsewhere (a registry's), which is kept.
 base_current() {
 	have=$(docker image inspect -f '{{index .Config.Labels "org.codspeed-go.base-packages"}}' "$1" 2>/dev/null) || return 1
-	[ "$have" = "$packages" ] && return 0
-	log "base image $1 was made with packages '${have:-?}', now '$packages': making it again"
+	case "$have" in
+	"$packages" | "" | "<no value>") return 0 ;;
+	esac
+	log "base image $1 was made with packages '$have', now '$packages': making it again"
 	docker rmi -f "$1" >/dev/null 2>&1 || true
 	return 1
+}
+
+# pulled IMAGE: a registry answers and has IMAGE (then pulled), for hosts that reach one.
+pulled() {
+	docker pull -q "$1" >/dev/null 2>&1 && log "pulled $1"
 }
 
 make_base_image() {
@@ -101,6 +116,7 @@ make_base_image() {
 		log "base image $base_image present"
 		return
 	fi
+	pulled "$base_image" && return
 	make_rootfs "$host_arch" "$rootfs_tar"
 	log "importing $rootfs_tar as $base_image"
 	docker import --change 'CMD ["/bin/bash"]' --change "LABEL org.codspeed-go.base-packages=$packages" "$rootfs_tar" "$base_image" >/dev/null
@@ -169,6 +185,105 @@ make_foreign_base() {
 	rm -rf "$work"
 }
 
+# make_go_image: the Go image ($go_image) from the base image, the host's Go toolchain and CA
+# certificates, and Debian's gcc and cross compiler; made again when the host's Go or the list changes.
+make_go_image() {
+	have=$(docker image inspect -f '{{index .Config.Labels "org.codspeed-go.go-image"}}' "$go_image" 2>/dev/null) || have=missing
+	case "$have" in
+	"" | "<no value>")
+		log "Go image $go_image present"
+		return
+		;;
+	esac
+	if [ "$have" = missing ] && pulled "$go_image"; then return; fi
+	command -v go >/dev/null 2>&1 || { log "no go on PATH: the $go_image image is made from the host's Go toolchain"; exit 1; }
+	gover=$(go env GOVERSION)
+	want=${go_image#golang:}
+	want=${want%%-*}
+	case "$gover" in
+	go"$want" | go"$want".*) ;;
+	*)
+		log "the host's Go is $gover, not the $want that $go_image names: install Go $want or pull the image"
+		exit 1
+		;;
+	esac
+	case "$host_arch" in
+	amd64) cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;;
+	arm64) cross="gcc-x86-64-linux-gnu libc6-dev-amd64-cross" ;;
+	*) cross= ;;
+	esac
+	stamp="$gover gcc libc6-dev make $cross"
+	if [ "$have" = "$stamp" ]; then
+		log "Go image $go_image present"
+		return
+	fi
+	if [ "$have" != missing ]; then
+		log "Go image $go_image was made from '$have', now '$stamp': making it again"
+		docker rmi -f "$go_image" >/dev/null 2>&1 || true
+	fi
+	ctx=$(mktemp -d)
+	log "making $go_image from $base_image and the host's $gover (about a minute)"
+	# The toolchain without its own test suite: what `go build` needs.
+	mkdir "$ctx/go"
+	tar -C "$(go env GOROOT)" --exclude=./test --exclude='*/testdata' -cf - . | tar -C "$ctx/go" -xf -
+	cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
+	{
+		echo "FROM $base_image"
+		echo "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev make $cross && rm -rf /var/lib/apt/lists/*"
+		echo "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt"
+		echo "COPY go /usr/local/go"
+		echo "ENV GOLANG_VERSION=${gover#go} GOTOOLCHAIN=local GOPATH=/go PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		echo "WORKDIR /go"
+		echo "LABEL org.codspeed-go.go-image=\"$stamp\""
+	} >"$ctx/Dockerfile"
+	if ! DOCKER_BUILDKIT=0 docker build -t "$go_image" "$ctx" >"$ctx.log" 2>&1; then
+		log "building $go_image failed:"
+		tail -n 20 "$ctx.log" >&2
+		rm -rf "$ctx" "$ctx.log"
+		exit 1
+	fi
+	rm -rf "$ctx" "$ctx.log"
+}
+
+# make_foreign_go_image ARCH: $go_image-ARCH, the Go toolchain for ARCH on the ARCH base image, for the
+# :go variant of that platform (images/go takes /usr/local/go from it). The toolchain is the one the Go
+# module proxy serves to `go` itself (golang.org/toolchain, the host's Go version); nothing in it runs
+# while it is made.
+make_foreign_go_image() {
+	make_foreign_base "$1"
+	gotag=$go_image-$1
+	gover=$(go env GOVERSION)
+	if have=$(docker image inspect -f '{{index .Config.Labels "org.codspeed-go.go-image"}}' "$gotag" 2>/dev/null); then
+		if [ "$have" = "$gover" ]; then
+			log "Go image $gotag present"
+			return
+		fi
+		docker rmi -f "$gotag" >/dev/null 2>&1 || true
+	fi
+	dir=$(cd / && GOFLAGS=-mod=mod go mod download -json "golang.org/toolchain@v0.0.1-$gover.linux-$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[ -n "$dir" ] && [ -f "$dir/bin/go" ] || { log "no $gover toolchain for linux/$1 from the module proxy"; exit 1; }
+	ctx=$(mktemp -d)
+	mkdir "$ctx/go"
+	tar -C "$dir" --exclude=./test --exclude='*/testdata' -cf - . | tar -C "$ctx/go" -xf -
+	# A module zip keeps no file modes: the programs are made executable again, as go does.
+	chmod -R u+w "$ctx/go"
+	find "$ctx/go/bin" "$ctx/go/pkg/tool" -type f -exec chmod 0755 {} +
+	{
+		echo "FROM $base_image-$1"
+		echo "COPY go /usr/local/go"
+		echo "ENV GOLANG_VERSION=${gover#go} GOTOOLCHAIN=local GOPATH=/go PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		echo "LABEL org.codspeed-go.go-image=\"$gover\""
+	} >"$ctx/Dockerfile"
+	log "making $gotag from $base_image-$1 and the $gover toolchain for linux/$1"
+	if ! DOCKER_BUILDKIT=0 docker build -q -t "$gotag" "$ctx" >"$ctx.log" 2>&1; then
+		log "building $gotag failed:"
+		tail -n 20 "$ctx.log" >&2
+		rm -rf "$ctx" "$ctx.log"
+		exit 1
+	fi
+	rm -rf "$ctx" "$ctx.log"
+}
+
 stop_engine() {
 	if [ ! -f "$pidfile" ]; then
 		log "no dockerd started by this script"
@@ -192,6 +307,7 @@ start)
 	install_engine
 	start_engine
 	make_base_image
+	make_go_image
 	;;
 base)
 	[ -n "${2:-}" ] || { echo "usage: $0 base ARCH" >&2; exit 2; }
@@ -199,10 +315,16 @@ base)
 	start_engine
 	make_foreign_base "$2"
 	;;
+goimage)
+	[ -n "${2:-}" ] || { echo "usage: $0 goimage ARCH" >&2; exit 2; }
+	install_engine
+	start_engine
+	if [ "$2" = "$host_arch" ]; then make_base_image; make_go_image; else make_foreign_go_image "$2"; fi
+	;;
 stop) stop_engine ;;
 status) engine_answers ;;
 *)
-	echo "usage: $0 [start|stop|status|base ARCH]" >&2
+	echo "usage: $0 [start|stop|status|base ARCH|goimage ARCH]" >&2
 	exit 2
 	;;
 esac

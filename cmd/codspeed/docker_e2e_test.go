@@ -595,8 +595,8 @@ var (
 
 const testRunnerImage = "codspeed-go-test/runner-e2e:latest"
 
-// runnerImage builds the root Dockerfile the way scripts/build-images.sh does,
-// with the binary under test as bin/codspeed-linux-<arch>.
+// runnerImage builds the root Dockerfile the way scripts/images.sh does,
+// with the binary under test as bin/codspeed-linux-<arch> (PREBUILT=1).
 func runnerImage(t *testing.T) string {
 	t.Helper()
 	runnerImageOnce.Do(func() {
@@ -629,7 +629,7 @@ func runnerImage(t *testing.T) string {
 		}
 		defer o.Close()
 		var progress bytes.Buffer
-		if err := o.EnsureImage(context.Background(), testRunnerImage, &docker.BuildSpec{Context: ctxDir}, &progress); err != nil {
+		if err := o.EnsureImage(context.Background(), testRunnerImage, &docker.BuildSpec{Context: ctxDir, Args: map[string]string{"PREBUILT": "1"}}, &progress); err != nil {
 			runnerImageErr = fmt.Errorf("build runner image: %v\n%s", err, progress.String())
 		}
 	})
@@ -902,8 +902,8 @@ func TestComposeStack(t *testing.T) {
 }
 
 // TestDockerRunnerImageArm64: the linux/arm64 runner image, built on an
-// amd64 host the way `make images` does without buildx (the classic builder
-// FROM an arm64 base image that scripts/docker-engine.sh makes offline; RUN
+// amd64 host the way `make images` does (the classic builder FROM an arm64
+// base image that scripts/docker-engine.sh makes offline; RUN
 // steps under qemu-user), runs a walltime benchmark under qemu-user and its
 // results, written by the arm64 runner, land on the host. (Perf and valgrind
 // are not usable under qemu-user; the image carries them for arm64 hosts.)
@@ -939,7 +939,7 @@ func TestDockerRunnerImageArm64(t *testing.T) {
 	defer o.Close()
 	t.Cleanup(func() { removeTestImage(o, image) })
 	var progress bytes.Buffer
-	if err := o.EnsureImage(context.Background(), image, &docker.BuildSpec{Context: ctxDir, Args: map[string]string{"BASE": base, "BUILDER": base}}, &progress); err != nil {
+	if err := o.EnsureImage(context.Background(), image, &docker.BuildSpec{Context: ctxDir, Args: map[string]string{"BASE": base, "PREBUILT": "1", "TARGETARCH": "arm64"}}, &progress); err != nil {
 		t.Fatalf("build the arm64 runner image: %v\n%s", err, progress.String())
 	}
 	if arch := strings.TrimSpace(string(must(exec.Command("docker", "image", "inspect", "--format", "{{.Architecture}}", image).Output()))); arch != "arm64" {

@@ -1,12 +1,14 @@
 package memory
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
@@ -22,7 +24,8 @@ const grantHint = "run as root, or grant CAP_BPF and CAP_PERFMON (or CAP_SYS_ADM
 
 // check probes, in order, what a Session needs: kernel BTF (for the CO-RE
 // relocations of the fork tracepoint), the uprobe PMU (uprobes without
-// tracefs), and the permission to load a tracing program.
+// tracefs), the permission to load a tracing program, and the permission to
+// attach it as a uprobe.
 func check() error {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return fmt.Errorf("memory mode needs kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y): %w", instruments.ErrNotSupported)
@@ -41,8 +44,53 @@ func check() error {
 	if err != nil {
 		return explainBPFError("load a test eBPF program", err)
 	}
-	prog.Close()
+	defer prog.Close()
+	// Loading is not attaching: a uprobe is a perf event (perf_event_open,
+	// CAP_PERFMON, and a seccomp profile that allows it). Attached to this
+	// process only, at the runner's own entry point, so that no other
+	// process on the host (one under valgrind, say) meets the breakpoint.
+	if err := attachTestUprobe(prog); err != nil {
+		return explainBPFError("attach a test uprobe", err)
+	}
 	return nil
+}
+
+// attachTestUprobe attaches prog as a uprobe on the running executable's
+// entry point, for this process only, and detaches it.
+func attachTestUprobe(prog *ebpf.Program) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	off, err := entryFileOffset(exe)
+	if err != nil {
+		return err
+	}
+	ex, err := link.OpenExecutable(exe)
+	if err != nil {
+		return err
+	}
+	l, err := ex.Uprobe("codspeed_check", prog, &link.UprobeOptions{Address: off, PID: os.Getpid()})
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// entryFileOffset returns the file offset of an ELF executable's entry
+// point (what a uprobe is placed by).
+func entryFileOffset(path string) (uint64, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && f.Entry >= p.Vaddr && f.Entry < p.Vaddr+p.Filesz {
+			return f.Entry - p.Vaddr + p.Off, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: entry point %#x is in no executable segment", path, f.Entry)
 }
 
 // explainBPFError turns a permission failure into an error that says what

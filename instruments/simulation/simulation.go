@@ -69,6 +69,8 @@ type Instrument struct {
 	once  sync.Once
 	probe Probe
 	perr  error
+	// aslrOnce: a run says once that address randomisation stays on.
+	aslrOnce sync.Once
 	// LastIntegrations are the integrations that announced themselves
 	// through "Metadata: <name> <version>" dumps in the last Measure.
 	LastIntegrations []Integration
@@ -109,9 +111,11 @@ type Probe struct {
 	// ("3.19.0").
 	Valgrind string
 	Version  string
-	// Setarch is the path of setarch, empty when absent (address
-	// randomisation then stays on and counts may vary slightly).
+	// Setarch is the path of setarch, empty when absent or when the
+	// kernel refuses its personality call here; ASLR then says why address
+	// randomisation stays on for the measured program.
 	Setarch string
+	ASLR    string
 	// ReadInlineInfo and ObjSkip say whether valgrind knows
 	// --read-inline-info and --obj-skip (the latter only in CodSpeed's
 	// fork).
@@ -155,22 +159,25 @@ func probe(valgrind string) (Probe, error) {
 	help, _ := exec.Command(path, "--tool=callgrind", "--help").CombinedOutput()
 	p.ReadInlineInfo = bytes.Contains(help, []byte("--read-inline-info"))
 	p.ObjSkip = bytes.Contains(help, []byte("--obj-skip"))
-	if s, err := exec.LookPath("setarch"); err == nil {
+	if s, err := exec.LookPath("setarch"); err != nil {
+		p.ASLR = "setarch (util-linux) not found"
+	} else if err := personalityAllowed(s); err != nil {
+		p.ASLR = err.Error()
+	} else {
 		p.Setarch = s
-		if err := personalityAllowed(s); err != nil {
-			return p, err
-		}
 	}
 	return p, nil
 }
 
 // personalityAllowed runs `setarch <arch> -R true` once, the same call every
 // measured run makes. Docker's default seccomp profile refuses
-// personality(ADDR_NO_RANDOMIZE); the run would then fail with only
-// setarch's own message in valgrind's output, so the cause is named here,
-// where both `run` and `doctor` see it. Running on with address
-// randomisation left on was not chosen: identical instruction counts
-// without it have not been measured on every runtime (docs/docker.md).
+// personality(ADDR_NO_RANDOMIZE) (GitLab's Docker executor, a plain
+// `docker run`). Simulation then runs without it: under valgrind the
+// program's address space is laid out by valgrind's own address-space
+// manager, not by the kernel's randomisation, and the counts were measured
+// identical with and without it on native, Go and Node benchmarks
+// (docs/docker.md). The cause is kept in the results (address_randomization)
+// and said once per run.
 func personalityAllowed(setarch string) error {
 	out, err := exec.Command(setarch, setarchName(), "-R", "true").CombinedOutput()
 	if err == nil {
@@ -181,9 +188,29 @@ func personalityAllowed(setarch string) error {
 		msg = err.Error()
 	}
 	if strings.Contains(msg, "not permitted") || strings.Contains(msg, "personality") {
-		return fmt.Errorf("simulation needs personality(ADDR_NO_RANDOMIZE) (`setarch -R`, no address randomisation, for identical instruction counts), which seccomp refuses here (%s): in a container, run it with the runner's seccomp profile: `docker run --rm IMAGE seccomp-profile > seccomp.json` and `docker run --security-opt seccomp=$PWD/seccomp.json ...` (docs/docker.md): %w", msg, instruments.ErrNotSupported)
+		return fmt.Errorf("seccomp refuses personality(ADDR_NO_RANDOMIZE) here (%s)", msg)
 	}
-	return fmt.Errorf("`%s %s -R true` failed (%s): simulation runs under it to turn address randomisation off: %w", setarch, setarchName(), msg, instruments.ErrNotSupported)
+	return fmt.Errorf("`%s %s -R true` failed (%s)", setarch, setarchName(), msg)
+}
+
+// Describe is what `codspeed doctor` shows of the instrument once Check
+// passed.
+func (in *Instrument) Describe() []string {
+	p, err := in.Probe()
+	if err != nil {
+		return nil
+	}
+	lines := []string{"valgrind " + p.Version + " (" + p.Valgrind + ")"}
+	if p.ASLR != "" {
+		return append(lines, aslrNote(p.ASLR))
+	}
+	return append(lines, "address randomisation off for the measured program (setarch -R)")
+}
+
+// aslrNote is what a run says, once, when address randomisation stays on.
+func aslrNote(why string) string {
+	return "address randomisation stays on: " + why + "; valgrind lays out the program's memory itself, and counts were measured identical without it (docs/docker.md). " +
+		"To turn it off anyway in a container: `docker run --rm IMAGE seccomp-profile > seccomp.json`, then --security-opt seccomp=$PWD/seccomp.json"
 }
 
 // Check reports whether simulation can run here (valgrind present and
@@ -389,10 +416,20 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 	if env.Progress == nil {
 		env.Progress = instruments.NopProgress{}
 	}
-	if p.Setarch == "" {
-		env.Progress.Warn("setarch not found: running without disabling address randomisation; instruction counts may vary slightly (install util-linux)")
+	if p.ASLR != "" {
+		in.aslrOnce.Do(func() { env.Progress.Warn(aslrNote(p.ASLR)) })
 	}
 	in.LastIntegrations = nil
+	bs, err := in.measure(ctx, p, t, env)
+	for i := range bs {
+		if bs[i].Simulation != nil {
+			bs[i].Simulation.AddressRandomization = p.ASLR
+		}
+	}
+	return bs, err
+}
+
+func (in *Instrument) measure(ctx context.Context, p Probe, t instruments.Target, env instruments.Env) ([]results.Benchmark, error) {
 	if t.Kind == instruments.Entrypoint {
 		argv := t.Args
 		if len(argv) == 0 {

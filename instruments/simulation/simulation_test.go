@@ -298,3 +298,76 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestPersonalityRefused: where the kernel refuses setarch's
+// personality(ADDR_NO_RANDOMIZE) (Docker's default seccomp profile), the
+// probe does not fail: the run goes on with address randomisation on, says
+// so once, and records why in each benchmark; the counts are those of a run
+// with it off (valgrind lays out the program's memory itself). The two runs
+// see a PATH of the same length, so that the environment's size, which the
+// program's start-up reads, is the same.
+func TestPersonalityRefused(t *testing.T) {
+	needValgrind(t)
+	bin := cProgram(t, "known")
+	real, err := exec.LookPath("setarch")
+	if err != nil {
+		testenv.Missing(t, "no setarch (util-linux)")
+	}
+	dir := t.TempDir()
+	refused, allowed := filepath.Join(dir, "r"), filepath.Join(dir, "a")
+	os.Mkdir(refused, 0o755)
+	os.Mkdir(allowed, 0o755)
+	os.WriteFile(filepath.Join(refused, "setarch"), []byte("#!/bin/sh\necho 'setarch: failed to set personality to x86_64: Operation not permitted' >&2\nexit 1\n"), 0o755)
+	if err := os.Symlink(real, filepath.Join(allowed, "setarch")); err != nil {
+		t.Fatal(err)
+	}
+	path := os.Getenv("PATH")
+	counts := map[string]results.SimulationStats{}
+	for _, d := range []string{allowed, refused} {
+		t.Setenv("PATH", d+":"+path)
+		in := New(Options{})
+		p, err := in.Probe()
+		if err != nil {
+			t.Fatalf("probe with %s: %v", d, err)
+		}
+		var warned []string
+		env := testEnv(t)
+		env.Progress = recordWarnings{&warned}
+		bs, err := in.Measure(context.Background(), instruments.Target{Name: "known", Kind: instruments.Exec, Args: []string{bin, "10000"}}, env)
+		if err != nil || len(bs) != 1 || bs[0].Simulation == nil {
+			t.Fatalf("%s: %v %+v", d, err, bs)
+		}
+		// A second target: the note is said once per run, not per target.
+		if _, err := in.Measure(context.Background(), instruments.Target{Name: "known", Kind: instruments.Exec, Args: []string{bin, "10000"}}, env); err != nil {
+			t.Fatal(err)
+		}
+		sim := *bs[0].Simulation
+		if d == refused {
+			if p.Setarch != "" || !strings.Contains(p.ASLR, "seccomp refuses personality(ADDR_NO_RANDOMIZE)") {
+				t.Errorf("probe: setarch %q, ASLR %q", p.Setarch, p.ASLR)
+			}
+			if sim.AddressRandomization != p.ASLR {
+				t.Errorf("results say address_randomization %q, want %q", sim.AddressRandomization, p.ASLR)
+			}
+			if len(warned) != 1 || !strings.Contains(warned[0], "address randomisation stays on") || !strings.Contains(warned[0], "seccomp-profile") {
+				t.Errorf("warnings %q, want one naming randomisation and the seccomp profile", warned)
+			}
+		} else {
+			if p.Setarch == "" || p.ASLR != "" || sim.AddressRandomization != "" || len(warned) != 0 {
+				t.Errorf("setarch allowed: probe %+v, results %q, warnings %q", p, sim.AddressRandomization, warned)
+			}
+		}
+		sim.AddressRandomization = ""
+		counts[d] = sim
+	}
+	if !sameCounts(counts[allowed], counts[refused]) {
+		t.Errorf("counts with randomisation off %+v, on %+v", counts[allowed], counts[refused])
+	}
+}
+
+// recordWarnings is an instruments.Progress that keeps the warnings.
+type recordWarnings struct{ w *[]string }
+
+func (r recordWarnings) Phase(string, string) {}
+func (r recordWarnings) Step(int, int)        {}
+func (r recordWarnings) Warn(msg string)      { *r.w = append(*r.w, msg) }

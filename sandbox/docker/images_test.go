@@ -20,8 +20,9 @@ import (
 
 const runnerImage = "codspeed-go-test/runner:latest"
 
-// TestEngineRunnerImage builds the root Dockerfile the way `make images`
-// does (the CLI of this source tree staged as bin/codspeed-linux-<arch>) and
+// TestEngineRunnerImage builds the root Dockerfile the way `make image`
+// does (the CLI of this source tree staged as bin/codspeed-linux-<arch>,
+// PREBUILT=1) and
 // checks what the image holds and what its own
 // layers weigh beyond the base.
 func TestEngineRunnerImage(t *testing.T) {
@@ -45,7 +46,7 @@ func TestEngineRunnerImage(t *testing.T) {
 	}
 
 	var progress bytes.Buffer
-	if err := o.EnsureImage(context.Background(), runnerImage, &BuildSpec{Context: ctxDir}, &progress); err != nil {
+	if err := o.EnsureImage(context.Background(), runnerImage, &BuildSpec{Context: ctxDir, Args: map[string]string{"PREBUILT": "1"}}, &progress); err != nil {
 		t.Fatalf("build runner image: %v\n%s", err, progress.String())
 	}
 	if !strings.Contains(progress.String(), "Successfully tagged "+runnerImage) {
