@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -62,49 +63,69 @@ func (in *Instrument) Measure(ctx context.Context, t instruments.Target, env ins
 	if env.Progress == nil {
 		env.Progress = instruments.NopProgress{}
 	}
-	if t.Kind == instruments.Exec && in.prof.opts.Perf && env.ProfileFolder != "" {
-		// Timing rounds never run under perf: the exec harness times its
-		// rounds first, then a separate profiling pass, whose rounds enter
-		// no statistic, samples the command.
+	if in.prof.opts.Perf && env.ProfileFolder != "" {
+		// Timing rounds never run under perf: the target is timed first,
+		// with no perf event open, then a separate profiling pass, which
+		// enters no statistic, samples it for the flamegraphs: an exec
+		// target's command as many times as it was timed (within a
+		// budget), Go benchmarks once each (-count=1), other entrypoints
+		// once, sampled in the regions their integration marks.
 		benches, err := in.measure(ctx, t, env, in.Hooks)
 		if err != nil || len(benches) == 0 {
 			return benches, err
 		}
 		if s := in.prof.start(env); s != nil {
-			perr := in.profileRounds(ctx, t, env, s, benches[0])
-			in.prof.finish(s, t, env, benches, nil)
+			var regions *regionMarker
+			var perr error
+			switch {
+			case t.Kind == instruments.Exec:
+				perr = in.profileRounds(ctx, t, env, s, benches[0])
+			case gobench.IsGoTest(t.Argv()):
+				perr = in.profileGo(ctx, t, env, s)
+			default:
+				regions, perr = in.profileEntrypoint(ctx, t, env, s)
+			}
+			in.prof.finish(s, t, env, benches, regions)
 			if perr != nil && ctx.Err() == nil {
 				warn(env, fmt.Sprintf("profile of %s: %v", t.Name, perr))
 			}
 		}
 		return benches, nil
-	}
-	if t.Kind == instruments.Entrypoint && gobench.IsGoTest(t.Argv()) && in.prof.opts.Perf && env.ProfileFolder != "" {
-		// Go benchmarks likewise: `go test -bench` is timed unsampled,
-		// then run once more (-count=1) under perf for the flamegraphs;
-		// that pass's output enters no statistic.
-		benches, err := in.measure(ctx, t, env, in.Hooks)
-		if err != nil || len(benches) == 0 {
-			return benches, err
-		}
-		if s := in.prof.start(env); s != nil {
-			perr := in.profileGo(ctx, t, env, s)
-			in.prof.finish(s, t, env, benches, nil)
-			if perr != nil && ctx.Err() == nil {
-				warn(env, fmt.Sprintf("profile of %s: %v", t.Name, perr))
-			}
-		}
-		return benches, nil
-	}
-	if s := in.prof.start(env); s != nil {
-		env.Launcher = s.Launcher(env.Launcher)
-		regions := newRegionMarker(s, in.Hooks)
-		benches, err := in.measure(ctx, t, env, regions)
-		in.prof.finish(s, t, env, benches, regions)
-		return benches, err
 	}
 	return in.measure(ctx, t, env, in.Hooks)
 }
+
+// profileEntrypoint runs an entrypoint target once more under the perf
+// session, sampling only the regions its integration marks (all of it when
+// it marks none). What that run reports stays out of the results: its
+// output is discarded, and its results and hooks files go to a folder of
+// its own, removed after.
+func (in *Instrument) profileEntrypoint(ctx context.Context, t instruments.Target, env instruments.Env, s *perf.Session) (*regionMarker, error) {
+	env.Progress.Phase(t.Name, "profiling")
+	scratch, err := os.MkdirTemp("", "codspeed-profiling-pass-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	penv := env
+	penv.Launcher = s.Launcher(env.Launcher)
+	penv.Stdout, penv.Stderr = nil, nil
+	penv.ProfileFolder = scratch
+	penv.Integrations = &instruments.IntegrationResults{}
+	penv.Progress = profilingProgress{env.Progress}
+	pt := t
+	pt.Env = append(append([]string(nil), t.Env...), "CODSPEED_PROFILE_FOLDER="+scratch)
+	regions := newRegionMarker(s, nil)
+	_, err = in.entrypoint(ctx, pt, penv, regions)
+	return regions, err
+}
+
+// profilingProgress shows a profiling pass as "profiling" and drops its
+// warnings: the timed run already gave them.
+type profilingProgress struct{ instruments.Progress }
+
+func (p profilingProgress) Phase(benchmark, _ string) { p.Progress.Phase(benchmark, "profiling") }
+func (profilingProgress) Warn(string)                 {}
 
 // profileBudget bounds the profiling pass of an exec target.
 const profileBudget = time.Second
