@@ -13,6 +13,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/gobench"
+	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
 	"github.com/codspeed-go/codspeed-go/internal/run"
@@ -30,7 +32,8 @@ clearly regressed, improved or unchanged (within ±--min-effect), or when
 runs linked as a pair. With --base REF, the ref is checked out in a temporary
 git work tree, the codspeed.yml build: step runs in both trees (the head is
 the working tree unless --head names a ref), and every exec benchmark of the
-config is measured on both sides interleaved. Exit 0: no regression; 1: regression (or a command
+config, and every benchmark of its go test -bench targets (each tree's test
+binaries built once), is measured on both sides interleaved. Exit 0: no regression; 1: regression (or a command
 failed); 2: bad input. See docs/ab.md.`
 
 func cmdAB(ctx context.Context, args []string) int {
@@ -142,7 +145,8 @@ func cmdAB(ctx context.Context, args []string) int {
 
 // abTrees prepares `codspeed ab --base REF [--head REF]`: a temporary git work
 // tree per ref (the head defaults to the working tree), the config's build:
-// step run in each, and the exec benchmarks of both configs paired by name.
+// step run in each, the exec benchmarks of both configs paired by name, and
+// the leaf benchmarks of their go test -bench targets paired by URI.
 // cleanup removes the work trees; it is safe to call whatever code says.
 func abTrees(ctx context.Context, req *run.ABRequest, baseRef, headRef, configPath, cwd, gitRoot, cpus string) (cleanup func(), code int) {
 	cleanup = func() {}
@@ -169,6 +173,7 @@ func abTrees(ctx context.Context, req *run.ABRequest, baseRef, headRef, configPa
 	type side struct {
 		name, label, root string
 		targets           []instruments.Target
+		goLeaves          []walltime.GoLeaf
 	}
 	sides := []*side{{name: "base", label: baseRef}, {name: "head", label: headRef}}
 	for _, s := range sides {
@@ -206,18 +211,33 @@ func abTrees(ctx context.Context, req *run.ABRequest, baseRef, headRef, configPa
 		if err != nil {
 			return cleanup, fail(exitUsage, "%s (%s): %v", s.name, s.label, err)
 		}
-		for _, t := range ts {
-			if t.Kind != instruments.Exec {
-				fmt.Fprintf(os.Stderr, "warning: %s (%s): %s is an entrypoint (its own harness); ab measures exec benchmarks only, skipped\n", s.name, s.label, t.Name)
-				continue
+		for i, t := range ts {
+			switch {
+			case t.Kind == instruments.Exec:
+				s.targets = append(s.targets, t)
+			case gobench.IsGoTest(t.Argv()):
+				// The tree's test binaries are built once; their leaf
+				// benchmarks are paired with the other tree's by URI.
+				fmt.Fprintf(os.Stderr, "== %s (%s): building and listing %s\n", s.name, s.label, t.Name)
+				binDir := filepath.Join(tmp, fmt.Sprintf("%s-bin-%d", s.name, i))
+				if err := os.MkdirAll(binDir, 0o755); err != nil {
+					return cleanup, fail(exitFailed, "%v", err)
+				}
+				leaves, err := run.GoLeaves(ctx, t, binDir)
+				if err != nil && len(leaves) == 0 {
+					return cleanup, fail(exitUsage, "%s (%s): %s: %v", s.name, s.label, t.Name, err)
+				}
+				s.goLeaves = append(s.goLeaves, leaves...)
+			default:
+				fmt.Fprintf(os.Stderr, "warning: %s (%s): %s is an entrypoint with its own harness, whose rounds ab cannot interleave; skipped (ab measures exec targets and go test -bench benchmarks)\n", s.name, s.label, t.Name)
 			}
-			s.targets = append(s.targets, t)
 		}
 	}
-	req.Pairs = run.PairTargets(sides[0].targets, sides[1].targets)
+	req.Pairs = append(run.PairTargets(sides[0].targets, sides[1].targets), run.PairGoLeaves(sides[0].goLeaves, sides[1].goLeaves)...)
 	if len(req.Pairs) == 0 {
-		return cleanup, fail(exitUsage, "no exec benchmarks in either tree's codspeed.yml")
+		return cleanup, fail(exitUsage, "no exec or go test -bench benchmarks in either tree's codspeed.yml")
 	}
+	req.CPUs = cpus
 	req.BaseLabel, req.HeadLabel = sides[0].label, sides[1].label
 	req.BaseGit, req.HeadGit = gitrepo.Head(sides[0].root), gitrepo.Head(sides[1].root)
 	return cleanup, exitOK

@@ -253,3 +253,73 @@ func TestABGitBuildFails(t *testing.T) {
 		t.Errorf("work trees left behind:\n%s", out)
 	}
 }
+
+// goBenchSrc is a Go benchmark whose work per iteration is LOOPS additions.
+const goBenchSrc = `package spin
+
+import "testing"
+
+var sink uint64
+
+func BenchmarkSpin(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		var x uint64
+		for j := 0; j < LOOPS; j++ {
+			x += uint64(j) * 2654435761
+		}
+		sink = x
+	}
+}
+`
+
+// `codspeed ab --base main` on a Go module whose working tree's benchmark
+// does 30% more work: each tree's test binary is built once and run
+// alternately, each round timed by the testing package (ns/op); the slower
+// tree is a regression, a benchmark only in the working tree is new, and an
+// entrypoint with its own harness is skipped with a warning.
+func TestABGitBaseRefGo(t *testing.T) {
+	dir := t.TempDir()
+	yml := "benchmarks:\n  - name: go\n    entrypoint: go test -run=^$ -bench=. ./...\n  - name: node-like\n    entrypoint: echo not interleavable\n"
+	gitRepo(t, dir, map[string]string{
+		"go.mod":       "module example.com/spin\n\ngo 1.22\n",
+		"spin_test.go": strings.Replace(goBenchSrc, "LOOPS", "20000", 1),
+		"codspeed.yml": yml,
+	})
+	writeFiles(t, dir, map[string]string{
+		"spin_test.go": strings.Replace(goBenchSrc, "LOOPS", "26000", 1) +
+			"\nfunc BenchmarkFresh(b *testing.B) {\n\tfor i := 0; i < b.N; i++ {\n\t\tsink++\n\t}\n}\n",
+	})
+	r, rep := abJSON(t, dir, "--base", "main", "--budget", "30s")
+	if r.code != 1 {
+		t.Fatalf("slower working tree: exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	verdicts := map[string]any{}
+	var spin map[string]any
+	for _, b := range rep["benchmarks"].([]any) {
+		m := b.(map[string]any)
+		verdicts[m["name"].(string)] = m["verdict"]
+		if m["name"] == "spin_test.go::BenchmarkSpin" {
+			spin = m
+		}
+	}
+	if verdicts["spin_test.go::BenchmarkSpin"] != "regressed" || verdicts["spin_test.go::BenchmarkFresh"] != "new" {
+		t.Fatalf("verdicts %v, want BenchmarkSpin regressed and BenchmarkFresh new\n%s", verdicts, r.stderr)
+	}
+	// The ratio is the work's: 26000/20000 additions, within a wide band
+	// (shared machine), and far from a start-up-diluted ratio near 1.
+	if ch, _ := spin["change"].(float64); ch < 0.15 || ch > 0.45 {
+		t.Errorf("BenchmarkSpin change %v, want about +30%%", spin["change"])
+	}
+	if !strings.Contains(r.stderr, "node-like is an entrypoint with its own harness") {
+		t.Errorf("the non-Go entrypoint was not reported skipped:\n%s", r.stderr)
+	}
+	out, _ := exec.Command("git", "-C", dir, "worktree", "list").Output()
+	if n := strings.Count(strings.TrimSpace(string(out)), "\n"); n != 0 {
+		t.Errorf("work trees left behind:\n%s", out)
+	}
+	for _, m := range storeRuns(t, dir) {
+		if len(m.Parts) != 1 || m.Parts[0].Benchmarks != 1 {
+			t.Errorf("%s run: parts %+v, want one walltime part with the paired benchmark", m.Pair.Role, m.Parts)
+		}
+	}
+}

@@ -66,105 +66,51 @@ func (in *Instrument) measureGo(ctx context.Context, t instruments.Target, env i
 			return nil, fmt.Errorf("memory: %w", err)
 		}
 	}
-	dir = g.WorkDir(dir)
-	top, err := g.TopLevelRegexp()
-	if err != nil {
-		return nil, err
-	}
 	baseEnv := append(append([]string(nil), env.BaseEnv...), t.Env...)
 	if len(env.BaseEnv) == 0 && len(t.Env) == 0 {
 		baseEnv = os.Environ()
 	}
-	pkgs, err := gobench.ListPackages(ctx, dir, baseEnv, g)
-	if err != nil {
-		return nil, err
-	}
-	root := instruments.RepoRoot(dir)
-	if root == "" {
-		root = dir
-	}
-	binDir, err := os.MkdirTemp("", "codspeed-memgo-")
-	if err != nil {
-		return nil, fmt.Errorf("memory: create build directory: %w", err)
-	}
-	defer os.RemoveAll(binDir)
 
+	// One session for every package, opened when the first is listed; the
+	// listing run's allocations per op pick each leaf's iteration counts.
 	var s *Session
 	defer func() {
 		if s != nil {
 			s.Close()
 		}
 	}()
-	var out []results.Benchmark
-	for pi, pkg := range pkgs {
-		decls, matched, err := pkg.MatchingBenchmarks(top)
-		if err != nil {
-			return out, err
-		}
-		if !matched {
-			continue
-		}
-		env.Progress.Phase(pkg.ImportPath, "building")
-		bin := gobench.TestBinaryPath(binDir, pi, pkg.ImportPath)
-		if err := gobench.BuildTestBinary(ctx, dir, baseEnv, g, pkg.ImportPath, bin); err != nil {
-			return out, err
-		}
-		env.Progress.Phase(pkg.ImportPath, "listing benchmarks")
-		listing, err := runGoTest(ctx, nil, env, bin, pkg.Dir, baseEnv, append([]string{
-			"-test.run=^$", "-test.bench=" + g.Bench, "-test.benchtime=1x", "-test.benchmem"}, g.BinFlags...))
-		leaves := gobench.Leaves(listing)
-		if err != nil && len(leaves) == 0 {
-			return out, fmt.Errorf("package %s: list benchmarks: %w", pkg.ImportPath, err)
-		}
-		allocs := map[string]float64{}
-		res, _ := gobench.Parse(bytes.NewReader(listing), "listing")
-		for _, r := range res {
-			allocs[r.Name] = r.AllocsPerOp
-		}
-		if s == nil {
-			if s, err = NewSession(SessionOptions{Stacks: in.Stacks}); err != nil {
-				return out, err
+	allocs := map[string]float64{}
+	suite := gobench.Suite{
+		Phase: "measuring",
+		List: func(ctx context.Context, bin, pkgDir string) ([]gobench.Leaf, error) {
+			listing, err := runGoTest(ctx, nil, env, bin, pkgDir, baseEnv, append([]string{
+				"-test.run=^$", "-test.bench=" + g.Bench, "-test.benchtime=1x", "-test.benchmem"}, g.BinFlags...))
+			leaves := gobench.Leaves(listing)
+			if err != nil && len(leaves) == 0 {
+				return nil, err
 			}
-		}
-		for i, lf := range leaves {
-			if ctx.Err() != nil {
-				return out, ctx.Err()
+			res, _ := gobench.Parse(bytes.NewReader(listing), "listing")
+			for _, r := range res {
+				allocs[r.Name] = r.AllocsPerOp
 			}
-			file := decls[gobench.TopLevel(lf.Name)]
-			if file == "" {
-				file = pkg.Dir
-			}
-			relFile, err := filepath.Rel(root, file)
-			if err != nil {
-				relFile = file
-			}
-			b := results.Benchmark{Name: lf.Name, URI: gobench.URI(filepath.ToSlash(relFile), lf.Name)}
-			env.Progress.Phase(lf.Name, "measuring")
-			env.Progress.Step(i, len(leaves))
-			if lf.Failed != "" {
-				b.Error = "benchmark failed in its listing run: " + lf.Failed
-				out = append(out, b)
-				continue
-			}
-			delta := goDelta(allocs[lf.Name], lf.NsPerOp)
-			if err := in.measureGoLeaf(ctx, s, &b, bin, pkg.Dir, baseEnv, g.BinFlags, env, delta); err != nil {
-				if ctx.Err() != nil {
-					return out, ctx.Err()
+			if s == nil {
+				if s, err = NewSession(SessionOptions{Stacks: in.Stacks}); err != nil {
+					return nil, err
 				}
-				b.Error = err.Error()
 			}
-			out = append(out, b)
-		}
+			return leaves, nil
+		},
+		Measure: func(ctx context.Context, b *results.Benchmark, lf gobench.Leaf, bin, pkgDir string) error {
+			return in.measureGoLeaf(ctx, s, b, bin, pkgDir, baseEnv, g.BinFlags, env, goDelta(allocs[lf.Name], lf.NsPerOp))
+		},
 	}
+	out, err := suite.Run(ctx, g, dir, baseEnv, env.Progress)
 	if s != nil {
 		for _, w := range s.Warnings() {
 			env.Progress.Warn(w)
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no benchmark matched -bench %q in %s", g.Bench, strings.Join(g.Pkgs, " "))
-	}
-	return out, nil
+	return out, err
 }
 
 // goDelta picks the iteration difference of the two runs from one

@@ -39,73 +39,18 @@ func (in *Instrument) measureGo(ctx context.Context, p Probe, t instruments.Targ
 	if dir == "" {
 		dir, _ = os.Getwd()
 	}
-	dir = g.WorkDir(dir)
-	top, err := g.TopLevelRegexp()
-	if err != nil {
-		return nil, err
-	}
 	baseEnv := in.envFor(t, env)
-	pkgs, err := gobench.ListPackages(ctx, dir, baseEnv, g)
-	if err != nil {
-		return nil, err
+	suite := gobench.Suite{
+		Phase: "simulating",
+		Build: buildTestBinary,
+		List: func(ctx context.Context, bin, pkgDir string) ([]gobench.Leaf, error) {
+			return in.discover(ctx, bin, pkgDir, g, baseEnv, env)
+		},
+		Measure: func(ctx context.Context, b *results.Benchmark, lf gobench.Leaf, bin, pkgDir string) error {
+			return in.measureGoLeaf(ctx, p, b, lf, bin, pkgDir, g, baseEnv, env)
+		},
 	}
-	root := gitRoot(dir)
-	binDir, err := os.MkdirTemp("", "codspeed-gotest-")
-	if err != nil {
-		return nil, fmt.Errorf("create build directory: %w", err)
-	}
-	defer os.RemoveAll(binDir)
-
-	var out []results.Benchmark
-	for pi, pkg := range pkgs {
-		decls, matched, err := pkg.MatchingBenchmarks(top)
-		if err != nil {
-			return out, err
-		}
-		if !matched {
-			continue
-		}
-		env.Progress.Phase(pkg.ImportPath, "building")
-		bin := gobench.TestBinaryPath(binDir, pi, pkg.ImportPath)
-		if err := buildTestBinary(ctx, dir, baseEnv, g, pkg.ImportPath, bin); err != nil {
-			return out, err
-		}
-		env.Progress.Phase(pkg.ImportPath, "listing benchmarks")
-		leaves, err := in.discover(ctx, bin, pkg.Dir, g, baseEnv, env)
-		if err != nil {
-			return out, fmt.Errorf("package %s: %w", pkg.ImportPath, err)
-		}
-		for i, lf := range leaves {
-			if ctx.Err() != nil {
-				return out, ctx.Err()
-			}
-			levels := strings.Split(lf.Name, "/")
-			file := decls[levels[0]]
-			relFile := filepath.ToSlash(rel(root, file))
-			if file == "" {
-				relFile = filepath.ToSlash(rel(root, pkg.Dir))
-			}
-			b := results.Benchmark{Name: lf.Name, URI: relFile + "::" + strings.Join(levels, "::")}
-			env.Progress.Phase(lf.Name, "simulating")
-			env.Progress.Step(i, len(leaves))
-			if lf.Failed != "" {
-				b.Error = "benchmark failed in its discovery run: " + lf.Failed
-				out = append(out, b)
-				continue
-			}
-			if err := in.measureGoLeaf(ctx, p, &b, lf, bin, pkg.Dir, g, baseEnv, env); err != nil {
-				if ctx.Err() != nil {
-					return out, ctx.Err()
-				}
-				b.Error = err.Error()
-			}
-			out = append(out, b)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: no benchmark matched -bench %q in %s", instruments.ErrNoBenchmarks, g.Bench, strings.Join(g.Pkgs, " "))
-	}
-	return out, nil
+	return suite.Run(ctx, g, dir, baseEnv, env.Progress)
 }
 
 // fixedHeapExperiment turns off Go 1.26's randomised heap base: with it
@@ -466,13 +411,4 @@ func iterationsFor(perOp, target float64) int64 {
 		return 2 * p
 	}
 	return p
-}
-
-// gitRoot is the top of the git work tree holding dir (URIs are relative
-// to it, as CodSpeed's), or dir itself outside git.
-func gitRoot(dir string) string {
-	if root := instruments.RepoRoot(dir); root != "" {
-		return root
-	}
-	return dir
 }

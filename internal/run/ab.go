@@ -18,13 +18,18 @@ import (
 	"github.com/codspeed-go/codspeed-go/version"
 )
 
-// ABPair is one benchmark measured on both sides of `codspeed ab`. A nil
-// side is a benchmark that exists on one side only (reported new or
-// missing, not measured).
+// ABPair is one benchmark measured on both sides of `codspeed ab`: an exec
+// target's command (Base, Head), or a leaf benchmark of each tree's Go test
+// binary (BaseGo, HeadGo). A nil side is a benchmark that exists on one
+// side only (reported new or missing, not measured).
 type ABPair struct {
-	Name       string
-	Base, Head *instruments.Target
+	Name           string
+	Base, Head     *instruments.Target
+	BaseGo, HeadGo *walltime.GoLeaf
 }
+
+func (p ABPair) hasBase() bool { return p.Base != nil || p.BaseGo != nil }
+func (p ABPair) hasHead() bool { return p.Head != nil || p.HeadGo != nil }
 
 // ABRequest is one `codspeed ab`: every pair is measured by interleaving the
 // rounds of its two commands in one sandbox, in ABBA order, until the paired
@@ -38,6 +43,8 @@ type ABRequest struct {
 	// measured block (at least one block runs).
 	Warmup    time.Duration
 	NoSandbox bool
+	// CPUs pins the Go benchmarks' pairs (exec targets carry their own).
+	CPUs string
 	// BaseLabel and HeadLabel say what each side is (commands, git refs).
 	BaseLabel, HeadLabel string
 	BaseGit, HeadGit     results.GitInfo
@@ -109,7 +116,7 @@ func ExecuteAB(ctx context.Context, req ABRequest) (*ABOutcome, error) {
 			head.Missing = append(head.Missing, "walltime: "+p.Name)
 			continue
 		}
-		if p.Base == nil || p.Head == nil {
+		if !p.hasBase() || !p.hasHead() {
 			changes = append(changes, oneSided(p))
 			continue
 		}
@@ -201,17 +208,35 @@ func sortChanges(c *results.Comparison) {
 // one sandbox and returns each side's benchmark (per-round samples in the
 // order measured) and the paired rule's result.
 func measurePair(ctx context.Context, req ABRequest, p ABPair, basePF, headPF string, index int) (bb, hb results.Benchmark, res results.PairedResult, err error) {
-	bb = results.Benchmark{Name: p.Name, URI: walltime.ExecURI(p.Name),
-		Command: &results.Command{Line: p.Base.Command, Args: p.Base.Args, Dir: p.Base.Dir}}
-	hb = results.Benchmark{Name: p.Name, URI: walltime.ExecURI(p.Name),
-		Command: &results.Command{Line: p.Head.Command, Args: p.Head.Args, Dir: p.Head.Dir}}
 	seq, err := results.NewSequential(req.Rule)
 	if err != nil {
 		return bb, hb, res, fmt.Errorf("%w: %v", ErrABSetup, err)
 	}
+	// What the sandbox is made for: the base's command, or its test binary.
+	sbTarget := p.Base
+	if p.BaseGo != nil {
+		bb = results.Benchmark{Name: p.BaseGo.Name, URI: p.BaseGo.URI, Command: &results.Command{Line: p.BaseGo.Bin, Args: []string{p.BaseGo.Bin}, Dir: p.BaseGo.Dir}}
+		hb = results.Benchmark{Name: p.HeadGo.Name, URI: p.HeadGo.URI, Command: &results.Command{Line: p.HeadGo.Bin, Args: []string{p.HeadGo.Bin}, Dir: p.HeadGo.Dir}}
+		for _, side := range []struct {
+			name string
+			leaf *walltime.GoLeaf
+			b    *results.Benchmark
+		}{{"base", p.BaseGo, &bb}, {"head", p.HeadGo, &hb}} {
+			if side.leaf.Failed != "" {
+				side.b.Error = side.name + ": " + side.leaf.Failed
+				return bb, hb, undecided(seq, nil), errors.New(side.b.Error)
+			}
+		}
+		sbTarget = &instruments.Target{Name: p.Name, Kind: instruments.Exec, Command: p.BaseGo.Bin, Args: []string{p.BaseGo.Bin}, Dir: p.BaseGo.Dir, CPUs: req.CPUs}
+	} else {
+		bb = results.Benchmark{Name: p.Name, URI: walltime.ExecURI(p.Name),
+			Command: &results.Command{Line: p.Base.Command, Args: p.Base.Args, Dir: p.Base.Dir}}
+		hb = results.Benchmark{Name: p.Name, URI: walltime.ExecURI(p.Name),
+			Command: &results.Command{Line: p.Head.Command, Args: p.Head.Args, Dir: p.Head.Dir}}
+	}
 
 	// One sandbox for both sides: same cgroup, same CPU.
-	sb, warnings, err := newSandbox(Request{NoSandbox: req.NoSandbox, Targets: []instruments.Target{*p.Base}}, *p.Base, basePF, index)
+	sb, warnings, err := newSandbox(Request{NoSandbox: req.NoSandbox, Targets: []instruments.Target{*sbTarget}}, *sbTarget, basePF, index)
 	for _, w := range warnings {
 		req.Progress.Warn(w)
 	}
@@ -227,21 +252,20 @@ func measurePair(ctx context.Context, req ABRequest, p ABPair, basePF, headPF st
 		return instruments.Env{ProfileFolder: pf, Launcher: sb, BaseEnv: BenchmarkEnv(results.Walltime, pf),
 			Stdout: io.Discard, Stderr: io.Discard, Progress: req.Progress}
 	}
-	baseRounds, err := walltime.NewRounds(ctx, *p.Base, env(basePF))
+	baseRounds, headRounds, iters, err := pairRounds(ctx, p, env(basePF), env(headPF))
 	if err != nil {
-		return bb, hb, res, fmt.Errorf("%w: %s: base: %v", ErrABSetup, p.Name, err)
+		if !errors.Is(err, ErrABSetup) {
+			bb.Error = err.Error() // the base's calibration run failed
+		}
+		return bb, hb, undecided(seq, nil), err
 	}
 	defer baseRounds.Close()
-	headRounds, err := walltime.NewRounds(ctx, *p.Head, env(headPF))
-	if err != nil {
-		return bb, hb, res, fmt.Errorf("%w: %s: head: %v", ErrABSetup, p.Name, err)
-	}
 	defer headRounds.Close()
 
 	var baseNs, headNs, d []float64
 	warmupBlocks := 0
 	// block runs base, head, head, base and returns the two pairs.
-	block := func() (b1, h1, b2, h2 time.Duration, err error) {
+	block := func() (b1, h1, b2, h2 float64, err error) {
 		if b1, err = baseRounds.Round(ctx); err != nil {
 			return 0, 0, 0, 0, fmt.Errorf("base: %w", err)
 		}
@@ -268,13 +292,13 @@ func measurePair(ctx context.Context, req ABRequest, p ABPair, basePF, headPF st
 	req.Progress.Phase(p.Name, "measuring")
 	done := false
 	for err == nil && !done {
-		var b1, h1, b2, h2 time.Duration
+		var b1, h1, b2, h2 float64
 		b1, h1, b2, h2, err = block()
 		if err != nil {
 			break
 		}
-		for _, pair := range [][2]time.Duration{{b1, h1}, {b2, h2}} {
-			b, h := float64(pair[0].Nanoseconds()), float64(pair[1].Nanoseconds())
+		for _, pair := range [][2]float64{{b1, h1}, {b2, h2}} {
+			b, h := pair[0], pair[1]
 			baseNs, headNs = append(baseNs, b), append(headNs, h)
 			d = append(d, math.Log(max(h, 1)/max(b, 1)))
 		}
@@ -288,13 +312,11 @@ func measurePair(ctx context.Context, req ABRequest, p ABPair, basePF, headPF st
 	}
 	if err != nil {
 		// An interrupted or failing measurement decides nothing.
-		res = seq.Final(nil)
-		res.Verdict = results.PairedInconclusive
-		res.Estimate = results.EstimatePaired(d, req.Rule.LookConfidence())
+		res = undecided(seq, d)
 	}
 	bb.Samples, hb.Samples = baseNs, headNs
-	bs := results.ComputeStats(baseNs, 1, 2*warmupBlocks)
-	hs := results.ComputeStats(headNs, 1, 2*warmupBlocks)
+	bs := results.ComputeStats(baseNs, iters, 2*warmupBlocks)
+	hs := results.ComputeStats(headNs, iters, 2*warmupBlocks)
 	bb.Stats, hb.Stats = &bs, &hs
 	u := sb.Usage()
 	bb.Sandbox, hb.Sandbox = &u, &u
@@ -317,6 +339,61 @@ func measurePair(ctx context.Context, req ABRequest, p ABPair, basePF, headPF st
 		}
 	}
 	return bb, hb, res, err
+}
+
+// undecided is the result of a pair whose measurement failed or was
+// interrupted after the pairs d: inconclusive, with what d estimates.
+func undecided(seq *results.Sequential, d []float64) results.PairedResult {
+	res := seq.Final(nil)
+	res.Verdict = results.PairedInconclusive
+	res.Estimate = results.EstimatePaired(d, seq.Rule.LookConfidence())
+	return res
+}
+
+// rounder runs one round of one side and returns its time per iteration
+// in nanoseconds.
+type rounder interface {
+	Round(ctx context.Context) (float64, error)
+	Close()
+}
+
+// execRounds times an exec target's command: one iteration per round.
+type execRounds struct{ *walltime.Rounds }
+
+func (r execRounds) Round(ctx context.Context) (float64, error) {
+	d, err := r.Rounds.Round(ctx)
+	return float64(d.Nanoseconds()), err
+}
+
+// goRounds runs a Go leaf benchmark a fixed number of iterations a round.
+type goRounds struct{ *walltime.GoRounds }
+
+func (goRounds) Close() {}
+
+// goRoundTime is about how long a Go benchmark's round lasts: the base's
+// iteration count for it is used on both sides.
+const goRoundTime = 50 * time.Millisecond
+
+// pairRounds prepares both sides' rounds, and says how many iterations
+// each round runs.
+func pairRounds(ctx context.Context, p ABPair, baseEnv, headEnv instruments.Env) (base, head rounder, iters int, err error) {
+	if p.BaseGo != nil {
+		n, err := walltime.CalibrateGo(ctx, *p.BaseGo, goRoundTime, baseEnv)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("base: %w", err)
+		}
+		return goRounds{walltime.NewGoRounds(*p.BaseGo, n, baseEnv)}, goRounds{walltime.NewGoRounds(*p.HeadGo, n, headEnv)}, int(n), nil
+	}
+	br, err := walltime.NewRounds(ctx, *p.Base, baseEnv)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: %s: base: %v", ErrABSetup, p.Name, err)
+	}
+	hr, err := walltime.NewRounds(ctx, *p.Head, headEnv)
+	if err != nil {
+		br.Close()
+		return nil, nil, 0, fmt.Errorf("%w: %s: head: %v", ErrABSetup, p.Name, err)
+	}
+	return execRounds{br}, execRounds{hr}, 1, nil
 }
 
 // pairedChange turns one measured pair into the comparison's entry.
@@ -353,7 +430,7 @@ func pairedChange(name string, bb, hb *results.Benchmark, res results.PairedResu
 func oneSided(p ABPair) results.BenchmarkChange {
 	bc := results.BenchmarkChange{Instrument: results.Walltime, Name: p.Name, Metric: "median", Unit: "ns",
 		Change: results.Fraction(math.NaN())}
-	if p.Base == nil {
+	if !p.hasBase() {
 		bc.Verdict = results.VerdictNew
 		bc.Notes = []string{"only in the head: not measured"}
 	} else {
