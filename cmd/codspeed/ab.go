@@ -14,6 +14,7 @@ import (
 
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
+	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/config"
 	"github.com/codspeed-go/codspeed-go/internal/gitrepo"
@@ -53,6 +54,12 @@ func cmdAB(ctx context.Context, args []string) int {
 	baseRef := fs.String("base", "", "a git ref: measure the config's benchmarks in it against the working tree (or --head)")
 	headRef := fs.String("head", "", "with --base: a git ref to judge instead of the working tree")
 	configPath := fs.String("config", "", "with --base: the config, relative to each tree's root (default: codspeed.yml found from here up)")
+	enablePerf := fs.Bool("enable-perf", envBool("CODSPEED_PERF_ENABLED", true), "after each pair is decided, profile both sides with perf events in a pass of their own, for the flame graphs (the timed rounds are never sampled) [$CODSPEED_PERF_ENABLED]")
+	defUnwind := os.Getenv("CODSPEED_PERF_UNWINDING_MODE")
+	if defUnwind == "" {
+		defUnwind = "fp"
+	}
+	unwindMode := fs.String("perf-unwinding-mode", defUnwind, "profiles: fp (frame pointers) or dwarf [$CODSPEED_PERF_UNWINDING_MODE]")
 	if code, ok := parseFlags(fs, args, abSynopsis); !ok {
 		return code
 	}
@@ -73,6 +80,10 @@ func cmdAB(ctx context.Context, args []string) int {
 	}
 	if *warmup < 0 {
 		return fail(exitUsage, "--warmup must not be negative, not %s", *warmup)
+	}
+	unwinding, err := perf.ParseUnwinding(*unwindMode)
+	if err != nil {
+		return fail(exitUsage, "--perf-unwinding-mode: %v", err)
 	}
 	render, err := renderer(*format)
 	if err != nil {
@@ -112,6 +123,9 @@ func cmdAB(ctx context.Context, args []string) int {
 		BaseLabel: *baseCmd, HeadLabel: *headCmd, BaseGit: git, HeadGit: git,
 		Store: store, Args: redactArgs(os.Args), Err: os.Stderr,
 		Progress: run.NewProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))),
+	}
+	if *enablePerf {
+		req.Profiler = walltime.New(gitRoot, walltime.Options{Perf: true, PerfUnwinding: unwinding})
 	}
 	if refs {
 		cleanup, code := abTrees(ctx, &req, *baseRef, *headRef, *configPath, cwd, gitRoot, *cpus)

@@ -109,6 +109,14 @@ func TestABSlowerHead(t *testing.T) {
 		t.Errorf("interval low end %v, want above 1", est["lo"])
 	}
 	t.Logf("20%% more work: ratio %v [%v, %v] after %v pairs", est["ratio"], est["lo"], est["hi"], est["pairs"])
+	// Both sides were profiled after the pair was decided (the timed
+	// rounds never are): their folded stacks are in the report.
+	for _, k := range []string{"base_folded", "head_folded"} {
+		p, _ := b[k].(string)
+		if st, err := os.Stat(p); p == "" || err != nil || st.Size() == 0 {
+			t.Errorf("%s = %q: %v", k, p, err)
+		}
+	}
 	c := codspeed(t, dir, "", "compare", "--base", rep["base"].(map[string]any)["run_id"].(string),
 		"--head", rep["head"].(map[string]any)["run_id"].(string), "--format", "markdown")
 	if c.code != 1 || !strings.Contains(c.stdout, "**regressed**") || !strings.Contains(c.stdout, "ABBA") {
@@ -121,6 +129,17 @@ func TestABSlowerHead(t *testing.T) {
 		"--name", "primes", "--budget", "30s")
 	if tr.code != 0 || !strings.Contains(tr.stdout, "improved") || !strings.Contains(tr.stdout, "paired ratio [CI]") {
 		t.Errorf("faster head: exit %d\n%s\n%s", tr.code, tr.stdout, tr.stderr)
+	}
+
+	// The HTML report has both flame graphs and the differential one.
+	html := filepath.Join(dir, "ab.html")
+	hr := codspeed(t, dir, "", "ab", "--base-command", primes+" 200000 10", "--head-command", primes+" 200000 12",
+		"--name", "primes", "--budget", "10s", "--format", "html", "-o", html)
+	page, _ := os.ReadFile(html)
+	for _, want := range []string{"Differential flame graph", "<svg"} {
+		if hr.code != 1 || !strings.Contains(string(page), want) {
+			t.Errorf("ab --format html: exit %d, page lacks %q\n%s", hr.code, want, hr.stderr)
+		}
 	}
 }
 
@@ -309,6 +328,14 @@ func TestABGitBaseRefGo(t *testing.T) {
 	// (shared machine), and far from a start-up-diluted ratio near 1.
 	if ch, _ := spin["change"].(float64); ch < 0.15 || ch > 0.45 {
 		t.Errorf("BenchmarkSpin change %v, want about +30%%", spin["change"])
+	}
+	// Each side's test binary was profiled for that benchmark alone.
+	for _, k := range []string{"base_folded", "head_folded"} {
+		p, _ := spin[k].(string)
+		folded, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(folded), "BenchmarkSpin") {
+			t.Errorf("%s = %q: %v, no BenchmarkSpin frame", k, p, err)
+		}
 	}
 	if !strings.Contains(r.stderr, "node-like is an entrypoint with its own harness") {
 		t.Errorf("the non-Go entrypoint was not reported skipped:\n%s", r.stderr)

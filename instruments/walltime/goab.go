@@ -29,6 +29,13 @@ type GoLeaf struct {
 	Failed string
 }
 
+// Target is the command that runs the leaf alone for iters iterations, as
+// an exec target (for its profiling pass).
+func (l GoLeaf) Target(iters int64) instruments.Target {
+	args := append([]string{l.Bin, "-test.run=^$", "-test.bench=" + gobench.Selector(l.Name), "-test.benchtime=" + strconv.FormatInt(max(iters, 1), 10) + "x", "-test.count=1"}, l.BinFlags...)
+	return instruments.Target{Name: l.URI, Kind: instruments.Exec, Command: strings.Join(args, " "), Args: args, Dir: l.Dir, Env: l.Env}
+}
+
 // GoRounds runs one leaf benchmark for a fixed number of iterations per
 // round: a round is one run of the test binary, and its figure is the time
 // per iteration the testing package measured (not the process's wall time,

@@ -127,6 +127,31 @@ type profilingProgress struct{ instruments.Progress }
 func (p profilingProgress) Phase(benchmark, _ string) { p.Progress.Phase(benchmark, "profiling") }
 func (profilingProgress) Warn(string)                 {}
 
+// Profile takes the profile of an exec target that was timed elsewhere
+// (`codspeed ab` times its rounds itself): a profiling pass of as many
+// rounds as b was timed with, within profileBudget, attached to b. Without
+// perf, or where sampling is refused (said once, as in a run), b keeps no
+// profile.
+func (in *Instrument) Profile(ctx context.Context, t instruments.Target, env instruments.Env, b *results.Benchmark) {
+	if !in.prof.opts.Perf || env.ProfileFolder == "" {
+		return
+	}
+	if env.Progress == nil {
+		env.Progress = instruments.NopProgress{}
+	}
+	s := in.prof.start(env)
+	if s == nil {
+		return
+	}
+	perr := in.profileRounds(ctx, t, env, s, *b)
+	bs := []results.Benchmark{*b}
+	in.prof.finish(s, t, env, bs, nil)
+	b.Profile = bs[0].Profile
+	if perr != nil && ctx.Err() == nil {
+		warn(env, fmt.Sprintf("profile of %s: %v", t.Name, perr))
+	}
+}
+
 // profileBudget bounds the profiling pass of an exec target.
 const profileBudget = time.Second
 

@@ -45,6 +45,9 @@ type ABRequest struct {
 	NoSandbox bool
 	// CPUs pins the Go benchmarks' pairs (exec targets carry their own).
 	CPUs string
+	// Profiler, when set, takes each side's profile in a pass of its own
+	// after the pair is decided (the timed rounds are never sampled).
+	Profiler *walltime.Instrument
 	// BaseLabel and HeadLabel say what each side is (commands, git refs).
 	BaseLabel, HeadLabel string
 	BaseGit, HeadGit     results.GitInfo
@@ -134,7 +137,17 @@ func ExecuteAB(ctx context.Context, req ABRequest) (*ABOutcome, error) {
 		}
 		baseFile.Benchmarks = append(baseFile.Benchmarks, bb)
 		headFile.Benchmarks = append(headFile.Benchmarks, hb)
-		changes = append(changes, pairedChange(p.Name, &bb, &hb, res, err))
+		bc := pairedChange(p.Name, &bb, &hb, res, err)
+		for _, side := range []struct {
+			b      *results.Benchmark
+			pf     string
+			folded *string
+		}{{&bb, basePF, &bc.BaseFolded}, {&hb, headPF, &bc.HeadFolded}} {
+			if side.b.Profile != nil && side.b.Profile.Folded != "" {
+				*side.folded, bc.ProfileUnit = filepath.Join(side.pf, side.b.Profile.Folded), side.b.Profile.Event
+			}
+		}
+		changes = append(changes, bc)
 	}
 	req.Progress.Done()
 
@@ -318,6 +331,16 @@ func measurePair(ctx context.Context, req ABRequest, p ABPair, basePF, headPF st
 	bs := results.ComputeStats(baseNs, iters, 2*warmupBlocks)
 	hs := results.ComputeStats(headNs, iters, 2*warmupBlocks)
 	bb.Stats, hb.Stats = &bs, &hs
+	if req.Profiler != nil && err == nil {
+		req.Progress.Phase(p.Name, "profiling")
+		baseT, headT := p.Base, p.Head
+		if p.BaseGo != nil {
+			bt, ht := p.BaseGo.Target(int64(iters)), p.HeadGo.Target(int64(iters))
+			baseT, headT = &bt, &ht
+		}
+		req.Profiler.Profile(ctx, *baseT, env(basePF), &bb)
+		req.Profiler.Profile(ctx, *headT, env(headPF), &hb)
+	}
 	u := sb.Usage()
 	bb.Sandbox, hb.Sandbox = &u, &u
 	r := res
