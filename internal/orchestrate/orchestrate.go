@@ -237,16 +237,12 @@ func RunnerArgs(mode string, t instruments.Target, dir, cpus string, showOutput 
 	}
 	args = append(args, flags...)
 	args = append(args, "--")
-	switch {
-	case sub == "run":
-		args = append(args, t.Command)
-	case len(t.Args) > 0:
-		args = append(args, t.Args...)
-	default:
-		// A line that needs a shell: the exec harness inside gets it whole.
-		args = append(args, "bash", "-c", t.Command)
+	if sub == "run" {
+		return append(args, t.Command)
 	}
-	return args
+	// The exec harness inside gets the argv, or a line that needs a shell
+	// whole, under bash -c (instruments.Target.Argv).
+	return append(args, t.Argv()...)
 }
 
 // Execute implements run.Executor: one container for job's target, whose
