@@ -33,20 +33,27 @@ func BuildStep(ctx context.Context, tree, command, dir string, w io.Writer) erro
 // order then the base-only ones; a target on one side only gets a nil other
 // side (reported new or missing).
 func PairTargets(base, head []instruments.Target) []ABPair {
-	byName := map[string]*instruments.Target{}
+	return pairBy(base, head, func(t *instruments.Target) string { return t.Name },
+		func(name string, b, h *instruments.Target) ABPair { return ABPair{Name: name, Base: b, Head: h} })
+}
+
+// pairBy pairs two sides' items by key, in the head's order then the
+// base-only ones, a missing side nil.
+func pairBy[T any](base, head []T, key func(*T) string, pair func(name string, b, h *T) ABPair) []ABPair {
+	byKey := map[string]*T{}
 	for i := range base {
-		byName[base[i].Name] = &base[i]
+		byKey[key(&base[i])] = &base[i]
 	}
 	seen := map[string]bool{}
 	var pairs []ABPair
 	for i := range head {
-		h := &head[i]
-		pairs = append(pairs, ABPair{Name: h.Name, Base: byName[h.Name], Head: h})
-		seen[h.Name] = true
+		k := key(&head[i])
+		pairs = append(pairs, pair(k, byKey[k], &head[i]))
+		seen[k] = true
 	}
 	for i := range base {
-		if !seen[base[i].Name] {
-			pairs = append(pairs, ABPair{Name: base[i].Name, Base: &base[i]})
+		if k := key(&base[i]); !seen[k] {
+			pairs = append(pairs, pair(k, &base[i], nil))
 		}
 	}
 	return pairs
@@ -96,21 +103,6 @@ func GoLeaves(ctx context.Context, t instruments.Target, binDir string) ([]wallt
 // PairGoLeaves pairs the Go leaf benchmarks of two trees by URI, as
 // PairTargets pairs exec targets.
 func PairGoLeaves(base, head []walltime.GoLeaf) []ABPair {
-	byURI := map[string]*walltime.GoLeaf{}
-	for i := range base {
-		byURI[base[i].URI] = &base[i]
-	}
-	seen := map[string]bool{}
-	var pairs []ABPair
-	for i := range head {
-		h := &head[i]
-		pairs = append(pairs, ABPair{Name: h.URI, BaseGo: byURI[h.URI], HeadGo: h})
-		seen[h.URI] = true
-	}
-	for i := range base {
-		if !seen[base[i].URI] {
-			pairs = append(pairs, ABPair{Name: base[i].URI, BaseGo: &base[i]})
-		}
-	}
-	return pairs
+	return pairBy(base, head, func(l *walltime.GoLeaf) string { return l.URI },
+		func(name string, b, h *walltime.GoLeaf) ABPair { return ABPair{Name: name, BaseGo: b, HeadGo: h} })
 }
