@@ -668,6 +668,12 @@ func sweepDanglingImages() {
 		return // no engine: nothing was built
 	}
 	defer o.Close()
+	removeDanglingSinceStart(ctx, o)
+}
+
+// removeDanglingSinceStart removes the untagged images made since the
+// tests started.
+func removeDanglingSinceStart(ctx context.Context, o *docker.Orchestrator) {
 	l, err := o.Client().ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
 	if err != nil {
 		return
@@ -688,15 +694,7 @@ func removeTestImage(o *docker.Orchestrator, image string) {
 	if _, err := o.Client().ImageRemove(ctx, image, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		fmt.Fprintf(os.Stderr, "remove test image %s: %v\n", image, err)
 	}
-	l, err := o.Client().ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
-	if err != nil {
-		return
-	}
-	for _, im := range l.Items {
-		if im.Created >= testsStarted.Unix() {
-			_, _ = o.Client().ImageRemove(ctx, im.ID, client.ImageRemoveOptions{PruneChildren: true})
-		}
-	}
+	removeDanglingSinceStart(ctx, o)
 }
 
 // testsStarted is when this test binary started.

@@ -330,9 +330,9 @@ func TestPersonalityRefused(t *testing.T) {
 		if err != nil {
 			t.Fatalf("probe with %s: %v", d, err)
 		}
-		var warned []string
+		rec := &recorder{}
 		env := testEnv(t)
-		env.Progress = recordWarnings{&warned}
+		env.Progress = rec
 		bs, err := in.Measure(context.Background(), instruments.Target{Name: "known", Kind: instruments.Exec, Args: []string{bin, "10000"}}, env)
 		if err != nil || len(bs) != 1 || bs[0].Simulation == nil {
 			t.Fatalf("%s: %v %+v", d, err, bs)
@@ -342,6 +342,7 @@ func TestPersonalityRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		sim := *bs[0].Simulation
+		warned := rec.warns
 		if d == refused {
 			if p.Setarch != "" || !strings.Contains(p.ASLR, "seccomp refuses personality(ADDR_NO_RANDOMIZE)") {
 				t.Errorf("probe: setarch %q, ASLR %q", p.Setarch, p.ASLR)
@@ -364,10 +365,3 @@ func TestPersonalityRefused(t *testing.T) {
 		t.Errorf("counts with randomisation off %+v, on %+v", counts[allowed], counts[refused])
 	}
 }
-
-// recordWarnings is an instruments.Progress that keeps the warnings.
-type recordWarnings struct{ w *[]string }
-
-func (r recordWarnings) Phase(string, string) {}
-func (r recordWarnings) Step(int, int)        {}
-func (r recordWarnings) Warn(msg string)      { *r.w = append(*r.w, msg) }
