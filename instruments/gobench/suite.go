@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -23,7 +24,8 @@ type Suite struct {
 	// Build compiles a package's test binary; nil is BuildTestBinary.
 	Build func(ctx context.Context, dir string, env []string, g TestCommand, pkg, bin string) error
 	// List runs a test binary once in its package's directory and returns
-	// its leaf benchmarks (the "listing run").
+	// its leaf benchmarks (the "listing run"); nil is ListLeaves, each
+	// benchmark once.
 	List func(ctx context.Context, bin, pkgDir string) ([]Leaf, error)
 	// Measure measures one leaf into b (its Name and URI are set).
 	Measure func(ctx context.Context, b *results.Benchmark, lf Leaf, bin, pkgDir string) error
@@ -45,6 +47,12 @@ func (s Suite) Run(ctx context.Context, g TestCommand, dir string, env []string,
 	build := s.Build
 	if build == nil {
 		build = BuildTestBinary
+	}
+	list := s.List
+	if list == nil {
+		list = func(ctx context.Context, bin, pkgDir string) ([]Leaf, error) {
+			return ListLeaves(ctx, bin, pkgDir, env, g)
+		}
 	}
 	dir = g.WorkDir(dir)
 	top, err := g.TopLevelRegexp()
@@ -82,7 +90,7 @@ func (s Suite) Run(ctx context.Context, g TestCommand, dir string, env []string,
 			return out, err
 		}
 		progress.Phase(pkg.ImportPath, "listing benchmarks")
-		leaves, err := s.List(ctx, bin, pkg.Dir)
+		leaves, err := list(ctx, bin, pkg.Dir)
 		if err != nil {
 			return out, fmt.Errorf("package %s: list benchmarks: %w", pkg.ImportPath, err)
 		}
@@ -119,4 +127,19 @@ func (s Suite) Run(ctx context.Context, g TestCommand, dir string, env []string,
 		return nil, fmt.Errorf("%w: no benchmark matched -bench %q in %s", instruments.ErrNoBenchmarks, g.Bench, strings.Join(g.Pkgs, " "))
 	}
 	return out, nil
+}
+
+// ListLeaves runs a test binary once in pkgDir, each of g's benchmarks one
+// iteration, and returns the leaf benchmarks it ran. A run that fails after
+// some benchmarks ran still lists them (the failed ones say so).
+func ListLeaves(ctx context.Context, bin, pkgDir string, env []string, g TestCommand) ([]Leaf, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-test.run=^$", "-test.bench=" + g.Bench, "-test.benchtime=1x"}, g.BinFlags...)...)
+	cmd.Dir, cmd.Env = pkgDir, env
+	instruments.OwnTree(cmd)
+	out, err := cmd.Output()
+	leaves := Leaves(out)
+	if err != nil && len(leaves) == 0 {
+		return nil, fmt.Errorf("run %s: %w", filepath.Base(bin), err)
+	}
+	return leaves, nil
 }

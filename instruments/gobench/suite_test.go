@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -42,7 +41,7 @@ func suiteModule(t *testing.T) string {
 }
 
 // TestSuiteRun: the shared skeleton builds each package with benchmarks
-// once, lists its leaves with the instrument's List, names each under the
+// once, lists its leaves (the default ListLeaves), names each under the
 // file that declares it relative to the git root, keeps a leaf that failed
 // in the listing run or in Measure as an error among the others, and says
 // when nothing matched.
@@ -54,16 +53,6 @@ func TestSuiteRun(t *testing.T) {
 		Build: func(ctx context.Context, dir string, env []string, g TestCommand, pkg, bin string) error {
 			built = append(built, pkg)
 			return BuildTestBinary(ctx, dir, env, g, pkg, bin)
-		},
-		List: func(ctx context.Context, bin, pkgDir string) ([]Leaf, error) {
-			cmd := exec.CommandContext(ctx, bin, "-test.run=^$", "-test.bench=.", "-test.benchtime=1x")
-			cmd.Dir = pkgDir
-			out, err := cmd.Output()
-			leaves := Leaves(out)
-			if err != nil && len(leaves) == 0 {
-				return nil, err
-			}
-			return leaves, nil
 		},
 		Measure: func(ctx context.Context, b *results.Benchmark, lf Leaf, bin, pkgDir string) error {
 			measured = append(measured, b.URI)

@@ -61,7 +61,7 @@ func pairBy[T any](base, head []T, key func(*T) string, pair func(name string, b
 
 // GoLeaves builds the test binaries of a `go test -bench` target into
 // binDir (left there for the rounds) and lists its leaf benchmarks with one
-// run each (-benchtime=1x): `codspeed ab --base` runs the base tree's and
+// run each (gobench.ListLeaves): `codspeed ab --base` runs the base tree's and
 // the head tree's binaries alternately.
 func GoLeaves(ctx context.Context, t instruments.Target, binDir string) ([]walltime.GoLeaf, error) {
 	g, err := gobench.ParseTestCommand(t.Argv())
@@ -73,17 +73,6 @@ func GoLeaves(ctx context.Context, t instruments.Target, binDir string) ([]wallt
 	suite := gobench.Suite{
 		Phase:  "listing",
 		BinDir: binDir,
-		List: func(ctx context.Context, bin, pkgDir string) ([]gobench.Leaf, error) {
-			cmd := exec.CommandContext(ctx, bin, append([]string{"-test.run=^$", "-test.bench=" + g.Bench, "-test.benchtime=1x"}, g.BinFlags...)...)
-			cmd.Dir, cmd.Env = pkgDir, env
-			instruments.OwnTree(cmd)
-			out, err := cmd.Output()
-			ls := gobench.Leaves(out)
-			if err != nil && len(ls) == 0 {
-				return nil, err
-			}
-			return ls, nil
-		},
 		Measure: func(ctx context.Context, b *results.Benchmark, lf gobench.Leaf, bin, pkgDir string) error {
 			leaves = append(leaves, walltime.GoLeaf{Bin: bin, Dir: pkgDir, Name: lf.Name, URI: b.URI, BinFlags: g.BinFlags, Env: t.Env})
 			return nil
