@@ -185,6 +185,28 @@ make_foreign_base() {
 	rm -rf "$work"
 }
 
+# stage_toolchain GOROOT DIR: copy a Go toolchain without its own test suite (what `go build` needs)
+# into DIR, writable, its programs executable (a module zip, as the proxy serves toolchains, keeps
+# no file modes).
+stage_toolchain() {
+	mkdir "$2"
+	tar -C "$1" --exclude=./test --exclude='*/testdata' -cf - . | tar -C "$2" -xf -
+	chmod -R u+w "$2"
+	find "$2/bin" "$2/pkg/tool" -type f -exec chmod 0755 {} +
+}
+
+# build_context TAG DIR: build DIR's Dockerfile with the classic builder as TAG, its output shown
+# only if it fails; DIR is removed.
+build_context() {
+	if ! DOCKER_BUILDKIT=0 docker build -q -t "$1" "$2" >"$2.log" 2>&1; then
+		log "building $1 failed:"
+		tail -n 20 "$2.log" >&2
+		rm -rf "$2" "$2.log"
+		exit 1
+	fi
+	rm -rf "$2" "$2.log"
+}
+
 # make_go_image: the Go image ($go_image) from the base image, the host's Go toolchain and CA
 # certificates, and Debian's gcc and cross compiler; made again when the host's Go or the list changes.
 make_go_image() {
@@ -223,9 +245,7 @@ make_go_image() {
 	fi
 	ctx=$(mktemp -d)
 	log "making $go_image from $base_image and the host's $gover (about a minute)"
-	# The toolchain without its own test suite: what `go build` needs.
-	mkdir "$ctx/go"
-	tar -C "$(go env GOROOT)" --exclude=./test --exclude='*/testdata' -cf - . | tar -C "$ctx/go" -xf -
+	stage_toolchain "$(go env GOROOT)" "$ctx/go"
 	cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
 	{
 		echo "FROM $base_image"
@@ -236,13 +256,7 @@ make_go_image() {
 		echo "WORKDIR /go"
 		echo "LABEL org.codspeed-go.go-image=\"$stamp\""
 	} >"$ctx/Dockerfile"
-	if ! DOCKER_BUILDKIT=0 docker build -t "$go_image" "$ctx" >"$ctx.log" 2>&1; then
-		log "building $go_image failed:"
-		tail -n 20 "$ctx.log" >&2
-		rm -rf "$ctx" "$ctx.log"
-		exit 1
-	fi
-	rm -rf "$ctx" "$ctx.log"
+	build_context "$go_image" "$ctx"
 }
 
 # make_foreign_go_image ARCH: $go_image-ARCH, the Go toolchain for ARCH on the ARCH base image, for the
@@ -263,11 +277,7 @@ make_foreign_go_image() {
 	dir=$(cd / && GOFLAGS=-mod=mod go mod download -json "golang.org/toolchain@v0.0.1-$gover.linux-$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	[ -n "$dir" ] && [ -f "$dir/bin/go" ] || { log "no $gover toolchain for linux/$1 from the module proxy"; exit 1; }
 	ctx=$(mktemp -d)
-	mkdir "$ctx/go"
-	tar -C "$dir" --exclude=./test --exclude='*/testdata' -cf - . | tar -C "$ctx/go" -xf -
-	# A module zip keeps no file modes: the programs are made executable again, as go does.
-	chmod -R u+w "$ctx/go"
-	find "$ctx/go/bin" "$ctx/go/pkg/tool" -type f -exec chmod 0755 {} +
+	stage_toolchain "$dir" "$ctx/go"
 	{
 		echo "FROM $base_image-$1"
 		echo "COPY go /usr/local/go"
@@ -275,13 +285,7 @@ make_foreign_go_image() {
 		echo "LABEL org.codspeed-go.go-image=\"$gover\""
 	} >"$ctx/Dockerfile"
 	log "making $gotag from $base_image-$1 and the $gover toolchain for linux/$1"
-	if ! DOCKER_BUILDKIT=0 docker build -q -t "$gotag" "$ctx" >"$ctx.log" 2>&1; then
-		log "building $gotag failed:"
-		tail -n 20 "$ctx.log" >&2
-		rm -rf "$ctx" "$ctx.log"
-		exit 1
-	fi
-	rm -rf "$ctx" "$ctx.log"
+	build_context "$gotag" "$ctx"
 }
 
 stop_engine() {
