@@ -80,11 +80,8 @@ func (g *GoRounds) Round(ctx context.Context) (float64, error) {
 // returns the iterations it took: the rounds of both sides then run that
 // many.
 func CalibrateGo(ctx context.Context, leaf GoLeaf, d time.Duration, env instruments.Env) (int64, error) {
-	launcher := env.Launcher
-	if launcher == nil {
-		launcher = instruments.Direct
-	}
-	r, err := runGoLeaf(ctx, leaf, d.String(), append(append([]string(nil), env.BaseEnv...), leaf.Env...), launcher)
+	g := NewGoRounds(leaf, 1, env)
+	r, err := runGoLeaf(ctx, leaf, d.String(), g.env, g.launcher)
 	if err != nil {
 		return 0, err
 	}
