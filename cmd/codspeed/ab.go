@@ -31,11 +31,13 @@ in one sandbox, and sampling stops as soon as the paired ratio head/base is
 clearly regressed, improved or unchanged (within ±--min-effect), or when
 --budget is spent (inconclusive, never a regression). Both sides are kept as
 runs linked as a pair. With --base REF, the ref is checked out in a temporary
-git work tree, the codspeed.yml build: step runs in both trees (the head is
-the working tree unless --head names a ref), and every exec benchmark of the
-config, and every benchmark of its go test -bench targets (each tree's test
-binaries built once), is measured on both sides interleaved. Exit 0: no regression; 1: regression (or a command
-failed); 2: bad input. See docs/ab.md.`
+clone, the codspeed.yml build: step runs in both trees (the head is the
+working tree unless --head names a ref), and every benchmark of the config is
+measured on both sides interleaved: exec benchmarks, every benchmark of its
+go test -bench targets (each tree's test binaries built once), and the
+benchmarks of entrypoints with their own harness (CodSpeed integrations),
+whose runs alternate whole. Exit 0: no regression; 1: regression (or a
+command failed); 2: bad input. See docs/ab.md.`
 
 func cmdAB(ctx context.Context, args []string) int {
 	fs := pflag.NewFlagSet("ab", pflag.ContinueOnError)
@@ -161,7 +163,7 @@ func cmdAB(ctx context.Context, args []string) int {
 // tree per ref (the head defaults to the working tree), the config's build:
 // step run in each, the exec benchmarks of both configs paired by name, and
 // the leaf benchmarks of their go test -bench targets paired by URI.
-// cleanup removes the work trees; it is safe to call whatever code says.
+// cleanup removes the temporary clones; it is safe to call whatever code says.
 func abTrees(ctx context.Context, req *run.ABRequest, baseRef, headRef, configPath, cwd, gitRoot, cpus string) (cleanup func(), code int) {
 	cleanup = func() {}
 	if gitRoot == "" {
@@ -175,18 +177,10 @@ func abTrees(ctx context.Context, req *run.ABRequest, baseRef, headRef, configPa
 	if err != nil {
 		return cleanup, fail(exitFailed, "%v", err)
 	}
-	var trees []string
-	cleanup = func() {
-		for _, t := range trees {
-			if err := gitrepo.RemoveWorktree(gitRoot, t); err != nil {
-				fmt.Fprintf(os.Stderr, "warning: %v\n", err)
-			}
-		}
-		os.RemoveAll(tmp)
-	}
+	cleanup = func() { os.RemoveAll(tmp) }
 	type side struct {
 		name, label, root string
-		targets           []instruments.Target
+		targets, suites   []instruments.Target
 		goLeaves          []walltime.GoLeaf
 	}
 	sides := []*side{{name: "base", label: baseRef}, {name: "head", label: headRef}}
@@ -196,10 +190,9 @@ func abTrees(ctx context.Context, req *run.ABRequest, baseRef, headRef, configPa
 			continue
 		}
 		dir := filepath.Join(tmp, s.name)
-		if _, err := gitrepo.AddWorktree(gitRoot, s.label, dir); err != nil {
+		if _, err := gitrepo.CheckoutCopy(gitRoot, s.label, dir); err != nil {
 			return cleanup, fail(exitUsage, "%s: %v", s.name, err)
 		}
-		trees = append(trees, dir)
 		s.root = dir
 	}
 	for _, s := range sides {
@@ -243,13 +236,16 @@ func abTrees(ctx context.Context, req *run.ABRequest, baseRef, headRef, configPa
 				}
 				s.goLeaves = append(s.goLeaves, leaves...)
 			default:
-				fmt.Fprintf(os.Stderr, "warning: %s (%s): %s is an entrypoint with its own harness, whose rounds ab cannot interleave; skipped (ab measures exec targets and go test -bench benchmarks)\n", s.name, s.label, t.Name)
+				// An entrypoint with its own harness: its runs alternate
+				// whole, and its benchmarks are paired by URI.
+				s.suites = append(s.suites, t)
 			}
 		}
 	}
 	req.Pairs = append(run.PairTargets(sides[0].targets, sides[1].targets), run.PairGoLeaves(sides[0].goLeaves, sides[1].goLeaves)...)
+	req.Pairs = append(req.Pairs, run.PairSuites(sides[0].suites, sides[1].suites)...)
 	if len(req.Pairs) == 0 {
-		return cleanup, fail(exitUsage, "no exec or go test -bench benchmarks in either tree's codspeed.yml")
+		return cleanup, fail(exitUsage, "no benchmarks in either tree's codspeed.yml")
 	}
 	req.CPUs = cpus
 	req.BaseLabel, req.HeadLabel = sides[0].label, sides[1].label

@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/codspeed-go/codspeed-go/results"
 )
@@ -294,11 +296,10 @@ func BenchmarkSpin(b *testing.B) {
 // `codspeed ab --base main` on a Go module whose working tree's benchmark
 // does 30% more work: each tree's test binary is built once and run
 // alternately, each round timed by the testing package (ns/op); the slower
-// tree is a regression, a benchmark only in the working tree is new, and an
-// entrypoint with its own harness is skipped with a warning.
+// tree is a regression, and a benchmark only in the working tree is new.
 func TestABGitBaseRefGo(t *testing.T) {
 	dir := t.TempDir()
-	yml := "benchmarks:\n  - name: go\n    entrypoint: go test -run=^$ -bench=. ./...\n  - name: node-like\n    entrypoint: echo not interleavable\n"
+	yml := "benchmarks:\n  - name: go\n    entrypoint: go test -run=^$ -bench=. ./...\n"
 	gitRepo(t, dir, map[string]string{
 		"go.mod":       "module example.com/spin\n\ngo 1.22\n",
 		"spin_test.go": strings.Replace(goBenchSrc, "LOOPS", "20000", 1),
@@ -337,9 +338,6 @@ func TestABGitBaseRefGo(t *testing.T) {
 			t.Errorf("%s = %q: %v, no BenchmarkSpin frame", k, p, err)
 		}
 	}
-	if !strings.Contains(r.stderr, "node-like is an entrypoint with its own harness") {
-		t.Errorf("the non-Go entrypoint was not reported skipped:\n%s", r.stderr)
-	}
 	out, _ := exec.Command("git", "-C", dir, "worktree", "list").Output()
 	if n := strings.Count(strings.TrimSpace(string(out)), "\n"); n != 0 {
 		t.Errorf("work trees left behind:\n%s", out)
@@ -347,6 +345,104 @@ func TestABGitBaseRefGo(t *testing.T) {
 	for _, m := range storeRuns(t, dir) {
 		if len(m.Parts) != 1 || m.Parts[0].Benchmarks != 1 {
 			t.Errorf("%s run: parts %+v, want one walltime part with the paired benchmark", m.Pair.Role, m.Parts)
+		}
+	}
+}
+
+// nodeABBench is a tinybench suite under CodSpeed's plugin: spin's work is
+// LOOPS iterations, steady's never changes, and FRESH adds tasks.
+const nodeABBench = `import { Bench } from "tinybench";
+import { withCodSpeed } from "@codspeed/tinybench-plugin";
+
+let sink = 0;
+function work(n) {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = (x + i * 2654435761) % 1000003;
+  sink += x;
+}
+
+const bench = withCodSpeed(new Bench({ time: 60, warmupTime: 20 }));
+bench.add("spin", () => work(LOOPS)).add("steady", () => work(20000))FRESH;
+await bench.run();
+if (sink < 0) console.log(sink);
+`
+
+// `codspeed ab --base main` on a Node project whose benchmarks are
+// measured by CodSpeed's own tinybench integration: the two trees' suites
+// run whole, alternately, each round's figure per benchmark is what the
+// integration measured, and benchmarks are paired by URI. The working
+// tree's spin does 30% more work (regressed), steady is unchanged (never
+// regressed) and a task only in the working tree is new; a suite that fails
+// before reporting anything is failed, with node's error. node_modules comes
+// from the config's build: step, run in both trees.
+func TestABGitBaseRefNode(t *testing.T) {
+	modules := nodeModules(t)
+	dir := t.TempDir()
+	yml := "build: ln -sfn " + modules + " node_modules\nbenchmarks:\n  - name: node\n    entrypoint: node bench.mjs\n" +
+		"  - name: broken\n    entrypoint: node missing.mjs\n"
+	gitRepo(t, dir, map[string]string{
+		"package.json": "{\"type\": \"module\", \"private\": true}\n",
+		".gitignore":   "node_modules\n",
+		"bench.mjs":    strings.NewReplacer("LOOPS", "20000", "FRESH", "").Replace(nodeABBench),
+		"codspeed.yml": yml,
+	})
+	writeFiles(t, dir, map[string]string{
+		"bench.mjs": strings.NewReplacer("LOOPS", "26000", "FRESH", `.add("fresh", () => work(10))`).Replace(nodeABBench),
+	})
+	start := time.Now()
+	r, rep := abJSON(t, dir, "--base", "main", "--budget", "25s")
+	took := time.Since(start)
+	if r.code != 1 {
+		t.Fatalf("slower working tree: exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	byName := map[string]map[string]any{}
+	for _, b := range rep["benchmarks"].([]any) {
+		m := b.(map[string]any)
+		byName[m["name"].(string)] = m
+	}
+	verdict := func(name string) any { return byName[name]["verdict"] }
+	if verdict("spin") != "regressed" || verdict("fresh") != "new" {
+		t.Fatalf("verdicts spin %v, fresh %v; want regressed and new\n%s", verdict("spin"), verdict("fresh"), r.stderr)
+	}
+	if v := verdict("steady"); v == "regressed" || v == "improved" || v == "failed" || v == nil {
+		t.Errorf("steady (the same work on both sides): %v", v)
+	}
+	t.Logf("spin: %v\nsteady: %v", byName["spin"]["notes"], byName["steady"]["notes"])
+	if b := byName["broken"]; b["verdict"] != "failed" || !strings.Contains(fmt.Sprint(b["notes"]), "missing.mjs") {
+		t.Errorf("the suite that cannot start: %v, want failed naming missing.mjs", b)
+	}
+	if ch, _ := byName["spin"]["change"].(float64); ch < 0.1 || ch > 0.5 {
+		t.Errorf("spin change %v, want about +30%%", byName["spin"]["change"])
+	}
+	// The suite's budget is the per-benchmark budget once per benchmark
+	// (two measured on both sides), plus start-up, builds and profiles.
+	if took > 2*25*time.Second+40*time.Second {
+		t.Errorf("ab took %v, over the suite's budget", took)
+	}
+	// Every measured round is a whole run of each side: both runs keep the
+	// per-round figures, the same number a side, and the integration's own
+	// results of each round did not leak into the runs' folders.
+	for _, m := range storeRuns(t, dir) {
+		if len(m.Parts) != 1 || m.Parts[0].Benchmarks != 2 {
+			t.Errorf("%s run: parts %+v, want one walltime part with spin and steady", m.Pair.Role, m.Parts)
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(m.Parts[0].ProfileFolder, "results", "*.json"))
+		if len(files) != 1 {
+			t.Errorf("%s run: results %v, want the runner's file alone", m.Pair.Role, files)
+		}
+	}
+	spin := byName["spin"]
+	if br, hr := spin["base_rounds"].(float64), spin["head_rounds"].(float64); br != hr || br < 2 {
+		t.Errorf("spin: %v base rounds, %v head rounds; want the same even count", br, hr)
+	}
+	// Both sides were profiled after the decision, each benchmark in the
+	// region the integration marked for it.
+	for _, k := range []string{"base_folded", "head_folded"} {
+		p, _ := spin[k].(string)
+		folded, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(folded), "work") {
+			t.Errorf("%s = %q: %v, no frame of the JavaScript function work", k, p, err)
 		}
 	}
 }

@@ -84,10 +84,9 @@ func openDir(t *testing.T) string {
 	return dir
 }
 
-// nodeProject is a git repository holding examples/node's tinybench
-// benchmarks with the pinned npm packages that scripts/node-deps.sh
-// installs (CodSpeed's integration finds the repository root from .git).
-func nodeProject(t *testing.T) string {
+// nodeModules is the absolute path of examples/node/node_modules, where
+// scripts/node-deps.sh installs CodSpeed's Node integrations; it needs node.
+func nodeModules(t *testing.T) string {
 	t.Helper()
 	_, err := exec.LookPath("node")
 	need(t, err == nil, "node is not installed (apt-get install nodejs)")
@@ -97,6 +96,15 @@ func nodeProject(t *testing.T) string {
 	}
 	_, err = os.Stat(filepath.Join(modules, "@codspeed", "tinybench-plugin", "package.json"))
 	need(t, err == nil, "examples/node/node_modules is not installed: run scripts/node-deps.sh")
+	return modules
+}
+
+// nodeProject is a git repository holding examples/node's tinybench
+// benchmarks with the pinned npm packages that scripts/node-deps.sh
+// installs (CodSpeed's integration finds the repository root from .git).
+func nodeProject(t *testing.T) string {
+	t.Helper()
+	modules := nodeModules(t)
 	dir := openDir(t)
 	if out, err := exec.Command("git", "init", "-q", dir).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v\n%s", err, out)

@@ -41,27 +41,24 @@ func git(dir string, args ...string) string {
 	return strings.TrimSpace(out.String())
 }
 
-// AddWorktree checks ref out, detached, in a new work tree at dir (which must
-// not exist or be empty) and returns the commit it resolved to. Remove it
-// with RemoveWorktree.
-func AddWorktree(root, ref, dir string) (string, error) {
+// CheckoutCopy checks ref out, detached, in a new clone at dir (which must
+// not exist or be empty) that shares root's objects (git clone --shared: no
+// object is copied), and returns the commit it resolved to. A clone rather
+// than a linked work tree: its .git is a folder, which tools that look for
+// the repository's root expect (CodSpeed's Node integrations do). Remove it
+// with os.RemoveAll; root keeps no record of it.
+func CheckoutCopy(root, ref, dir string) (string, error) {
 	commit, err := gitErr(root, "rev-parse", "--verify", "--quiet", ref+"^{commit}")
 	if err != nil {
 		return "", fmt.Errorf("git ref %q is not a commit in %s", ref, root)
 	}
-	if _, err := gitErr(root, "worktree", "add", "--detach", dir, commit); err != nil {
-		return "", fmt.Errorf("check out %s in a work tree: %w", ref, err)
+	if _, err := gitErr(root, "clone", "--quiet", "--shared", "--no-checkout", root, dir); err != nil {
+		return "", fmt.Errorf("check out %s: %w", ref, err)
+	}
+	if _, err := gitErr(dir, "checkout", "--quiet", "--detach", commit); err != nil {
+		return "", fmt.Errorf("check out %s: %w", ref, err)
 	}
 	return commit, nil
-}
-
-// RemoveWorktree removes a work tree made by AddWorktree, and its record in
-// the repository.
-func RemoveWorktree(root, dir string) error {
-	if _, err := gitErr(root, "worktree", "remove", "--force", dir); err != nil {
-		return fmt.Errorf("remove work tree %s: %w", dir, err)
-	}
-	return nil
 }
 
 // gitErr runs git in dir and returns its output, or an error with git's own

@@ -19,17 +19,20 @@ import (
 )
 
 // ABPair is one benchmark measured on both sides of `codspeed ab`: an exec
-// target's command (Base, Head), or a leaf benchmark of each tree's Go test
-// binary (BaseGo, HeadGo). A nil side is a benchmark that exists on one
-// side only (reported new or missing, not measured).
+// target's command (Base, Head), a leaf benchmark of each tree's Go test
+// binary (BaseGo, HeadGo), or an entrypoint with its own harness, whose
+// benchmarks are paired by URI (BaseSuite, HeadSuite). A nil side is a
+// benchmark that exists on one side only (reported new or missing, not
+// measured).
 type ABPair struct {
-	Name           string
-	Base, Head     *instruments.Target
-	BaseGo, HeadGo *walltime.GoLeaf
+	Name                 string
+	Base, Head           *instruments.Target
+	BaseGo, HeadGo       *walltime.GoLeaf
+	BaseSuite, HeadSuite *instruments.Target
 }
 
-func (p ABPair) hasBase() bool { return p.Base != nil || p.BaseGo != nil }
-func (p ABPair) hasHead() bool { return p.Head != nil || p.HeadGo != nil }
+func (p ABPair) hasBase() bool { return p.Base != nil || p.BaseGo != nil || p.BaseSuite != nil }
+func (p ABPair) hasHead() bool { return p.Head != nil || p.HeadGo != nil || p.HeadSuite != nil }
 
 // ABRequest is one `codspeed ab`: every pair is measured by interleaving the
 // rounds of its two commands in one sandbox, in ABBA order, until the paired
@@ -124,9 +127,11 @@ func ExecuteAB(ctx context.Context, req ABRequest) (*ABOutcome, error) {
 			continue
 		}
 		req.Progress.Start(p.Name, i+1, len(req.Pairs))
-		bb, hb, res, err := measurePair(ctx, req, p, basePF, headPF, i)
-		if hb.Paired != nil {
-			hb.Paired.BaseRun = base.ID
+		bbs, hbs, cs, err := measureAny(ctx, req, p, basePF, headPF, i)
+		for j := range hbs {
+			if hbs[j].Paired != nil {
+				hbs[j].Paired.BaseRun = base.ID
+			}
 		}
 		if err != nil && errors.Is(err, ErrABSetup) {
 			setupErr = errors.Join(setupErr, err)
@@ -135,19 +140,9 @@ func ExecuteAB(ctx context.Context, req ABRequest) (*ABOutcome, error) {
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			interrupted = true
 		}
-		baseFile.Benchmarks = append(baseFile.Benchmarks, bb)
-		headFile.Benchmarks = append(headFile.Benchmarks, hb)
-		bc := pairedChange(p.Name, &bb, &hb, res, err)
-		for _, side := range []struct {
-			b      *results.Benchmark
-			pf     string
-			folded *string
-		}{{&bb, basePF, &bc.BaseFolded}, {&hb, headPF, &bc.HeadFolded}} {
-			if side.b.Profile != nil && side.b.Profile.Folded != "" {
-				*side.folded, bc.ProfileUnit = filepath.Join(side.pf, side.b.Profile.Folded), side.b.Profile.Event
-			}
-		}
-		changes = append(changes, bc)
+		baseFile.Benchmarks = append(baseFile.Benchmarks, bbs...)
+		headFile.Benchmarks = append(headFile.Benchmarks, hbs...)
+		changes = append(changes, cs...)
 	}
 	req.Progress.Done()
 
@@ -192,6 +187,34 @@ func ExecuteAB(ctx context.Context, req ABRequest) (*ABOutcome, error) {
 		status = results.StatusFailed
 	}
 	return out, errors.Join(runErr, abFinish(req, base, head, status))
+}
+
+// measureAny measures one pair: a suite's benchmarks, or one benchmark.
+func measureAny(ctx context.Context, req ABRequest, p ABPair, basePF, headPF string, index int) (bbs, hbs []results.Benchmark, changes []results.BenchmarkChange, err error) {
+	if p.BaseSuite != nil {
+		return measureSuitePair(ctx, req, p, basePF, headPF, index)
+	}
+	bb, hb, res, err := measurePair(ctx, req, p, basePF, headPF, index)
+	if errors.Is(err, ErrABSetup) {
+		return nil, nil, nil, err
+	}
+	bc := pairedChange(p.Name, &bb, &hb, res, err)
+	attachFolded(&bc, &bb, &hb, basePF, headPF)
+	return []results.Benchmark{bb}, []results.Benchmark{hb}, []results.BenchmarkChange{bc}, err
+}
+
+// attachFolded names each side's folded stacks in the comparison entry,
+// for the reports' flame graphs.
+func attachFolded(bc *results.BenchmarkChange, bb, hb *results.Benchmark, basePF, headPF string) {
+	for _, side := range []struct {
+		b      *results.Benchmark
+		pf     string
+		folded *string
+	}{{bb, basePF, &bc.BaseFolded}, {hb, headPF, &bc.HeadFolded}} {
+		if side.b.Profile != nil && side.b.Profile.Folded != "" {
+			*side.folded, bc.ProfileUnit = filepath.Join(side.pf, side.b.Profile.Folded), side.b.Profile.Event
+		}
+	}
 }
 
 func abFinish(req ABRequest, base, head *results.RunMeta, status string) error {

@@ -1,0 +1,115 @@
+package walltime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/results"
+)
+
+// SuiteRounds runs an entrypoint with its own harness (a CodSpeed
+// integration such as @codspeed/tinybench-plugin) whole, once a round, for a
+// caller that interleaves two suites (`codspeed ab`). A round is one
+// unsampled run of the command; its figure for each benchmark is what the
+// integration measured for it in that run (its median time per iteration),
+// so the integration's own warmup and rounds happen inside every round.
+type SuiteRounds struct {
+	in  *Instrument
+	t   instruments.Target
+	env instruments.Env
+	n   int // rounds run
+}
+
+// NewSuiteRounds prepares the rounds of the entrypoint t, run with env's
+// launcher (the sandbox) and environment.
+func NewSuiteRounds(t instruments.Target, env instruments.Env) *SuiteRounds {
+	env.Stdout, env.Stderr = nil, nil
+	if env.Progress == nil {
+		env.Progress = instruments.NopProgress{}
+	}
+	env.Progress = &onceProgress{Progress: env.Progress}
+	return &SuiteRounds{in: &Instrument{}, t: t, env: env}
+}
+
+// Round runs the suite once and returns the benchmarks its integration
+// reported, in its order, each with the statistics of that run. The run's
+// results and hooks files go to a folder of its own, removed after: nothing
+// of it enters the caller's profile folder. A run that fails, or reports no
+// benchmark, is an error.
+func (s *SuiteRounds) Round(ctx context.Context) ([]results.Benchmark, error) {
+	s.n++
+	scratch, err := os.MkdirTemp("", "codspeed-ab-round-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	env := s.env
+	env.ProfileFolder = scratch
+	env.Integrations = &instruments.IntegrationResults{}
+	t := s.t
+	t.Env = append(append([]string(nil), s.t.Env...), "CODSPEED_PROFILE_FOLDER="+scratch)
+	bs, err := s.in.entrypoint(ctx, t, env, nil)
+	if err != nil {
+		return bs, fmt.Errorf("round %d: %w", s.n, err)
+	}
+	var measured []results.Benchmark
+	for _, b := range bs {
+		if b.Error == "" && b.Stats != nil && b.Stats.MedianNs > 0 {
+			measured = append(measured, b)
+		}
+	}
+	if len(measured) == 0 {
+		return bs, fmt.Errorf("round %d: %s reported no measured benchmark (is its CodSpeed integration installed, and does it support walltime?)", s.n, t.Command)
+	}
+	return bs, nil
+}
+
+// ProfileSuite takes the profiles of an entrypoint whose benchmarks bs were
+// timed elsewhere (`codspeed ab`): one more run under perf, sampled in the
+// regions its integration marks, each benchmark getting the samples of its
+// own region. Without perf, or where sampling is refused, bs keep no
+// profile.
+func (in *Instrument) ProfileSuite(ctx context.Context, t instruments.Target, env instruments.Env, bs []results.Benchmark) {
+	if !in.prof.opts.Perf || env.ProfileFolder == "" || len(bs) == 0 {
+		return
+	}
+	if env.Progress == nil {
+		env.Progress = instruments.NopProgress{}
+	}
+	s := in.prof.start(env)
+	if s == nil {
+		return
+	}
+	regions, perr := in.profileEntrypoint(ctx, t, env, s)
+	in.prof.finish(s, t, env, bs, regions)
+	if perr != nil && ctx.Err() == nil {
+		warn(env, fmt.Sprintf("profile of %s: %v", t.Name, perr))
+	}
+}
+
+// onceProgress keeps the caller's phase, and says each warning once:
+// every round of a suite would repeat the same ones.
+type onceProgress struct {
+	instruments.Progress
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (*onceProgress) Phase(string, string) {}
+func (*onceProgress) Step(int, int)        {}
+
+func (p *onceProgress) Warn(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen[msg] {
+		return
+	}
+	if p.seen == nil {
+		p.seen = map[string]bool{}
+	}
+	p.seen[msg] = true
+	p.Progress.Warn(msg)
+}
