@@ -52,10 +52,9 @@ def main(paths):
             return sum(1 for r in rs if r[col] == v)
 
         secs = [float(r["ab_s"]) for r in rs]
-        bold = "**" if True else ""
-        print("| %s | %g%% | %d | %s%s%s | %d | %d | %d | %.1f, %.1f, %.1f | %s | %d | %s | %d |" % (
+        print("| %s | %g%% | %d | **%s** | %d | %d | %d | %.1f, %.1f, %.1f | %s | %d | %s | %d |" % (
             "quiet" if load == "0" else "CPU hog on CPU 0",
-            shift, n, bold, pct(count("ab", "regressed"), n), bold,
+            shift, n, pct(count("ab", "regressed"), n),
             count("ab", "improved"), count("ab", "unchanged"), count("ab", "inconclusive"),
             statistics.median(secs), quantile(secs, 0.9), max(secs),
             pct(count("compare", "regressed"), n), count("compare", "improved"),
