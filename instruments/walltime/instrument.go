@@ -133,7 +133,18 @@ func (profilingProgress) Warn(string)                 {}
 // perf, or where sampling is refused (said once, as in a run), b keeps no
 // profile.
 func (in *Instrument) Profile(ctx context.Context, t instruments.Target, env instruments.Env, b *results.Benchmark) {
-	if !in.prof.opts.Perf || env.ProfileFolder == "" {
+	bs := []results.Benchmark{*b}
+	in.profileTimed(ctx, t, env, bs, func(env instruments.Env, s *perf.Session) (*regionMarker, error) {
+		return nil, in.profileRounds(ctx, t, env, s, *b)
+	})
+	b.Profile = bs[0].Profile
+}
+
+// profileTimed runs the profiling pass of benchmarks bs, timed elsewhere,
+// under a perf session, and attaches their profiles to bs.
+func (in *Instrument) profileTimed(ctx context.Context, t instruments.Target, env instruments.Env, bs []results.Benchmark,
+	pass func(instruments.Env, *perf.Session) (*regionMarker, error)) {
+	if !in.prof.opts.Perf || env.ProfileFolder == "" || len(bs) == 0 {
 		return
 	}
 	if env.Progress == nil {
@@ -143,10 +154,8 @@ func (in *Instrument) Profile(ctx context.Context, t instruments.Target, env ins
 	if s == nil {
 		return
 	}
-	perr := in.profileRounds(ctx, t, env, s, *b)
-	bs := []results.Benchmark{*b}
-	in.prof.finish(s, t, env, bs, nil)
-	b.Profile = bs[0].Profile
+	regions, perr := pass(env, s)
+	in.prof.finish(s, t, env, bs, regions)
 	if perr != nil && ctx.Err() == nil {
 		warn(env, fmt.Sprintf("profile of %s: %v", t.Name, perr))
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
+	"github.com/codspeed-go/codspeed-go/instruments/perf"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -73,21 +74,9 @@ func (s *SuiteRounds) Round(ctx context.Context) ([]results.Benchmark, error) {
 // own region. Without perf, or where sampling is refused, bs keep no
 // profile.
 func (in *Instrument) ProfileSuite(ctx context.Context, t instruments.Target, env instruments.Env, bs []results.Benchmark) {
-	if !in.prof.opts.Perf || env.ProfileFolder == "" || len(bs) == 0 {
-		return
-	}
-	if env.Progress == nil {
-		env.Progress = instruments.NopProgress{}
-	}
-	s := in.prof.start(env)
-	if s == nil {
-		return
-	}
-	regions, perr := in.profileEntrypoint(ctx, t, env, s)
-	in.prof.finish(s, t, env, bs, regions)
-	if perr != nil && ctx.Err() == nil {
-		warn(env, fmt.Sprintf("profile of %s: %v", t.Name, perr))
-	}
+	in.profileTimed(ctx, t, env, bs, func(env instruments.Env, s *perf.Session) (*regionMarker, error) {
+		return in.profileEntrypoint(ctx, t, env, s)
+	})
 }
 
 // onceProgress keeps the caller's phase, and says each warning once:

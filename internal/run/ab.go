@@ -15,6 +15,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
 	"github.com/codspeed-go/codspeed-go/internal/host"
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/sandbox"
 	"github.com/codspeed-go/codspeed-go/version"
 )
 
@@ -271,19 +272,11 @@ func measurePair(ctx context.Context, req ABRequest, p ABPair, basePF, headPF st
 			Command: &results.Command{Line: p.Head.Command, Args: p.Head.Args, Dir: p.Head.Dir}}
 	}
 
-	// One sandbox for both sides: same cgroup, same CPU.
-	sb, warnings, err := newSandbox(Request{NoSandbox: req.NoSandbox, Targets: []instruments.Target{*sbTarget}}, *sbTarget, basePF, index)
-	for _, w := range warnings {
-		req.Progress.Warn(w)
-	}
+	sb, closeSB, err := pairSandbox(req, p.Name, *sbTarget, basePF, index)
 	if err != nil {
-		return bb, hb, res, fmt.Errorf("sandbox: %w", err)
+		return bb, hb, res, err
 	}
-	defer func() {
-		if cerr := sb.Close(); cerr != nil {
-			req.Progress.Warn(fmt.Sprintf("%s: sandbox cleanup: %v", p.Name, cerr))
-		}
-	}()
+	defer closeSB()
 	env := func(pf string) instruments.Env {
 		return instruments.Env{ProfileFolder: pf, Launcher: sb, BaseEnv: BenchmarkEnv(results.Walltime, pf),
 			Stdout: io.Discard, Stderr: io.Discard, Progress: req.Progress}
@@ -385,6 +378,23 @@ func measurePair(ctx context.Context, req ABRequest, p ABPair, basePF, headPF st
 		}
 	}
 	return bb, hb, res, err
+}
+
+// pairSandbox makes the one sandbox both sides of a pair run in (same
+// cgroup, same CPU), made for t; closeSB removes it.
+func pairSandbox(req ABRequest, name string, t instruments.Target, pf string, index int) (sb sandbox.Sandbox, closeSB func(), err error) {
+	sb, warnings, err := newSandbox(Request{NoSandbox: req.NoSandbox, Targets: []instruments.Target{t}}, t, pf, index)
+	for _, w := range warnings {
+		req.Progress.Warn(w)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return sb, func() {
+		if cerr := sb.Close(); cerr != nil {
+			req.Progress.Warn(fmt.Sprintf("%s: sandbox cleanup: %v", name, cerr))
+		}
+	}, nil
 }
 
 // undecided is the result of a pair whose measurement failed or was

@@ -46,18 +46,11 @@ func measureSuitePair(ctx context.Context, req ABRequest, p ABPair, basePF, head
 	if err := req.Rule.Check(); err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %v", ErrABSetup, err)
 	}
-	sb, warnings, err := newSandbox(Request{NoSandbox: req.NoSandbox, Targets: []instruments.Target{*p.BaseSuite}}, *p.BaseSuite, basePF, index)
-	for _, w := range warnings {
-		req.Progress.Warn(w)
-	}
+	sb, closeSB, err := pairSandbox(req, p.Name, *p.BaseSuite, basePF, index)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("sandbox: %w", err)
+		return nil, nil, nil, err
 	}
-	defer func() {
-		if cerr := sb.Close(); cerr != nil {
-			req.Progress.Warn(fmt.Sprintf("%s: sandbox cleanup: %v", p.Name, cerr))
-		}
-	}()
+	defer closeSB()
 	// The node stand-in gives CodSpeed's Node integrations the V8 flags
 	// they ask for, as in a run.
 	nodeDir, err := prepareNodeWrapper()
