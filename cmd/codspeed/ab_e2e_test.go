@@ -432,6 +432,13 @@ func TestABGitBaseRefNode(t *testing.T) {
 			t.Errorf("%s run: results %v, want the runner's file alone", m.Pair.Role, files)
 		}
 	}
+	// The rounds' V8 by-products (jitdumps, logs) are not left behind.
+	if litter, _ := filepath.Glob(filepath.Join(dir, "jit-*.dump")); len(litter) > 0 {
+		t.Errorf("rounds left %d jitdumps in the working tree", len(litter))
+	}
+	if litter, _ := filepath.Glob(filepath.Join(dir, "isolate-*-v8.log")); len(litter) > 0 {
+		t.Errorf("rounds left %d V8 logs in the working tree", len(litter))
+	}
 	spin := byName["spin"]
 	if br, hr := spin["base_rounds"].(float64), spin["head_rounds"].(float64); br != hr || br < 2 {
 		t.Errorf("spin: %v base rounds, %v head rounds; want the same even count", br, hr)

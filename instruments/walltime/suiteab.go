@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/codspeed-go/codspeed-go/instruments"
@@ -52,6 +53,7 @@ func (s *SuiteRounds) Round(ctx context.Context) ([]results.Benchmark, error) {
 	env.Integrations = &instruments.IntegrationResults{}
 	t := s.t
 	t.Env = append(append([]string(nil), s.t.Env...), "CODSPEED_PROFILE_FOLDER="+scratch)
+	defer removeNew(t.Dir, runtimeLitter, existing(t.Dir, runtimeLitter))
 	bs, err := s.in.entrypoint(ctx, t, env, nil)
 	if err != nil {
 		return bs, fmt.Errorf("round %d: %w", s.n, err)
@@ -68,12 +70,41 @@ func (s *SuiteRounds) Round(ctx context.Context) ([]results.Benchmark, error) {
 	return bs, nil
 }
 
+// runtimeLitter are the files a runtime writes into its working directory
+// under the flags CodSpeed's integrations ask for (V8's --perf-prof jitdumps
+// and --log files): one per process, so one per round of a suite.
+var runtimeLitter = []string{"jit-*.dump", "isolate-*-v8.log"}
+
+// existing lists the files of dir matching patterns.
+func existing(dir string, patterns []string) map[string]bool {
+	seen := map[string]bool{}
+	for _, p := range patterns {
+		names, _ := filepath.Glob(filepath.Join(dir, p))
+		for _, n := range names {
+			seen[n] = true
+		}
+	}
+	return seen
+}
+
+// removeNew removes the files of dir matching patterns that were not in
+// before: what a round left in the user's folder.
+func removeNew(dir string, patterns []string, before map[string]bool) {
+	for n := range existing(dir, patterns) {
+		if !before[n] {
+			os.Remove(n)
+		}
+	}
+}
+
 // ProfileSuite takes the profiles of an entrypoint whose benchmarks bs were
 // timed elsewhere (`codspeed ab`): one more run under perf, sampled in the
 // regions its integration marks, each benchmark getting the samples of its
 // own region. Without perf, or where sampling is refused, bs keep no
 // profile.
 func (in *Instrument) ProfileSuite(ctx context.Context, t instruments.Target, env instruments.Env, bs []results.Benchmark) {
+	// Removed once the profile has read them.
+	defer removeNew(t.Dir, runtimeLitter, existing(t.Dir, runtimeLitter))
 	in.profileTimed(ctx, t, env, bs, func(env instruments.Env, s *perf.Session) (*regionMarker, error) {
 		return in.profileEntrypoint(ctx, t, env, s)
 	})
