@@ -48,7 +48,7 @@ func measureSuitePair(ctx context.Context, req ABRequest, p ABPair, basePF, head
 	}
 	sb, closeSB, err := pairSandbox(req, p.Name, *p.BaseSuite, basePF, index)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, []results.BenchmarkChange{suiteFailed(p, err)}, err
 	}
 	defer closeSB()
 	// The node stand-in gives CodSpeed's Node integrations the V8 flags
@@ -104,14 +104,14 @@ func measureSuitePair(ctx context.Context, req ABRequest, p ABPair, basePF, head
 			if err != nil {
 				return fmt.Errorf("%s: %w", side, err)
 			}
+			runs[i] = figures(bs)
 			for _, b := range bs {
-				if b.Error == "" && b.Stats != nil && b.Stats.MedianNs > 0 {
+				if _, ok := runs[i][b.URI]; ok {
 					sbn := bench(b)
 					sbn.inBase = sbn.inBase || side == "base"
 					sbn.inHd = sbn.inHd || side == "head"
 				}
 			}
-			runs[i] = figures(bs)
 		}
 		if !record {
 			return nil
@@ -219,10 +219,7 @@ func measureSuitePair(ctx context.Context, req ABRequest, p ABPair, basePF, head
 		req.Profiler.ProfileSuite(ctx, *p.HeadSuite, env(headPF), hbs)
 	}
 	if err != nil && len(order) == 0 && ctx.Err() == nil {
-		// The suite failed before any benchmark was reported.
-		changes = append(changes, results.BenchmarkChange{Instrument: results.Walltime, Name: p.Name,
-			Metric: "median", Unit: "ns", Change: results.Fraction(math.NaN()), Verdict: results.VerdictFailed,
-			Notes: []string{err.Error()}})
+		changes = append(changes, suiteFailed(p, err))
 	}
 	for i := range bbs {
 		bc := pairedChange(bbs[i].Name, &bbs[i], &hbs[i], *hbs[i].Paired, err)
@@ -230,4 +227,11 @@ func measureSuitePair(ctx context.Context, req ABRequest, p ABPair, basePF, head
 		changes = append(changes, bc)
 	}
 	return bbs, hbs, changes, err
+}
+
+// suiteFailed is the entry of a suite that failed before any of its
+// benchmarks was reported.
+func suiteFailed(p ABPair, err error) results.BenchmarkChange {
+	return results.BenchmarkChange{Instrument: results.Walltime, Name: p.Name, Metric: "median", Unit: "ns",
+		Change: results.Fraction(math.NaN()), Verdict: results.VerdictFailed, Notes: []string{err.Error()}}
 }
