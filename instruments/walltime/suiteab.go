@@ -37,7 +37,8 @@ func NewSuiteRounds(t instruments.Target, env instruments.Env) *SuiteRounds {
 }
 
 // Round runs the suite once and returns the benchmarks its integration
-// reported, in its order, each with the statistics of that run. The run's
+// measured (no error, a positive median), in its order, each with the
+// statistics of that run. The run's
 // results and hooks files go to a folder of its own, removed after: nothing
 // of it enters the caller's profile folder. A run that fails, or reports no
 // benchmark, is an error.
@@ -67,7 +68,7 @@ func (s *SuiteRounds) Round(ctx context.Context) ([]results.Benchmark, error) {
 	if len(measured) == 0 {
 		return bs, fmt.Errorf("round %d: %s reported no measured benchmark (is its CodSpeed integration installed, and does it support walltime?)", s.n, t.Command)
 	}
-	return bs, nil
+	return measured, nil
 }
 
 // runtimeLitter are the files a runtime writes into its working directory

@@ -85,9 +85,7 @@ func measureSuitePair(ctx context.Context, req ABRequest, p ABPair, basePF, head
 	figures := func(bs []results.Benchmark) map[string]float64 {
 		m := map[string]float64{}
 		for _, b := range bs {
-			if b.Error == "" && b.Stats != nil && b.Stats.MedianNs > 0 {
-				m[b.URI] = b.Stats.MedianNs
-			}
+			m[b.URI] = b.Stats.MedianNs // Round returns measured benchmarks only
 		}
 		return m
 	}
@@ -106,11 +104,9 @@ func measureSuitePair(ctx context.Context, req ABRequest, p ABPair, basePF, head
 			}
 			runs[i] = figures(bs)
 			for _, b := range bs {
-				if _, ok := runs[i][b.URI]; ok {
-					sbn := bench(b)
-					sbn.inBase = sbn.inBase || side == "base"
-					sbn.inHd = sbn.inHd || side == "head"
-				}
+				sbn := bench(b)
+				sbn.inBase = sbn.inBase || side == "base"
+				sbn.inHd = sbn.inHd || side == "head"
 			}
 		}
 		if !record {
