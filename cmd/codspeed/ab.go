@@ -36,8 +36,10 @@ working tree unless --head names a ref), and every benchmark of the config is
 measured on both sides interleaved: exec benchmarks, every benchmark of its
 go test -bench targets (each tree's test binaries built once), and the
 benchmarks of entrypoints with their own harness (CodSpeed integrations),
-whose runs alternate whole. Exit 0: no regression; 1: regression (or a
-command failed); 2: bad input. See docs/ab.md.`
+whose runs alternate whole. With an upload URL or token both runs are
+uploaded, as a pair the results server shows. Exit 0: no regression;
+1: regression (or a command failed, or an upload); 2: bad input. See
+docs/ab.md.`
 
 func cmdAB(ctx context.Context, args []string) int {
 	fs := pflag.NewFlagSet("ab", pflag.ContinueOnError)
@@ -62,8 +64,14 @@ func cmdAB(ctx context.Context, args []string) int {
 		defUnwind = "fp"
 	}
 	unwindMode := fs.String("perf-unwinding-mode", defUnwind, "profiles: fp (frame pointers) or dwarf [$CODSPEED_PERF_UNWINDING_MODE]")
+	var up uploadFlags
+	up.register(fs)
+	fs.Bool("skip-upload", false, "do not upload, even with a token or upload URL (uploading happens only with one) [$CODSPEED_SKIP_UPLOAD]")
 	if code, ok := parseFlags(fs, args, abSynopsis); !ok {
 		return code
+	}
+	if err := up.loadToken(fs, os.Stdin, os.Stderr); err != nil {
+		return fail(exitUsage, "%v", err)
 	}
 	if fs.NArg() > 0 {
 		return fail(exitUsage, "ab takes no arguments (got %q): give the commands with --base-command and --head-command", fs.Arg(0))
@@ -152,6 +160,18 @@ func cmdAB(ctx context.Context, args []string) int {
 	}
 	if code := writeReport(out.Comparison, render, *output, *format); code != exitOK {
 		return code
+	}
+	if up.wanted(fs) {
+		// The base first: the server reports the pair when its head
+		// arrives with the base already there.
+		for _, m := range []*results.RunMeta{out.Base, out.Head} {
+			if err := uploadRun(ctx, up, m, cwd, false); err != nil {
+				fmt.Fprintf(os.Stderr, "codspeed: %s: %v\n", m.Pair.Role, err)
+				if !out.Comparison.Regressed() {
+					return exitFailed
+				}
+			}
+		}
 	}
 	if out.Comparison.Regressed() {
 		return exitFailed

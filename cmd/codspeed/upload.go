@@ -21,7 +21,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/version"
 )
 
-// uploadFlags are the upload settings of run, exec and upload.
+// uploadFlags are the upload settings of run, exec, ab and upload.
 type uploadFlags struct {
 	url       string
 	token     string
@@ -143,8 +143,15 @@ func uploadRun(ctx context.Context, u uploadFlags, meta *results.RunMeta, cwd st
 		url = upload.DefaultURL
 	}
 	base := info.RunID
-	if base == "" {
+	if base == "" || meta.Pair != nil {
+		// Each side of an A/B pair is a run of its own on the server,
+		// named by its local id, and its parts name the other side.
 		base = meta.ID
+	}
+	src := info.Source()
+	if meta.Pair != nil && meta.Git.Commit != "" {
+		// `ab --base REF` measured REF's commit, not the checkout's.
+		src.CommitHash = meta.Git.Commit
 	}
 	var errs []error
 	for _, part := range meta.Parts {
@@ -173,9 +180,15 @@ func uploadRun(ctx context.Context, u uploadFlags, meta *results.RunMeta, cwd st
 			rpMeta["shard"] = strconv.Itoa(sh.Index)
 			rpMeta["shardTotal"] = strconv.Itoa(sh.Total)
 		}
+		if pr := meta.Pair; pr != nil {
+			rpMeta["pairRole"], rpMeta["pairWith"] = pr.Role, pr.With
+			if pr.Label != "" {
+				rpMeta["pairLabel"] = pr.Label
+			}
+		}
 		rp := &upload.RunPart{RunID: base, RunPartID: upload.PartID(partBase, index), JobName: info.JobName, Metadata: rpMeta}
 		runner := upload.RunnerMetadata(version.Name, version.String(), executor, meta.Modes)
-		md := upload.NewMetadata(info.Source(), runner, bundle, rp, token == "", allowEmpty)
+		md := upload.NewMetadata(src, runner, bundle, rp, token == "", allowEmpty)
 		resp, err := upload.Upload(ctx, upload.Options{URL: url, Token: token, HTTPClient: client, UserAgent: version.UserAgent(), Log: os.Stderr}, md, bundle)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", part.Mode, err))

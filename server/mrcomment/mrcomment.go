@@ -104,6 +104,18 @@ func (r *Reporter) log() *slog.Logger {
 // zero Result, no error) for a run without an MR/PR number or a project
 // without a token for its forge.
 func (r *Reporter) Report(ctx context.Context, p *store.Project, run *store.Run) (Result, error) {
+	if run.Pair != nil && run.Pair.Role == store.PairBase {
+		// The base side of an A/B pair is reported with its head, once
+		// both are on the server.
+		head, err := r.Store.RunInProject(ctx, p, run.Pair.Run)
+		if errors.Is(err, store.ErrNotFound) {
+			return Result{}, nil
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		run = head
+	}
 	if run.PullRequest <= 0 {
 		return Result{}, nil
 	}
@@ -150,7 +162,9 @@ func (r *Reporter) client() *http.Client {
 
 // Body is the comment's text: the marker, then the comparison of run with
 // the newest run of its target branch in Markdown (a report of the run alone
-// when the target branch has no run on the server yet).
+// when the target branch has no run on the server yet). The head of an A/B
+// pair is compared with its base run, with the paired verdicts, once that
+// has arrived.
 func (r *Reporter) Body(ctx context.Context, p *store.Project, run *store.Run) (string, error) {
 	bs, err := r.Store.Benchmarks(ctx, run.ID)
 	if err != nil {
@@ -163,7 +177,22 @@ func (r *Reporter) Body(ctx context.Context, p *store.Project, run *store.Run) (
 		target = p.DefaultBranch
 	}
 	var note string
-	br, err := r.Store.ResolveRef(ctx, p, target)
+	var br *store.Run
+	if run.Pair != nil && run.Pair.Role == store.PairHead {
+		br, err = r.Store.RunInProject(ctx, p, run.Pair.Run)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+		if err == nil {
+			target = "A/B base"
+			if br.Pair != nil && br.Pair.Label != "" {
+				target = br.Pair.Label
+			}
+		}
+	}
+	if br == nil {
+		br, err = r.Store.ResolveRef(ctx, p, target)
+	}
 	switch {
 	case err == nil && br.ID != run.ID:
 		bbs, err := r.Store.Benchmarks(ctx, br.ID)

@@ -172,6 +172,13 @@ var seq int
 // addRun stores a walltime run of two benchmarks ("fast" around center ns,
 // and one with a hostile name) through the store's write API.
 func addRun(t *testing.T, st *store.Store, p *store.Project, branch string, pr int, provider string, center float64) *store.Run {
+	return addRunWith(t, st, p, branch, pr, provider, center, fmt.Sprintf("ci-%d", seq+1), "{}", nil)
+}
+
+// addRunWith is addRun with the client's run id, the upload metadata and a
+// paired verdict on "fast".
+func addRunWith(t *testing.T, st *store.Store, p *store.Project, branch string, pr int, provider string, center float64,
+	key, metadata string, paired *results.PairedResult) *store.Run {
 	seq++
 	f := &results.File{Instrument: results.Instrument{Type: results.Walltime}}
 	for _, b := range []struct {
@@ -185,13 +192,14 @@ func addRun(t *testing.T, st *store.Store, p *store.Project, branch string, pr i
 		s := results.ComputeStats(samples, 1, 0)
 		f.Benchmarks = append(f.Benchmarks, results.Benchmark{Name: b.name, URI: "x.go::" + b.name, Stats: &s, Samples: samples})
 	}
+	f.Benchmarks[0].Paired = paired
 	base := ""
 	if pr != 0 {
 		base = "main"
 	}
 	res, err := st.CommitPart(context.Background(), &store.NewPart{
-		ProjectID: p.ID, CIRunID: fmt.Sprintf("ci-%d", seq), PartID: "p", ProfileMD5: fmt.Sprint(seq),
-		Mode: results.Walltime, Metadata: []byte("{}"), Commit: fmt.Sprintf("%040d", seq), Branch: branch,
+		ProjectID: p.ID, CIRunID: key, PartID: "p", ProfileMD5: fmt.Sprint(seq),
+		Mode: results.Walltime, Metadata: []byte(metadata), Commit: fmt.Sprintf("%040d", seq), Branch: branch,
 		BaseRef: base, PullRequest: pr, RepositoryProvider: provider, Event: "pull_request",
 		Files: []*results.File{f},
 	})
@@ -348,6 +356,54 @@ func TestGitLabComment(t *testing.T) {
 	notes := cs["group%2Fsub%2Flib#3"]
 	if len(notes) != 102 || !strings.Contains(notes[101].Body, "## Regression") {
 		t.Errorf("%d notes; report:\n%s", len(notes), notes[len(notes)-1].Body)
+	}
+}
+
+// The two runs of one `codspeed ab` arrive one after the other. The head,
+// alone, is compared with the target branch; once its base arrives, the
+// comment compares the head with that base and gives the paired verdicts.
+func TestPairedComment(t *testing.T) {
+	ctx := context.Background()
+	fake, srv := newForgeFake(t, "gh-secret")
+	st := testStore(t)
+	p, err := st.EnsureProject(ctx, "acme", "ab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addRun(t, st, p, "main", 0, "github", 1000)
+	for k, v := range map[string]string{SettingGitHubToken: "gh-secret", SettingGitHubURL: srv.URL} {
+		if err := st.SetSetting(ctx, p, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := &Reporter{Store: st, PublicURL: "http://bench.example"}
+	paired := &results.PairedResult{Verdict: results.PairedRegressed, Look: 2, MinEffect: 0.01, Alpha: 0.01,
+		Estimate: results.PairedEstimate{Pairs: 24, Ratio: 1.0312, Lo: 1.0201, Hi: 1.0420, Confidence: 0.998}, BaseRun: "local-base"}
+	// Unpaired, head (1010) and main (1000) are within noise.
+	head := addRunWith(t, st, p, "feature", 7, "github", 1010, "local-head",
+		`{"runPart":{"metadata":{"pairRole":"head","pairWith":"local-base","pairLabel":"working tree"}}}`, paired)
+	if _, err := rep.Report(ctx, p, head); err != nil {
+		t.Fatal(err)
+	}
+	_, cs := fake.snapshot()
+	if c := cs["acme/ab#7"]; len(c) != 1 || strings.Contains(c[0].Body, "interleaved") || !strings.Contains(c[0].Body, "main") {
+		t.Fatalf("head alone: want a comparison with main, got %+v", c)
+	}
+	base := addRunWith(t, st, p, "feature", 7, "github", 1000, "local-base",
+		`{"runPart":{"metadata":{"pairRole":"base","pairWith":"local-head","pairLabel":"origin/main"}}}`, nil)
+	res, err := rep.Report(ctx, p, base)
+	if err != nil || res.Forge != "github" || res.Created {
+		t.Fatalf("base arrived: %+v %v, want the head's comment updated", res, err)
+	}
+	_, cs = fake.snapshot()
+	c := cs["acme/ab#7"]
+	if len(c) != 1 {
+		t.Fatalf("comments: %+v", c)
+	}
+	for _, want := range []string{"interleaved", "origin/main", "1.0312", "regressed", "base=" + base.ID + "&head=" + head.ID} {
+		if !strings.Contains(c[0].Body, want) {
+			t.Errorf("paired comment lacks %q:\n%s", want, c[0].Body)
+		}
 	}
 }
 

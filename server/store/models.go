@@ -60,9 +60,31 @@ type Run struct {
 	StartedAt time.Time `json:"started_at,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Pair is set when the run is one side of a paired A/B measurement
+	// (`codspeed ab` uploads its base and head as two runs).
+	Pair *Pair `json:"pair,omitempty"`
 	// Parts are set by Store.Run only.
 	Parts []Part `json:"parts,omitempty"`
 }
+
+// Pair places a run in the A/B pair of one `codspeed ab`: both sides were
+// measured interleaved, round by round, and the head's benchmarks carry the
+// paired verdict against the base.
+type Pair struct {
+	// Role is this run's side: PairBase or PairHead.
+	Role string `json:"role"`
+	// Run is the server id of the other side; it may not have been
+	// uploaded (yet).
+	Run string `json:"run"`
+	// Label is what the user called this side (a git ref, a command).
+	Label string `json:"label,omitempty"`
+}
+
+// The sides of a pair.
+const (
+	PairBase = "base"
+	PairHead = "head"
+)
 
 // Part is one stored upload of a run.
 type Part struct {

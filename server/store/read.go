@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 const projectColumns = `p.id, p.owner, p.name, p.default_branch, p.created_at,
@@ -126,17 +127,22 @@ func (s *Store) SetDefaultBranch(ctx context.Context, p *Project, branch string)
 
 const runColumns = `r.id, r.run_key, r.commit_hash, r.branch, r.ref, r.base_ref, r.head_ref, r.event,
 	r.pull_request, r.run_environment, r.repository_provider, r.sender, r.modes, r.status,
-	r.benchmarks, r.failed, r.started_at, r.created_at, r.updated_at, p.owner, p.name`
+	r.benchmarks, r.failed, r.started_at, r.created_at, r.updated_at, p.owner, p.name,
+	r.project_id, r.pair_role, r.pair_with, r.pair_label`
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
-	var modes, owner, name string
+	var modes, owner, name, projectID, pairRole, pairWith, pairLabel string
 	var started, created, updated int64
 	err := sc.Scan(&r.ID, &r.CIRunID, &r.Commit, &r.Branch, &r.Ref, &r.BaseRef, &r.HeadRef, &r.Event,
 		&r.PullRequest, &r.RunEnvironment, &r.RepositoryProvider, &r.Sender, &modes, &r.Status,
-		&r.Benchmarks, &r.Failed, &started, &created, &updated, &owner, &name)
+		&r.Benchmarks, &r.Failed, &started, &created, &updated, &owner, &name,
+		&projectID, &pairRole, &pairWith, &pairLabel)
 	if err != nil {
 		return nil, err
+	}
+	if pairRole != "" {
+		r.Pair = &Pair{Role: pairRole, Run: runIDOf(projectID, pairWith), Label: pairLabel}
 	}
 	r.Modes = splitModes(modes)
 	r.StartedAt, r.CreatedAt, r.UpdatedAt = fromMicros(started), fromMicros(created), fromMicros(updated)
@@ -239,8 +245,20 @@ func (s *Store) RunInProject(ctx context.Context, p *Project, id string) (*Run, 
 }
 
 // Benchmarks reads every benchmark of a run, in upload order (part, then
-// the order of the results file).
+// the order of the results file). A paired verdict (Benchmark.Paired, from
+// `codspeed ab`) names its base by the server's id of the pair's base run,
+// so that comparing the head with that run (results/compare) uses it; it
+// names no run when this run is not the head of a pair.
 func (s *Store) Benchmarks(ctx context.Context, runID string) ([]Benchmark, error) {
+	var projectID, pairRole, pairWith string
+	err := s.read.QueryRowContext(ctx, `SELECT project_id, pair_role, pair_with FROM runs WHERE id = $1`, runID).Scan(&projectID, &pairRole, &pairWith)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("benchmarks of run %s: %w", runID, err)
+	}
+	pairBase := ""
+	if pairRole == PairHead {
+		pairBase = runIDOf(projectID, pairWith)
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT b.instrument, b.part_id, b.data FROM benchmarks b
 		JOIN run_parts rp ON rp.run_id = b.run_id AND rp.part_id = b.part_id
 		WHERE b.run_id = $1 ORDER BY rp.received_at, b.part_id, b.ord`, runID)
@@ -257,6 +275,10 @@ func (s *Store) Benchmarks(ctx context.Context, runID string) ([]Benchmark, erro
 		}
 		if err := json.Unmarshal([]byte(data), &b.Benchmark); err != nil {
 			return nil, fmt.Errorf("benchmarks of run %s: stored benchmark: %w", runID, err)
+		}
+		if b.Paired != nil {
+			// The client named the base by its local run id.
+			b.Paired.BaseRun = pairBase
 		}
 		out = append(out, b)
 	}
@@ -296,7 +318,9 @@ func (s *Store) ResolveRef(ctx context.Context, p *Project, ref string) (*Run, e
 	}
 	newest := func(where string, arg any) (string, error) {
 		var id string
-		err := s.read.QueryRowContext(ctx, `SELECT id FROM runs WHERE project_id = $1 AND `+where+
+		// The base side of an A/B pair measured another ref or command
+		// than the branch and commit it was uploaded from.
+		err := s.read.QueryRowContext(ctx, `SELECT id FROM runs WHERE project_id = $1 AND pair_role <> 'base' AND `+where+
 			` ORDER BY created_at DESC, id DESC LIMIT 1`, p.ID, arg).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", nil
@@ -359,7 +383,7 @@ func (s *Store) History(ctx context.Context, p *Project, branch string, f Histor
 	q := `SELECT r.id, r.commit_hash, r.created_at, b.instrument, b.uri, b.name, b.error,
 		b.median_ns, b.q1_ns, b.q3_ns, b.min_ns, b.max_ns, b.mean_ns, b.stdev_ns, b.rounds,
 		b.instructions, b.estimated_cycles, b.estimated_time_ns, b.peak_bytes, b.total_alloc_bytes, b.alloc_calls
-		FROM (SELECT id, commit_hash, created_at FROM runs WHERE project_id = $1 AND branch = $2
+		FROM (SELECT id, commit_hash, created_at FROM runs WHERE project_id = $1 AND branch = $2 AND pair_role <> 'base'
 			ORDER BY created_at DESC, id DESC LIMIT $3) r
 		JOIN benchmarks b ON b.run_id = r.id WHERE 1 = 1`
 	args := []any{p.ID, branch, f.Limit}
@@ -457,21 +481,35 @@ func (s *Store) SetSetting(ctx context.Context, p *Project, key, value string) e
 	return nil
 }
 
-// partShard reads the shard of a part from its upload metadata
-// (runPart.metadata.shard and shardTotal, decimal strings); 0, 0 when the
-// part is not one shard of several or the figures are not valid.
-func partShard(metadata string) (int, int) {
+// partMetadata reads the string values of a part's runPart.metadata from
+// its upload metadata; values of other types are left out.
+func partMetadata(metadata string) map[string]string {
 	var md struct {
 		RunPart *struct {
 			Metadata map[string]json.RawMessage `json:"metadata"`
 		} `json:"runPart"`
 	}
 	if json.Unmarshal([]byte(metadata), &md) != nil || md.RunPart == nil {
-		return 0, 0
+		return nil
 	}
-	num := func(key string) int {
+	out := map[string]string{}
+	for k, raw := range md.RunPart.Metadata {
 		var s string
-		if json.Unmarshal(md.RunPart.Metadata[key], &s) != nil {
+		if json.Unmarshal(raw, &s) == nil {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+// partShard reads the shard of a part from its upload metadata
+// (runPart.metadata.shard and shardTotal, decimal strings); 0, 0 when the
+// part is not one shard of several or the figures are not valid.
+func partShard(metadata string) (int, int) {
+	md := partMetadata(metadata)
+	num := func(key string) int {
+		s, ok := md[key]
+		if !ok {
 			return 0
 		}
 		n, err := strconv.Atoi(s)
@@ -485,4 +523,33 @@ func partShard(metadata string) (int, int) {
 		return 0, 0
 	}
 	return i, n
+}
+
+// partPair reads the A/B pair of a part from its upload metadata
+// (runPart.metadata.pairRole, pairWith, pairLabel): the side, the other
+// side's client run id and this side's label. All empty when the part is no
+// side of a pair or the values are not valid; a label too long is cut.
+func partPair(metadata string) (role, with, label string) {
+	md := partMetadata(metadata)
+	role, with, label = md["pairRole"], md["pairWith"], md["pairLabel"]
+	if role != PairBase && role != PairHead || with == "" || len(with) > 256 || !printable(with) {
+		return "", "", ""
+	}
+	if !printable(label) {
+		label = ""
+	}
+	if r := []rune(label); len(r) > 200 {
+		label = string(r[:199]) + "…"
+	}
+	return role, with, label
+}
+
+// printable reports whether s holds no control character.
+func printable(s string) bool {
+	for _, c := range s {
+		if unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
 }

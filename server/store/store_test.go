@@ -279,8 +279,8 @@ func TestShardColumnsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.Version(ctx); err != nil || v != 3 {
-		t.Fatalf("schema version %d %v, want 3", v, err)
+	if v, err := s.Version(ctx); err != nil || v != 4 {
+		t.Fatalf("schema version %d %v, want 4", v, err)
 	}
 	old, err := s.Run(ctx, RunID(p, "old"))
 	if err != nil {
@@ -311,6 +311,116 @@ func TestShardColumnsMigration(t *testing.T) {
 	}
 	if ids, _ := s.UnreportedShardRuns(ctx, future); len(ids) != 0 {
 		t.Fatalf("unreported after the claim: %v", ids)
+	}
+}
+
+// The two runs of one `codspeed ab` name each other in their parts'
+// metadata: each knows the other's server id, the head's paired verdicts
+// name the base by it, and the base side (another ref or command than the
+// branch it was uploaded from) stays out of the branch's history and of
+// "newest run of" lookups.
+func TestPairedRuns(t *testing.T) {
+	for dialect, s := range openTest(t) {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			clock := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			s.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
+			if _, err := s.CreateToken(ctx, "acme", "pair"); err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Project(ctx, "acme", "pair")
+			if err != nil {
+				t.Fatal(err)
+			}
+			commit := func(key, sha, meta string, median float64, paired *results.PairedResult) string {
+				t.Helper()
+				b := wallBench("sort", median)
+				b.Paired = paired
+				res, err := s.CommitPart(ctx, &NewPart{ProjectID: p.ID, CIRunID: key, PartID: key + "-walltime-0", ProfileMD5: key,
+					Mode: results.Walltime, Metadata: []byte(`{"runPart":{"runId":"` + key + `","metadata":` + meta + `}}`),
+					Commit: sha, Branch: "feature", Ref: "refs/heads/feature", Event: "push", StartedAt: clock,
+					Files: []*results.File{wallFile(clock, b)}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res.RunID
+			}
+			plain := commit("plain", "1111", `{"mode":"walltime"}`, 90, nil)
+			base := commit("local-base", "0000", `{"pairRole":"base","pairWith":"local-head","pairLabel":"origin/main"}`, 100, nil)
+			// The client names the base by its local id; a stored verdict
+			// must not keep it.
+			verdict := &results.PairedResult{Verdict: results.PairedRegressed, Estimate: results.PairedEstimate{Pairs: 40, Ratio: 1.2, Lo: 1.18, Hi: 1.22},
+				MinEffect: 0.01, Alpha: 0.01, BaseRun: "local-base"}
+			head := commit("local-head", "2222", `{"pairRole":"head","pairWith":"local-base","pairLabel":"working tree"}`, 120, verdict)
+			// Values that are not a pair are ignored.
+			bad := commit("bad", "3333", `{"pairRole":"left","pairWith":"x"}`, 95, verdict)
+
+			for id, want := range map[string]*Pair{
+				base:  {Role: PairBase, Run: head, Label: "origin/main"},
+				head:  {Role: PairHead, Run: base, Label: "working tree"},
+				plain: nil, bad: nil,
+			} {
+				r, err := s.Run(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(r.Pair) != fmt.Sprint(want) {
+					t.Errorf("run %s: pair %+v, want %+v", id, r.Pair, want)
+				}
+			}
+			bs, err := s.Benchmarks(ctx, head)
+			if err != nil || len(bs) != 1 || bs[0].Paired == nil || bs[0].Paired.BaseRun != base || bs[0].Paired.Estimate.Ratio != 1.2 {
+				t.Fatalf("head benchmarks: %v %+v", err, bs)
+			}
+			if bs, err := s.Benchmarks(ctx, bad); err != nil || len(bs) != 1 || bs[0].Paired == nil || bs[0].Paired.BaseRun != "" {
+				t.Fatalf("a paired verdict outside a pair names a base: %v %+v", err, bs)
+			}
+
+			// Newest of the branch is the bad run, then the head: never the base.
+			hist, err := s.History(ctx, p, "feature", HistoryFilter{})
+			if err != nil || len(hist) != 1 {
+				t.Fatalf("history: %v %+v", err, hist)
+			}
+			var ids []string
+			for _, pt := range hist[0].Points {
+				ids = append(ids, pt.RunID)
+			}
+			if fmt.Sprint(ids) != fmt.Sprint([]string{plain, head, bad}) {
+				t.Errorf("history runs %v, want %v (no base side)", ids, []string{plain, head, bad})
+			}
+			if r, err := s.ResolveRef(ctx, p, "0000"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("the base side's commit resolves to %+v, %v", r, err)
+			}
+			if r, err := s.ResolveRef(ctx, p, base); err != nil || r.ID != base {
+				t.Errorf("the base side by id: %+v, %v", r, err)
+			}
+			runs, err := s.Runs(ctx, p, RunFilter{})
+			if err != nil || len(runs) != 4 {
+				t.Fatalf("runs: %v %d, want all 4 listed", err, len(runs))
+			}
+		})
+	}
+}
+
+func TestPartPair(t *testing.T) {
+	long := strings.Repeat("é", 300)
+	for _, c := range []struct{ md, role, with, label string }{
+		{`{"runPart":{"metadata":{"pairRole":"head","pairWith":"r1","pairLabel":"v1.2"}}}`, "head", "r1", "v1.2"},
+		{`{"runPart":{"metadata":{"pairRole":"base","pairWith":"r1"}}}`, "base", "r1", ""},
+		{`{"runPart":{"metadata":{"pairRole":"base","pairWith":"r1","pairLabel":"` + long + `"}}}`, "base", "r1", strings.Repeat("é", 199) + "…"},
+		{`{"runPart":{"metadata":{"pairRole":"base","pairWith":"r1","pairLabel":"a\u0007b"}}}`, "base", "r1", ""},
+		{`{"runPart":{"metadata":{"pairRole":"base","pairWith":""}}}`, "", "", ""},
+		{`{"runPart":{"metadata":{"pairRole":"base","pairWith":"a\nb"}}}`, "", "", ""},
+		{`{"runPart":{"metadata":{"pairRole":"base","pairWith":"` + strings.Repeat("x", 257) + `"}}}`, "", "", ""},
+		{`{"runPart":{"metadata":{"pairRole":"side","pairWith":"r1"}}}`, "", "", ""},
+		{`{"runPart":{"metadata":{"pairRole":1,"pairWith":"r1"}}}`, "", "", ""},
+		{`{}`, "", "", ""},
+		{`not json`, "", "", ""},
+	} {
+		role, with, label := partPair(c.md)
+		if role != c.role || with != c.with || label != c.label {
+			t.Errorf("partPair(%.80s) = %q %q %q, want %q %q %q", c.md, role, with, label, c.role, c.with, c.label)
+		}
 	}
 }
 

@@ -236,13 +236,16 @@ func (s *Store) CommitPart(ctx context.Context, np *NewPart) (*CommitResult, err
 	}
 
 	res := &CommitResult{}
-	newID := hashHex(np.ProjectID + "\x00" + np.CIRunID)[:16]
+	newID := runIDOf(np.ProjectID, np.CIRunID)
+	pairRole, pairWith, pairLabel := partPair(string(np.Metadata))
 	r, err := tx.ExecContext(ctx, `INSERT INTO runs (id, project_id, run_key, commit_hash, branch, ref, base_ref, head_ref, event,
-		pull_request, run_environment, repository_provider, sender, modes, status, benchmarks, failed, started_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, 0, 0, $15, $16, $16)
+		pull_request, run_environment, repository_provider, sender, modes, status, benchmarks, failed, started_at, created_at, updated_at,
+		pair_role, pair_with, pair_label)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, 0, 0, $15, $16, $16, $17, $18, $19)
 		ON CONFLICT (project_id, run_key) DO NOTHING`,
 		newID, np.ProjectID, np.CIRunID, np.Commit, np.Branch, np.Ref, np.BaseRef, np.HeadRef, np.Event,
-		np.PullRequest, np.RunEnvironment, np.RepositoryProvider, np.Sender, results.StatusComplete, micros(np.StartedAt), now)
+		np.PullRequest, np.RunEnvironment, np.RepositoryProvider, np.Sender, results.StatusComplete, micros(np.StartedAt), now,
+		pairRole, pairWith, pairLabel)
 	if err != nil {
 		return fail(err)
 	}
@@ -412,8 +415,10 @@ func sortSeries(ss []*Series) {
 // project: a hash of the two, so that every part (and every server process
 // sharing a database) agrees on it before the run exists, and the answer to
 // the metadata POST can name it.
-func RunID(p *Project, ciRunID string) string {
-	return hashHex(p.ID + "\x00" + ciRunID)[:16]
+func RunID(p *Project, ciRunID string) string { return runIDOf(p.ID, ciRunID) }
+
+func runIDOf(projectID, ciRunID string) string {
+	return hashHex(projectID + "\x00" + ciRunID)[:16]
 }
 
 // ProjectByID finds a project by its internal id.

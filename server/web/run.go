@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"math"
@@ -73,8 +74,25 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request) {
 		// server's shard timeout has passed.
 		"Shards": store.Shards(run, time.Duration(math.MaxInt64), time.Now()),
 	}
-	if base := compareBase(p, run); base != "" {
-		data["CompareHref"], data["CompareBase"] = comparePath(p.Slug(), base, run.ID), base
+	if base, head := compareSides(p, run); base != "" {
+		data["CompareHref"], data["CompareBase"] = comparePath(p.Slug(), base, head), base
+	}
+	if run.Pair != nil {
+		// The other side may not have been uploaded (yet).
+		_, err := h.store.RunInProject(ctx, p, run.Pair.Run)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.fail(w, r, http.StatusInternalServerError, err)
+			return
+		}
+		other := store.PairBase
+		if run.Pair.Role == store.PairBase {
+			other = store.PairHead
+		}
+		data["PairOther"], data["PairHref"], data["PairArrived"] = other, runPath(run.Pair.Run), err == nil
+		data["CompareBase"] = "the " + other + " of its A/B pair"
+		if err != nil {
+			delete(data, "CompareHref")
+		}
 	}
 	h.render(w, r, "run", data)
 }
@@ -100,6 +118,9 @@ func figures(b *store.Benchmark) []string {
 		add("total allocated", results.FormatBytes(m.TotalAllocatedBytes))
 		add("alloc calls", results.FormatCount(m.AllocCalls))
 		add("free calls", results.FormatCount(m.FreeCalls))
+	}
+	if p := b.Paired; p != nil {
+		add("against the A/B base", p.Note())
 	}
 	return out
 }

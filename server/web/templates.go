@@ -76,7 +76,7 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 
 {{define "runs-table"}}{{if .}}<table class="runs">
 <tr><th>Run</th><th>Branch</th><th>Commit</th><th>Event</th><th>Modes</th><th>Status</th><th>Benchmarks</th><th></th></tr>
-{{range .}}<tr><td><a href="{{.Href}}">{{.When}}</a></td><td>{{.Branch}}{{if .PullRequest}} <small>(#{{.PullRequest}})</small>{{end}}</td><td><code>{{.Short}}</code></td><td>{{.Event}}</td><td>{{range $i, $m := .Modes}}{{if $i}}, {{end}}{{$m}}{{end}}</td><td>{{.Status}}</td><td>{{.Benchmarks}}</td><td>{{if .CompareHref}}<a href="{{.CompareHref}}">compare</a>{{end}}</td></tr>
+{{range .}}<tr><td><a href="{{.Href}}">{{.When}}</a></td><td>{{.Branch}}{{if .PullRequest}} <small>(#{{.PullRequest}})</small>{{end}}</td><td><code>{{.Short}}</code></td><td>{{.Event}}{{with .Pair}} <small>(A/B {{.Role}})</small>{{end}}</td><td>{{range $i, $m := .Modes}}{{if $i}}, {{end}}{{$m}}{{end}}</td><td>{{.Status}}</td><td>{{.Benchmarks}}</td><td>{{if .CompareHref}}<a href="{{.CompareHref}}">compare</a>{{end}}</td></tr>
 {{end}}</table>{{else}}<p>No run.</p>{{end}}{{end}}
 
 {{define "changes"}}{{template "top" .}}
@@ -95,6 +95,7 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 <tr><th>Received</th><td>{{.When}}</td></tr>
 <tr><th>Status</th><td>{{.Run.Status}}: {{.Run.Benchmarks}} benchmarks, {{.Run.Failed}} failed</td></tr>
 <tr><th>Parts</th><td>{{range $i, $p := .Run.Parts}}{{if $i}}; {{end}}{{$p.Mode}} ({{$p.RunnerName}} {{$p.RunnerVersion}}{{with $p.JobName}}, job {{.}}{{end}}){{end}}</td></tr>
+{{with .Run.Pair}}<tr><th>A/B pair</th><td>the {{.Role}} side{{with .Label}} (<code>{{.}}</code>){{end}} of a paired measurement (<code>codspeed ab</code>: both sides' rounds alternated in one job); {{if $.PairArrived}}<a href="{{$.PairHref}}">the {{$.PairOther}} run</a>{{else}}the {{$.PairOther}} run <code>{{.Run}}</code> has not been uploaded{{end}}</td></tr>{{end}}
 {{with .Shards}}<tr><th>Shards</th><td>{{len .Arrived}} of {{.Total}} arrived{{if .Missing}}; not arrived: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}{{else}}: complete{{end}}</td></tr>{{end}}
 </table>
 {{if .CompareHref}}<p><a href="{{.CompareHref}}">Compare with {{.CompareBase}}</a></p>{{end}}

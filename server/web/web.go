@@ -279,25 +279,31 @@ func runRows(p *store.Project, runs []*store.Run) []runRow {
 	out := make([]runRow, len(runs))
 	for i, r := range runs {
 		row := runRow{Run: r, Href: runPath(r.ID), Short: shortCommit(r.Commit), When: when(r.CreatedAt)}
-		if base := compareBase(p, r); base != "" {
-			row.CompareHref = comparePath(p.Slug(), base, r.ID)
+		if base, head := compareSides(p, r); base != "" {
+			row.CompareHref = comparePath(p.Slug(), base, head)
 		}
 		out[i] = row
 	}
 	return out
 }
 
-// compareBase is what a run is naturally compared with: a merge request's
-// target branch, else the default branch; "" for a run of the default
-// branch itself.
-func compareBase(p *store.Project, r *store.Run) string {
-	if r.PullRequest != 0 && r.BaseRef != "" {
-		return r.BaseRef
+// compareSides is the comparison a run naturally belongs to, as base and
+// head refs: for a side of an A/B pair, the pair itself (base run → head
+// run, the paired verdicts); else the run against its merge request's
+// target branch, else against the default branch; "" for a run of the
+// default branch itself.
+func compareSides(p *store.Project, r *store.Run) (base, head string) {
+	switch {
+	case r.Pair != nil && r.Pair.Role == store.PairHead:
+		return r.Pair.Run, r.ID
+	case r.Pair != nil:
+		return r.ID, r.Pair.Run
+	case r.PullRequest != 0 && r.BaseRef != "":
+		return r.BaseRef, r.ID
+	case r.Branch != p.DefaultBranch:
+		return p.DefaultBranch, r.ID
 	}
-	if r.Branch != p.DefaultBranch {
-		return p.DefaultBranch
-	}
-	return ""
+	return "", ""
 }
 
 func branchesOf(runs []*store.Run, def string) []string {
