@@ -123,6 +123,7 @@ func (r *Reporter) Report(ctx context.Context, p *store.Project, run *store.Run)
 	if err != nil || f == nil {
 		return Result{}, err
 	}
+	f.Marker = marker(run)
 	body, err := r.Body(ctx, p, run)
 	if err != nil {
 		return Result{}, err
@@ -158,6 +159,19 @@ func (r *Reporter) client() *http.Client {
 		return r.HTTP
 	}
 	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// ABKey is the key of the comment an A/B pair's head is reported in (as
+// `codspeed mr-comment --key ab` posts the CI templates' ab report): a
+// comment of its own, next to the one of the merge request's other runs.
+const ABKey = "ab"
+
+// marker is the hidden first line of run's comment.
+func marker(run *store.Run) string {
+	if run.Pair != nil {
+		return forge.KeyedMarker(ABKey)
+	}
+	return Marker
 }
 
 // Body is the comment's text: the marker, then the comparison of run with
@@ -217,7 +231,7 @@ func (r *Reporter) Body(ctx context.Context, p *store.Project, run *store.Run) (
 		return "", err
 	}
 	var sb strings.Builder
-	sb.WriteString(Marker + "\n")
+	sb.WriteString(marker(run) + "\n")
 	sb.WriteString(note)
 	sb.Write(md.Bytes())
 	if r.PublicURL != "" && base != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/codspeed-go/codspeed-go/results"
+	"github.com/codspeed-go/codspeed-go/results/forge"
 	"github.com/codspeed-go/codspeed-go/server/store"
 )
 
@@ -377,6 +378,10 @@ func TestPairedComment(t *testing.T) {
 		}
 	}
 	rep := &Reporter{Store: st, PublicURL: "http://bench.example"}
+	// The merge request's ordinary run has its comment.
+	if _, err := rep.Report(ctx, p, addRun(t, st, p, "feature", 7, "github", 1005)); err != nil {
+		t.Fatal(err)
+	}
 	paired := &results.PairedResult{Verdict: results.PairedRegressed, Look: 2, MinEffect: 0.01, Alpha: 0.01,
 		Estimate: results.PairedEstimate{Pairs: 24, Ratio: 1.0312, Lo: 1.0201, Hi: 1.0420, Confidence: 0.998}, BaseRun: "local-base"}
 	// Unpaired, head (1010) and main (1000) are within noise.
@@ -386,9 +391,13 @@ func TestPairedComment(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, cs := fake.snapshot()
-	if c := cs["acme/ab#7"]; len(c) != 1 || strings.Contains(c[0].Body, "interleaved") || !strings.Contains(c[0].Body, "main") {
-		t.Fatalf("head alone: want a comparison with main, got %+v", c)
+	// The pair has a comment of its own, the one the CI templates' ab job
+	// posts (codspeed mr-comment --key ab).
+	if c := cs["acme/ab#7"]; len(c) != 2 || !strings.HasPrefix(c[0].Body, Marker+"\n") || !strings.HasPrefix(c[1].Body, forge.KeyedMarker("ab")+"\n") ||
+		strings.Contains(c[1].Body, "interleaved") || !strings.Contains(c[1].Body, "main") {
+		t.Fatalf("head alone: want a comment of its own comparing with main, got %+v", c)
 	}
+	first := cs["acme/ab#7"][0].Body
 	base := addRunWith(t, st, p, "feature", 7, "github", 1000, "local-base",
 		`{"runPart":{"metadata":{"pairRole":"base","pairWith":"local-head","pairLabel":"origin/main"}}}`, nil)
 	res, err := rep.Report(ctx, p, base)
@@ -397,12 +406,12 @@ func TestPairedComment(t *testing.T) {
 	}
 	_, cs = fake.snapshot()
 	c := cs["acme/ab#7"]
-	if len(c) != 1 {
+	if len(c) != 2 || c[0].Body != first {
 		t.Fatalf("comments: %+v", c)
 	}
 	for _, want := range []string{"interleaved", "origin/main", "1.0312", "regressed", "base=" + base.ID + "&head=" + head.ID} {
-		if !strings.Contains(c[0].Body, want) {
-			t.Errorf("paired comment lacks %q:\n%s", want, c[0].Body)
+		if !strings.Contains(c[1].Body, want) {
+			t.Errorf("paired comment lacks %q:\n%s", want, c[1].Body)
 		}
 	}
 }
