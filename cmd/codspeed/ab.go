@@ -36,10 +36,10 @@ working tree unless --head names a ref), and every benchmark of the config is
 measured on both sides interleaved: exec benchmarks, every benchmark of its
 go test -bench targets (each tree's test binaries built once), and the
 benchmarks of entrypoints with their own harness (CodSpeed integrations),
-whose runs alternate whole. With an upload URL or token both runs are
-uploaded, as a pair the results server shows. Exit 0: no regression;
-1: regression (or a command failed, or an upload); 2: bad input. See
-docs/ab.md.`
+whose runs alternate whole. With --upload-url (a results server) both runs
+are uploaded, as a pair the server shows; a failed upload is a warning.
+Exit 0: no regression; 1: regression (or a command failed); 2: bad input.
+See docs/ab.md.`
 
 func cmdAB(ctx context.Context, args []string) int {
 	fs := pflag.NewFlagSet("ab", pflag.ContinueOnError)
@@ -72,6 +72,16 @@ func cmdAB(ctx context.Context, args []string) int {
 	}
 	if err := up.loadToken(fs, os.Stdin, os.Stderr); err != nil {
 		return fail(exitUsage, "%v", err)
+	}
+	if err := protectSecrets(up.token); err != nil {
+		return fail(exitFailed, "protect the token: %v", err)
+	}
+	// A pair goes to a results server that knows pairs (codspeed serve),
+	// named explicitly: never to the default endpoint because a token is
+	// around.
+	upload := up.wanted(fs) && up.url != ""
+	if up.wanted(fs) && !upload {
+		fmt.Fprintln(os.Stderr, "codspeed: not uploading: ab uploads its pair only to a results server given with --upload-url (or CODSPEED_UPLOAD_URL)")
 	}
 	if fs.NArg() > 0 {
 		return fail(exitUsage, "ab takes no arguments (got %q): give the commands with --base-command and --head-command", fs.Arg(0))
@@ -161,15 +171,13 @@ func cmdAB(ctx context.Context, args []string) int {
 	if code := writeReport(out.Comparison, render, *output, *format); code != exitOK {
 		return code
 	}
-	if up.wanted(fs) {
+	if upload {
 		// The base first: the server reports the pair when its head
-		// arrives with the base already there.
+		// arrives with the base already there. A failed upload is said
+		// and loses nothing; the verdict keeps its exit code.
 		for _, m := range []*results.RunMeta{out.Base, out.Head} {
 			if err := uploadRun(ctx, up, m, cwd, false); err != nil {
-				fmt.Fprintf(os.Stderr, "codspeed: %s: %v\n", m.Pair.Role, err)
-				if !out.Comparison.Regressed() {
-					return exitFailed
-				}
+				fmt.Fprintf(os.Stderr, "codspeed: warning: %s: %v\n", m.Pair.Role, err)
 			}
 		}
 	}

@@ -14,7 +14,8 @@ import (
 // TestABUploadsPair: `codspeed ab` with an upload URL uploads both sides to
 // a real `codspeed serve`, as two runs that name each other. The head's run
 // page links its base and shows the paired verdict; comparing the two on the
-// server uses that verdict; the base side stays out of the branch's history.
+// server uses that verdict; neither side enters the branch's history. A
+// token without an upload URL uploads nothing.
 func TestABUploadsPair(t *testing.T) {
 	for name, dbArgs := range serveBackends(t) {
 		t.Run(name, func(t *testing.T) { testABUploadsPair(t, dbArgs) })
@@ -84,11 +85,12 @@ func testABUploadsPair(t *testing.T, dbArgs []string) {
 		t.Errorf("the pair's compare page has no paired ratio column")
 	}
 	page = html.UnescapeString(httpGet(t, srv.url+"/runs/"+base.ID))
-	if !strings.Contains(page, `href="/runs/`+head.ID+`"`) || !strings.Contains(stripTags(page), "the base side ("+baseCmd+")") {
+	if !strings.Contains(page, `href="/runs/`+head.ID+`"`) || !strings.Contains(stripTags(page), "the base side ("+baseCmd+")") ||
+		!strings.Contains(page, "Compare with the head of its A/B pair") {
 		t.Errorf("base's run page does not link its head")
 	}
 
-	// The branch's history and newest run are the head's.
+	// The sides measured commands of their own, not the branch.
 	var hist struct {
 		Series []struct {
 			Points []struct {
@@ -97,8 +99,18 @@ func testABUploadsPair(t *testing.T, dbArgs []string) {
 		}
 	}
 	srv.getJSON(t, "/api/v1/projects/acme/widget/history?branch=main", &hist)
-	if len(hist.Series) != 1 || len(hist.Series[0].Points) != 1 || hist.Series[0].Points[0].RunID != head.ID {
-		t.Errorf("history of main: %+v, want the head run alone", hist)
+	if len(hist.Series) != 0 {
+		t.Errorf("history of main: %+v, want none", hist)
+	}
+
+	// A token alone never sends the pair anywhere.
+	r = codspeed(t, repo, "", "ab", "--base-command", "true", "--head-command", "true", "--budget", "3s", "--warmup", "0s",
+		"--enable-perf=false", "--token-file", tokenFile)
+	if r.code != 0 || !strings.Contains(r.stderr, "not uploading") || strings.Contains(r.stderr, "uploaded") {
+		t.Errorf("ab with a token and no upload URL: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := len(srv.runs(t, "")); n != 2 {
+		t.Errorf("%d runs on the server, want 2", n)
 	}
 }
 

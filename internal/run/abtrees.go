@@ -10,6 +10,7 @@ import (
 	"github.com/codspeed-go/codspeed-go/instruments"
 	"github.com/codspeed-go/codspeed-go/instruments/gobench"
 	"github.com/codspeed-go/codspeed-go/instruments/walltime"
+	"github.com/codspeed-go/codspeed-go/internal/ci"
 	"github.com/codspeed-go/codspeed-go/results"
 )
 
@@ -23,6 +24,9 @@ func BuildStep(ctx context.Context, tree, command, dir string, w io.Writer) erro
 	fmt.Fprintf(w, "== build (%s): %s\n", tree, command)
 	cmd := exec.CommandContext(ctx, "bash", "-c", command)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, w, w
+	// The build runs the trees' own code (a merge request's): it gets no
+	// token or CI credential, as benchmarks get none.
+	cmd.Env, _ = ci.WithoutCredentials(os.Environ())
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%w: the build step of the %s failed (%s in %s): %v; nothing was measured", ErrABSetup, tree, command, dir, err)
 	}
@@ -68,7 +72,9 @@ func GoLeaves(ctx context.Context, t instruments.Target, binDir string) ([]wallt
 	if err != nil {
 		return nil, err
 	}
-	env := append(os.Environ(), t.Env...)
+	// The listing runs the tree's code: no token or CI credential.
+	env, _ := ci.WithoutCredentials(os.Environ())
+	env = append(env, t.Env...)
 	var leaves []walltime.GoLeaf
 	suite := gobench.Suite{
 		Phase:  "listing",

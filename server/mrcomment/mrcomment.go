@@ -107,7 +107,7 @@ func (r *Reporter) Report(ctx context.Context, p *store.Project, run *store.Run)
 	if run.Pair != nil && run.Pair.Role == store.PairBase {
 		// The base side of an A/B pair is reported with its head, once
 		// both are on the server.
-		head, err := r.Store.RunInProject(ctx, p, run.Pair.Run)
+		head, err := r.Store.PairOf(ctx, run)
 		if errors.Is(err, store.ErrNotFound) {
 			return Result{}, nil
 		}
@@ -161,10 +161,11 @@ func (r *Reporter) client() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second}
 }
 
-// ABKey is the key of the comment an A/B pair's head is reported in (as
-// `codspeed mr-comment --key ab` posts the CI templates' ab report): a
-// comment of its own, next to the one of the merge request's other runs.
-const ABKey = "ab"
+// ABKey is the key of the comment an A/B pair's head is reported in: a
+// comment of its own, next to the one of the merge request's other runs and
+// to the one a CI job posts with `codspeed mr-comment --key ab` (two
+// writers of one comment could both create it).
+const ABKey = "ab-server"
 
 // marker is the hidden first line of run's comment.
 func marker(run *store.Run) string {
@@ -193,7 +194,7 @@ func (r *Reporter) Body(ctx context.Context, p *store.Project, run *store.Run) (
 	var note string
 	var br *store.Run
 	if run.Pair != nil && run.Pair.Role == store.PairHead {
-		br, err = r.Store.RunInProject(ctx, p, run.Pair.Run)
+		br, err = r.Store.PairOf(ctx, run)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return "", err
 		}

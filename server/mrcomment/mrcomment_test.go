@@ -391,9 +391,8 @@ func TestPairedComment(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, cs := fake.snapshot()
-	// The pair has a comment of its own, the one the CI templates' ab job
-	// posts (codspeed mr-comment --key ab).
-	if c := cs["acme/ab#7"]; len(c) != 2 || !strings.HasPrefix(c[0].Body, Marker+"\n") || !strings.HasPrefix(c[1].Body, forge.KeyedMarker("ab")+"\n") ||
+	// The pair has a comment of its own.
+	if c := cs["acme/ab#7"]; len(c) != 2 || !strings.HasPrefix(c[0].Body, Marker+"\n") || !strings.HasPrefix(c[1].Body, forge.KeyedMarker(ABKey)+"\n") ||
 		strings.Contains(c[1].Body, "interleaved") || !strings.Contains(c[1].Body, "main") {
 		t.Fatalf("head alone: want a comment of its own comparing with main, got %+v", c)
 	}

@@ -84,7 +84,7 @@ func (s *Store) defaultBranch(ctx context.Context, p *Project) (string, error) {
 		return configured, nil
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT branch, COUNT(*) AS n FROM runs
-		WHERE project_id = $1 AND pull_request = 0 AND branch <> ''
+		WHERE project_id = $1 AND pull_request = 0 AND branch <> '' AND pair_role = ''
 		GROUP BY branch ORDER BY n DESC, branch`, p.ID)
 	if err != nil {
 		return "", fmt.Errorf("default branch of %s: %w", p.Slug(), err)
@@ -232,6 +232,23 @@ func (s *Store) Run(ctx context.Context, id string) (*Run, error) {
 	return r, nil
 }
 
+// PairOf reads the other side of r's A/B pair. The error wraps ErrNotFound
+// when r is no side of a pair, the other side has not been uploaded, or it
+// does not name r back as the opposite side (a pair is what both sides say).
+func (s *Store) PairOf(ctx context.Context, r *Run) (*Run, error) {
+	if r.Pair == nil {
+		return nil, fmt.Errorf("run %s is no side of an A/B pair: %w", r.ID, ErrNotFound)
+	}
+	o, err := s.Run(ctx, r.Pair.Run)
+	if err != nil {
+		return nil, err
+	}
+	if o.Project != r.Project || o.Pair == nil || o.Pair.Run != r.ID || o.Pair.Role == r.Pair.Role {
+		return nil, fmt.Errorf("run %s does not name run %s as its pair: %w", o.ID, r.ID, ErrNotFound)
+	}
+	return o, nil
+}
+
 // RunInProject is Run, refusing a run of another project.
 func (s *Store) RunInProject(ctx context.Context, p *Project, id string) (*Run, error) {
 	r, err := s.Run(ctx, id)
@@ -257,7 +274,16 @@ func (s *Store) Benchmarks(ctx context.Context, runID string) ([]Benchmark, erro
 	}
 	pairBase := ""
 	if pairRole == PairHead {
-		pairBase = runIDOf(projectID, pairWith)
+		// Only a base that names this run back.
+		var baseWith string
+		id := runIDOf(projectID, pairWith)
+		err := s.read.QueryRowContext(ctx, `SELECT pair_with FROM runs WHERE id = $1 AND project_id = $2 AND pair_role = 'base'`, id, projectID).Scan(&baseWith)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("benchmarks of run %s: %w", runID, err)
+		}
+		if err == nil && runIDOf(projectID, baseWith) == runID {
+			pairBase = id
+		}
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT b.instrument, b.part_id, b.data FROM benchmarks b
 		JOIN run_parts rp ON rp.run_id = b.run_id AND rp.part_id = b.part_id
@@ -318,9 +344,9 @@ func (s *Store) ResolveRef(ctx context.Context, p *Project, ref string) (*Run, e
 	}
 	newest := func(where string, arg any) (string, error) {
 		var id string
-		// The base side of an A/B pair measured another ref or command
-		// than the branch and commit it was uploaded from.
-		err := s.read.QueryRowContext(ctx, `SELECT id FROM runs WHERE project_id = $1 AND pair_role <> 'base' AND `+where+
+		// The sides of an A/B pair measured refs or commands of their own,
+		// not (only) the branch and commit they were uploaded from.
+		err := s.read.QueryRowContext(ctx, `SELECT id FROM runs WHERE project_id = $1 AND pair_role = '' AND `+where+
 			` ORDER BY created_at DESC, id DESC LIMIT 1`, p.ID, arg).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", nil
@@ -334,7 +360,7 @@ func (s *Store) ResolveRef(ctx context.Context, p *Project, ref string) (*Run, e
 	if id == "" && len(ref) >= 4 && isHex(ref) {
 		ref := strings.ToLower(ref)
 		var commits []string
-		rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT commit_hash FROM runs WHERE project_id = $1 AND commit_hash LIKE $2`, p.ID, ref+"%")
+		rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT commit_hash FROM runs WHERE project_id = $1 AND pair_role = '' AND commit_hash LIKE $2`, p.ID, ref+"%")
 		if err != nil {
 			return nil, fmt.Errorf("resolve %q in %s: %w", ref, p.Slug(), err)
 		}
@@ -383,7 +409,7 @@ func (s *Store) History(ctx context.Context, p *Project, branch string, f Histor
 	q := `SELECT r.id, r.commit_hash, r.created_at, b.instrument, b.uri, b.name, b.error,
 		b.median_ns, b.q1_ns, b.q3_ns, b.min_ns, b.max_ns, b.mean_ns, b.stdev_ns, b.rounds,
 		b.instructions, b.estimated_cycles, b.estimated_time_ns, b.peak_bytes, b.total_alloc_bytes, b.alloc_calls
-		FROM (SELECT id, commit_hash, created_at FROM runs WHERE project_id = $1 AND branch = $2 AND pair_role <> 'base'
+		FROM (SELECT id, commit_hash, created_at FROM runs WHERE project_id = $1 AND branch = $2 AND pair_role = ''
 			ORDER BY created_at DESC, id DESC LIMIT $3) r
 		JOIN benchmarks b ON b.run_id = r.id WHERE 1 = 1`
 	args := []any{p.ID, branch, f.Limit}

@@ -315,10 +315,10 @@ func TestShardColumnsMigration(t *testing.T) {
 }
 
 // The two runs of one `codspeed ab` name each other in their parts'
-// metadata: each knows the other's server id, the head's paired verdicts
-// name the base by it, and the base side (another ref or command than the
-// branch it was uploaded from) stays out of the branch's history and of
-// "newest run of" lookups.
+// metadata: each knows the other's server id, and the head's paired
+// verdicts name the base by it when the base names the head back. The sides
+// (refs or commands of their own, not the branch they were uploaded from)
+// stay out of the branch's history and of "newest run of" lookups.
 func TestPairedRuns(t *testing.T) {
 	for dialect, s := range openTest(t) {
 		t.Run(dialect, func(t *testing.T) {
@@ -345,15 +345,19 @@ func TestPairedRuns(t *testing.T) {
 				}
 				return res.RunID
 			}
-			plain := commit("plain", "1111", `{"mode":"walltime"}`, 90, nil)
-			base := commit("local-base", "0000", `{"pairRole":"base","pairWith":"local-head","pairLabel":"origin/main"}`, 100, nil)
 			// The client names the base by its local id; a stored verdict
 			// must not keep it.
 			verdict := &results.PairedResult{Verdict: results.PairedRegressed, Estimate: results.PairedEstimate{Pairs: 40, Ratio: 1.2, Lo: 1.18, Hi: 1.22},
 				MinEffect: 0.01, Alpha: 0.01, BaseRun: "local-base"}
-			head := commit("local-head", "2222", `{"pairRole":"head","pairWith":"local-base","pairLabel":"working tree"}`, 120, verdict)
+			plain := commit("plain", "1111", `{"mode":"walltime"}`, 90, nil)
 			// Values that are not a pair are ignored.
 			bad := commit("bad", "3333", `{"pairRole":"left","pairWith":"x"}`, 95, verdict)
+			base := commit("local-base", "0000", `{"pairRole":"base","pairWith":"local-head","pairLabel":"origin/main"}`, 100, nil)
+			head := commit("local-head", "2222", `{"pairRole":"head","pairWith":"local-base","pairLabel":"working tree"}`, 120, verdict)
+			// A head naming a run that is no base, a base naming a head that
+			// names another base: neither is a pair.
+			stray := commit("stray", "4444", `{"pairRole":"head","pairWith":"plain"}`, 130, verdict)
+			liar := commit("liar", "5555", `{"pairRole":"base","pairWith":"local-head"}`, 140, nil)
 
 			for id, want := range map[string]*Pair{
 				base:  {Role: PairBase, Run: head, Label: "origin/main"},
@@ -367,16 +371,33 @@ func TestPairedRuns(t *testing.T) {
 				if fmt.Sprint(r.Pair) != fmt.Sprint(want) {
 					t.Errorf("run %s: pair %+v, want %+v", id, r.Pair, want)
 				}
+				o, err := s.PairOf(ctx, r)
+				switch {
+				case want == nil && !errors.Is(err, ErrNotFound):
+					t.Errorf("run %s is no side of a pair: PairOf %+v %v", id, o, err)
+				case want != nil && (err != nil || o.ID != want.Run):
+					t.Errorf("run %s: PairOf %+v %v, want %s", id, o, err, want.Run)
+				}
+			}
+			for _, id := range []string{stray, liar} {
+				r, err := s.Run(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if o, err := s.PairOf(ctx, r); !errors.Is(err, ErrNotFound) {
+					t.Errorf("run %s claims a pair the other side does not: PairOf %+v %v", id, o, err)
+				}
 			}
 			bs, err := s.Benchmarks(ctx, head)
 			if err != nil || len(bs) != 1 || bs[0].Paired == nil || bs[0].Paired.BaseRun != base || bs[0].Paired.Estimate.Ratio != 1.2 {
 				t.Fatalf("head benchmarks: %v %+v", err, bs)
 			}
-			if bs, err := s.Benchmarks(ctx, bad); err != nil || len(bs) != 1 || bs[0].Paired == nil || bs[0].Paired.BaseRun != "" {
-				t.Fatalf("a paired verdict outside a pair names a base: %v %+v", err, bs)
+			for _, id := range []string{bad, stray} {
+				if bs, err := s.Benchmarks(ctx, id); err != nil || len(bs) != 1 || bs[0].Paired == nil || bs[0].Paired.BaseRun != "" {
+					t.Fatalf("a paired verdict outside a pair names a base: %v %+v", err, bs)
+				}
 			}
 
-			// Newest of the branch is the bad run, then the head: never the base.
 			hist, err := s.History(ctx, p, "feature", HistoryFilter{})
 			if err != nil || len(hist) != 1 {
 				t.Fatalf("history: %v %+v", err, hist)
@@ -385,18 +406,21 @@ func TestPairedRuns(t *testing.T) {
 			for _, pt := range hist[0].Points {
 				ids = append(ids, pt.RunID)
 			}
-			if fmt.Sprint(ids) != fmt.Sprint([]string{plain, head, bad}) {
-				t.Errorf("history runs %v, want %v (no base side)", ids, []string{plain, head, bad})
+			if fmt.Sprint(ids) != fmt.Sprint([]string{plain, bad}) {
+				t.Errorf("history runs %v, want %v (no side of a pair)", ids, []string{plain, bad})
 			}
-			if r, err := s.ResolveRef(ctx, p, "0000"); !errors.Is(err, ErrNotFound) {
-				t.Errorf("the base side's commit resolves to %+v, %v", r, err)
-			}
-			if r, err := s.ResolveRef(ctx, p, base); err != nil || r.ID != base {
-				t.Errorf("the base side by id: %+v, %v", r, err)
+			for ref, want := range map[string]string{"feature": bad, "2222": "", "0000": "", base: base, head: head} {
+				r, err := s.ResolveRef(ctx, p, ref)
+				switch {
+				case want == "" && !errors.Is(err, ErrNotFound):
+					t.Errorf("resolve %s (a pair's commit): %+v %v, want not found", ref, r, err)
+				case want != "" && (err != nil || r.ID != want):
+					t.Errorf("resolve %s: %+v %v, want %s", ref, r, err, want)
+				}
 			}
 			runs, err := s.Runs(ctx, p, RunFilter{})
-			if err != nil || len(runs) != 4 {
-				t.Fatalf("runs: %v %d, want all 4 listed", err, len(runs))
+			if err != nil || len(runs) != 6 {
+				t.Fatalf("runs: %v %d, want all 6 listed", err, len(runs))
 			}
 		})
 	}

@@ -74,25 +74,24 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request) {
 		// server's shard timeout has passed.
 		"Shards": store.Shards(run, time.Duration(math.MaxInt64), time.Now()),
 	}
-	if base, head := compareSides(p, run); base != "" {
-		data["CompareHref"], data["CompareBase"] = comparePath(p.Slug(), base, head), base
-	}
 	if run.Pair != nil {
-		// The other side may not have been uploaded (yet).
-		_, err := h.store.RunInProject(ctx, p, run.Pair.Run)
+		// The other side may not have been uploaded (yet), or may not
+		// name this run back.
+		_, err := h.store.PairOf(ctx, run)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			h.fail(w, r, http.StatusInternalServerError, err)
 			return
 		}
-		other := store.PairBase
+		other, base, head := store.PairBase, run.Pair.Run, run.ID
 		if run.Pair.Role == store.PairBase {
-			other = store.PairHead
+			other, base, head = store.PairHead, run.ID, run.Pair.Run
 		}
 		data["PairOther"], data["PairHref"], data["PairArrived"] = other, runPath(run.Pair.Run), err == nil
-		data["CompareBase"] = "the " + other + " of its A/B pair"
-		if err != nil {
-			delete(data, "CompareHref")
+		if err == nil {
+			data["CompareHref"], data["CompareBase"] = comparePath(p.Slug(), base, head), "the "+other+" of its A/B pair"
 		}
+	} else if base, head := compareSides(p, run); base != "" {
+		data["CompareHref"], data["CompareBase"] = comparePath(p.Slug(), base, head), base
 	}
 	h.render(w, r, "run", data)
 }
@@ -119,7 +118,7 @@ func figures(b *store.Benchmark) []string {
 		add("alloc calls", results.FormatCount(m.AllocCalls))
 		add("free calls", results.FormatCount(m.FreeCalls))
 	}
-	if p := b.Paired; p != nil {
+	if p := b.Paired; p != nil && p.BaseRun != "" {
 		add("against the A/B base", p.Note())
 	}
 	return out

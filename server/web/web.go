@@ -297,7 +297,9 @@ func compareSides(p *store.Project, r *store.Run) (base, head string) {
 	case r.Pair != nil && r.Pair.Role == store.PairHead:
 		return r.Pair.Run, r.ID
 	case r.Pair != nil:
-		return r.ID, r.Pair.Run
+		// Its head, uploaded after it, may not be there yet: the head's
+		// row and page link the comparison.
+		return "", ""
 	case r.PullRequest != 0 && r.BaseRef != "":
 		return r.BaseRef, r.ID
 	case r.Branch != p.DefaultBranch:
