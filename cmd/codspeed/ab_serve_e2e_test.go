@@ -23,12 +23,7 @@ func TestABUploadsPair(t *testing.T) {
 }
 
 func testABUploadsPair(t *testing.T, dbArgs []string) {
-	token := createToken(t, dbArgs, "acme/widget")
-	srv := startServe(t, dbArgs)
-	repo := t.TempDir()
-	git(t, repo, "init", "-q", "-b", "main")
-	git(t, repo, "remote", "add", "origin", "https://gitlab.example.com/acme/widget.git")
-	git(t, repo, "commit", "-q", "--allow-empty", "-m", "first")
+	srv, token, repo := serveAndRepo(t, dbArgs)
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)

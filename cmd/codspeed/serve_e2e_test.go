@@ -159,16 +159,24 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
-func testServeEndToEnd(t *testing.T, dbArgs []string) {
-	token := createToken(t, dbArgs, "acme/widget")
-	srv := startServe(t, dbArgs)
-
-	// A project with a main branch and a feature branch that makes the
-	// benchmark twice as slow.
-	repo := t.TempDir()
+// serveAndRepo starts `codspeed serve` on dbArgs with a project acme/widget
+// and its upload token, and makes a git repository of that project (origin
+// on gitlab.example.com) with one commit on main.
+func serveAndRepo(t *testing.T, dbArgs []string) (srv *serveProc, token, repo string) {
+	t.Helper()
+	token = createToken(t, dbArgs, "acme/widget")
+	srv = startServe(t, dbArgs)
+	repo = t.TempDir()
 	git(t, repo, "init", "-q", "-b", "main")
 	git(t, repo, "remote", "add", "origin", "https://gitlab.example.com/acme/widget.git")
 	git(t, repo, "commit", "-q", "--allow-empty", "-m", "first")
+	return srv, token, repo
+}
+
+func testServeEndToEnd(t *testing.T, dbArgs []string) {
+	// A project with a main branch and a feature branch that makes the
+	// benchmark twice as slow.
+	srv, token, repo := serveAndRepo(t, dbArgs)
 	measure := func(n string, modes string, tok string) result {
 		t.Helper()
 		return codspeed(t, repo, "", "exec", "--mode", modes, "--name", "primes", "--upload-url", srv.url+"/upload", "--token", tok,

@@ -214,20 +214,28 @@ func addRunWith(t *testing.T, st *store.Store, p *store.Project, branch string, 
 	return run
 }
 
-func TestGitHubComment(t *testing.T) {
-	ctx := context.Background()
+// githubProject is project acme/NAME with a run of main (fast around 1000
+// ns) and the GitHub settings of a forge fake that takes token gh-secret.
+func githubProject(t *testing.T, name string) (*forgeFake, *store.Store, *store.Project) {
+	t.Helper()
 	fake, srv := newForgeFake(t, "gh-secret")
 	st := testStore(t)
-	p, err := st.EnsureProject(ctx, "acme", "widgets")
+	p, err := st.EnsureProject(context.Background(), "acme", name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	addRun(t, st, p, "main", 0, "github", 1000)
 	for k, v := range map[string]string{SettingGitHubToken: "gh-secret", SettingGitHubURL: srv.URL} {
-		if err := st.SetSetting(ctx, p, k, v); err != nil {
+		if err := st.SetSetting(context.Background(), p, k, v); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return fake, st, p
+}
+
+func TestGitHubComment(t *testing.T) {
+	ctx := context.Background()
+	fake, st, p := githubProject(t, "widgets")
 	// 120 comments by people, so the report lands on the list's second page.
 	for i := range 120 {
 		fake.comments["acme/widgets#7"] = append(fake.comments["acme/widgets#7"], comment{ID: int64(i + 1), Body: fmt.Sprintf("LGTM %d", i)})
@@ -365,18 +373,7 @@ func TestGitLabComment(t *testing.T) {
 // comment compares the head with that base and gives the paired verdicts.
 func TestPairedComment(t *testing.T) {
 	ctx := context.Background()
-	fake, srv := newForgeFake(t, "gh-secret")
-	st := testStore(t)
-	p, err := st.EnsureProject(ctx, "acme", "ab")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addRun(t, st, p, "main", 0, "github", 1000)
-	for k, v := range map[string]string{SettingGitHubToken: "gh-secret", SettingGitHubURL: srv.URL} {
-		if err := st.SetSetting(ctx, p, k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fake, st, p := githubProject(t, "ab")
 	rep := &Reporter{Store: st, PublicURL: "http://bench.example"}
 	// The merge request's ordinary run has its comment.
 	if _, err := rep.Report(ctx, p, addRun(t, st, p, "feature", 7, "github", 1005)); err != nil {
