@@ -66,7 +66,7 @@ func cmdAB(ctx context.Context, args []string) int {
 	unwindMode := fs.String("perf-unwinding-mode", defUnwind, "profiles: fp (frame pointers) or dwarf [$CODSPEED_PERF_UNWINDING_MODE]")
 	var up uploadFlags
 	up.register(fs)
-	fs.Bool("skip-upload", false, "do not upload, even with a token or upload URL (uploading happens only with one) [$CODSPEED_SKIP_UPLOAD]")
+	up.registerSkip(fs)
 	if code, ok := parseFlags(fs, args, abSynopsis); !ok {
 		return code
 	}
@@ -79,8 +79,9 @@ func cmdAB(ctx context.Context, args []string) int {
 	// A pair goes to a results server that knows pairs (codspeed serve),
 	// named explicitly: never to the default endpoint because a token is
 	// around.
-	upload := up.wanted(fs) && up.url != ""
-	if up.wanted(fs) && !upload {
+	wanted := up.wanted(fs)
+	upload := wanted && up.url != ""
+	if wanted && !upload {
 		fmt.Fprintln(os.Stderr, "codspeed: not uploading: ab uploads its pair only to a results server given with --upload-url (or CODSPEED_UPLOAD_URL)")
 	}
 	if fs.NArg() > 0 {

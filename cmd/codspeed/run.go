@@ -31,7 +31,6 @@ type runFlags struct {
 	workDir       string
 	profileFolder string
 	configPath    string
-	skipUpload    bool
 	allowEmpty    bool
 	messageFormat string
 	showOutput    bool
@@ -62,7 +61,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, exec bool) {
 	fs.StringVar(&f.workDir, "working-directory", "", "directory the benchmarks run in (default: the current one)")
 	fs.StringVar(&f.profileFolder, "profile-folder", os.Getenv("CODSPEED_PROFILE_FOLDER"), "where results and profiles are written (default: the run's folder in the local store) [$CODSPEED_PROFILE_FOLDER]")
 	fs.StringVar(&f.configPath, "config", "", "project config file (default: codspeed.yml found from here up to the git root)")
-	fs.BoolVar(&f.skipUpload, "skip-upload", false, "do not upload, even with a token or upload URL (uploading happens only with one) [$CODSPEED_SKIP_UPLOAD]")
+	f.upload.registerSkip(fs)
 	f.upload.register(fs)
 	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "succeed even when no benchmark was measured")
 	fs.StringVar(&f.messageFormat, "message-format", "human", "human, or json: one JSON event per line on stdout")

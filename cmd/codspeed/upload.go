@@ -34,6 +34,11 @@ func (u *uploadFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&u.tokenFile, "token-file", "", "read the upload token from this file (- for standard input); never printed or stored")
 }
 
+// registerSkip adds --skip-upload, which wanted reads (run, exec and ab).
+func (u *uploadFlags) registerSkip(fs *pflag.FlagSet) {
+	fs.Bool("skip-upload", false, "do not upload, even with a token or upload URL (uploading happens only with one) [$CODSPEED_SKIP_UPLOAD]")
+}
+
 // loadToken reads --token-file (from stdin for "-") into u.token, before
 // anything runs, and warns that a --token value is visible in `ps`.
 func (u *uploadFlags) loadToken(fs *pflag.FlagSet, stdin io.Reader, warn io.Writer) error {

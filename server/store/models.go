@@ -65,6 +65,8 @@ type Run struct {
 	Pair *Pair `json:"pair,omitempty"`
 	// Parts are set by Store.Run only.
 	Parts []Part `json:"parts,omitempty"`
+
+	projectID string
 }
 
 // Pair places a run in the A/B pair of one `codspeed ab`: both sides were

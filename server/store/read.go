@@ -141,6 +141,7 @@ func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.projectID = projectID
 	if pairRole != "" {
 		r.Pair = &Pair{Role: pairRole, Run: runIDOf(projectID, pairWith), Label: pairLabel}
 	}
@@ -239,14 +240,29 @@ func (s *Store) PairOf(ctx context.Context, r *Run) (*Run, error) {
 	if r.Pair == nil {
 		return nil, fmt.Errorf("run %s is no side of an A/B pair: %w", r.ID, ErrNotFound)
 	}
-	o, err := s.Run(ctx, r.Pair.Run)
+	ok, err := s.namesBack(ctx, r.projectID, r.ID, r.Pair.Role, r.Pair.Run)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pair of run %s: %w", r.ID, err)
 	}
-	if o.Project != r.Project || o.Pair == nil || o.Pair.Run != r.ID || o.Pair.Role == r.Pair.Role {
-		return nil, fmt.Errorf("run %s does not name run %s as its pair: %w", o.ID, r.ID, ErrNotFound)
+	if !ok {
+		return nil, fmt.Errorf("run %s is not uploaded or does not name run %s as its pair: %w", r.Pair.Run, r.ID, ErrNotFound)
 	}
-	return o, nil
+	return s.Run(ctx, r.Pair.Run)
+}
+
+// namesBack reports whether run peerID of the project is stored as the
+// other side (not role) of run id's pair: the rule that makes two runs a
+// pair.
+func (s *Store) namesBack(ctx context.Context, projectID, id, role, peerID string) (bool, error) {
+	var peerRole, peerWith string
+	err := s.read.QueryRowContext(ctx, `SELECT pair_role, pair_with FROM runs WHERE id = $1 AND project_id = $2`, peerID, projectID).Scan(&peerRole, &peerWith)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return peerRole != "" && peerRole != role && runIDOf(projectID, peerWith) == id, nil
 }
 
 // RunInProject is Run, refusing a run of another project.
@@ -274,14 +290,12 @@ func (s *Store) Benchmarks(ctx context.Context, runID string) ([]Benchmark, erro
 	}
 	pairBase := ""
 	if pairRole == PairHead {
-		// Only a base that names this run back.
-		var baseWith string
 		id := runIDOf(projectID, pairWith)
-		err := s.read.QueryRowContext(ctx, `SELECT pair_with FROM runs WHERE id = $1 AND project_id = $2 AND pair_role = 'base'`, id, projectID).Scan(&baseWith)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		ok, err := s.namesBack(ctx, projectID, runID, pairRole, id)
+		if err != nil {
 			return nil, fmt.Errorf("benchmarks of run %s: %w", runID, err)
 		}
-		if err == nil && runIDOf(projectID, baseWith) == runID {
+		if ok {
 			pairBase = id
 		}
 	}
